@@ -1,0 +1,15 @@
+//! Schema migrations, applied by `iodide-server migrate` (Heroku's release phase)
+//! and by `serve` at start-up.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261128_000001_initial_schema;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261128_000001_initial_schema::Migration)]
+    }
+}

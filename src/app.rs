@@ -1,0 +1,81 @@
+//! The application: its state, and [`build_app`], the one function that both
+//! `main` and the tests call to get the router.
+
+use std::sync::Arc;
+
+use axum::{
+    Router,
+    http::{HeaderName, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use sea_orm::DatabaseConnection;
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    set_header::SetResponseHeaderLayer,
+    trace::TraceLayer,
+};
+
+use crate::{
+    auth,
+    config::Config,
+    db::{self, StatementCounter},
+    error::Error,
+    graphql::{self, AppSchema},
+    http,
+    policy::ApiMode,
+};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub config: Arc<Config>,
+    pub schema: AppSchema,
+    /// SQL statements run since start-up.
+    pub statements: Arc<StatementCounter>,
+}
+
+impl AppState {
+    /// Connects to the database, applies pending migrations and builds the schema.
+    pub async fn init(config: Config) -> anyhow::Result<Self> {
+        let statements = Arc::new(StatementCounter::default());
+        let db = db::connect(&config, statements.clone()).await?;
+        db::migrate(&db).await?;
+        let schema = graphql::build_schema(db.clone(), ApiMode::from_restrict_api(config.restrict_api));
+        Ok(AppState {
+            db,
+            config: Arc::new(config),
+            schema,
+            statements,
+        })
+    }
+
+    pub fn mode(&self) -> ApiMode {
+        ApiMode::from_restrict_api(self.config.restrict_api)
+    }
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+pub fn build_app(state: AppState) -> Router {
+    Router::new()
+        .merge(http::routes())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::identify))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(TraceLayer::new_for_http())
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .with_state(state)
+}
+
+/// A panic is a bug: the client gets a 500 like any internal error and the
+/// server goes on.
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    let body = Error::body("INTERNAL", "Something went wrong on the server.");
+    (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
+}

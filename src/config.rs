@@ -1,0 +1,291 @@
+//! Typed configuration, read once from the environment (12-factor).
+//!
+//! Every variable of SERVER.md is parsed here; a bad value stops start-up with an
+//! error that names the variable, so an operator never has to guess.
+
+use std::{net::IpAddr, time::Duration};
+
+use url::Url;
+
+/// The embedded default: an SQLite file under ./data, created on first start.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/iodide.db?mode=rwc";
+pub const DEFAULT_SERVER_URI: &str = "http://localhost:8000/";
+pub const DEFAULT_OPENIDC_HEADER: &str = "X-Forwarded-User";
+pub const DEFAULT_OPENIDC_AUTH_WHITELIST: &str = "^/api/";
+
+/// Largest file a notebook may hold, and so the largest upload.
+pub const MAX_FILE_BYTES: usize = 10 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("{name} is not valid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+    #[error("{name} must be set{context}")]
+    Missing {
+        name: &'static str,
+        context: &'static str,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub database_url: String,
+    pub redis_url: Option<Url>,
+    pub secret_key: String,
+    /// No SECRET_KEY was set (development mode): a random one lives as long as the
+    /// process, and so do the tokens signed with it.
+    pub secret_key_is_ephemeral: bool,
+    pub server_uri: Url,
+    pub bind_address: IpAddr,
+    pub port: u16,
+    pub eval_frame_origin: Option<Url>,
+    pub github: Option<GithubConfig>,
+    pub openidc: Option<OpenIdcConfig>,
+    /// RESTRICT_API: nothing is readable without an identity.
+    pub restrict_api: bool,
+    pub ga_tracking_id: Option<String>,
+    /// Development mode: a generated SECRET_KEY is fine and start-up prints URLs.
+    pub dev_mode: bool,
+    /// Largest request body accepted anywhere: one file plus the GraphQL envelope.
+    pub max_body_bytes: usize,
+    pub max_file_bytes: usize,
+    pub db_acquire_timeout: Duration,
+    pub db_max_connections: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct GithubConfig {
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct OpenIdcConfig {
+    pub header: String,
+    pub whitelist: Vec<String>,
+}
+
+impl Config {
+    /// Reads the process environment. `dev_flag` is `serve --dev`.
+    pub fn from_env(dev_flag: bool) -> Result<Self, ConfigError> {
+        Self::from_lookup(dev_flag, |name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup`, so that tests need no process-wide state.
+    pub fn from_lookup(
+        dev_flag: bool,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let env = Env(&lookup);
+        let dev_mode = dev_flag || env.flag("IODIDE_SERVER_DEBUG")?;
+        let secret_key = match env.string("SECRET_KEY") {
+            Some(key) if key.len() < 16 => {
+                return Err(ConfigError::Invalid {
+                    name: "SECRET_KEY",
+                    reason: "use at least 16 characters (50 random ones is better)".into(),
+                });
+            }
+            Some(key) => key,
+            None if dev_mode => random_secret(),
+            None => {
+                return Err(ConfigError::Missing {
+                    name: "SECRET_KEY",
+                    context: " outside development mode (IODIDE_SERVER_DEBUG=1 or serve --dev)",
+                });
+            }
+        };
+        let secret_key_is_ephemeral = env.string("SECRET_KEY").is_none();
+        let github = match (
+            env.string("GITHUB_CLIENT_ID"),
+            env.string("GITHUB_CLIENT_SECRET"),
+        ) {
+            (Some(client_id), Some(client_secret)) => Some(GithubConfig {
+                client_id,
+                client_secret,
+            }),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(ConfigError::Missing {
+                    name: "GITHUB_CLIENT_SECRET",
+                    context: " when GITHUB_CLIENT_ID is set",
+                });
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::Missing {
+                    name: "GITHUB_CLIENT_ID",
+                    context: " when GITHUB_CLIENT_SECRET is set",
+                });
+            }
+        };
+        let openidc = if env.flag("USE_OPENIDC_AUTH")? {
+            Some(OpenIdcConfig {
+                header: env
+                    .string("OPENIDC_HEADER")
+                    .unwrap_or_else(|| DEFAULT_OPENIDC_HEADER.into()),
+                whitelist: env
+                    .string("OPENIDC_AUTH_WHITELIST")
+                    .unwrap_or_else(|| DEFAULT_OPENIDC_AUTH_WHITELIST.into())
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|pattern| !pattern.is_empty())
+                    .map(String::from)
+                    .collect(),
+            })
+        } else {
+            None
+        };
+        let default_bind = if dev_mode { "127.0.0.1" } else { "0.0.0.0" };
+        Ok(Config {
+            database_url: env
+                .string("DATABASE_URL")
+                .unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
+            redis_url: env.url("REDIS_URL")?,
+            secret_key,
+            secret_key_is_ephemeral,
+            server_uri: env
+                .url("SERVER_URI")?
+                .unwrap_or_else(|| Url::parse(DEFAULT_SERVER_URI).expect("default is valid")),
+            bind_address: env.parse("BIND_ADDRESS")?.unwrap_or_else(|| {
+                default_bind.parse().expect("default is valid")
+            }),
+            port: env.parse("PORT")?.unwrap_or(8000),
+            eval_frame_origin: env.url("EVAL_FRAME_ORIGIN")?,
+            github,
+            openidc,
+            restrict_api: env.flag("RESTRICT_API")?,
+            ga_tracking_id: env.string("GA_TRACKING_ID"),
+            dev_mode,
+            max_body_bytes: MAX_FILE_BYTES + 1024 * 1024,
+            max_file_bytes: MAX_FILE_BYTES,
+            db_acquire_timeout: Duration::from_secs(env.parse("DATABASE_ACQUIRE_TIMEOUT_SECS")?.unwrap_or(5)),
+            db_max_connections: env.parse("DATABASE_MAX_CONNECTIONS")?.unwrap_or(10),
+        })
+    }
+
+    /// A configuration for tests and tools: development defaults, nothing from the
+    /// environment.
+    pub fn for_database(database_url: impl Into<String>) -> Self {
+        let mut config = Self::from_lookup(true, |_| None).expect("defaults are valid");
+        config.database_url = database_url.into();
+        config
+    }
+}
+
+/// Reads the database URL alone, for the administration commands that need no more.
+pub fn database_url_from_env() -> String {
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| DEFAULT_DATABASE_URL.into())
+}
+
+struct Env<'a, F: Fn(&str) -> Option<String>>(&'a F);
+
+impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
+    /// A set, non-blank value.
+    fn string(&self, name: &'static str) -> Option<String> {
+        (self.0)(name).filter(|value| !value.trim().is_empty())
+    }
+
+    fn flag(&self, name: &'static str) -> Result<bool, ConfigError> {
+        match self.string(name).map(|v| v.trim().to_ascii_lowercase()) {
+            None => Ok(false),
+            Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => Ok(true),
+            Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => Ok(false),
+            Some(v) => Err(ConfigError::Invalid {
+                name,
+                reason: format!("expected 1/0, true/false, yes/no or on/off, got {v:?}"),
+            }),
+        }
+    }
+
+    fn parse<T: std::str::FromStr>(&self, name: &'static str) -> Result<Option<T>, ConfigError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        self.string(name)
+            .map(|value| {
+                value.trim().parse().map_err(|err| ConfigError::Invalid {
+                    name,
+                    reason: format!("{err} (got {value:?})"),
+                })
+            })
+            .transpose()
+    }
+
+    fn url(&self, name: &'static str) -> Result<Option<Url>, ConfigError> {
+        let url: Option<Url> = self.parse(name)?;
+        match url {
+            Some(url) if url.cannot_be_a_base() || url.host_str().is_none() => {
+                Err(ConfigError::Invalid {
+                    name,
+                    reason: format!("expected an absolute URL with a host, got {url}"),
+                })
+            }
+            url => Ok(url),
+        }
+    }
+}
+
+fn random_secret() -> String {
+    use rand::distr::{Alphanumeric, SampleString};
+    Alphanumeric.sample_string(&mut rand::rng(), 50)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(false, move |name| {
+            vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn secret_key_is_required_outside_development() {
+        let err = config(&[]).unwrap_err();
+        assert!(err.to_string().starts_with("SECRET_KEY must be set"), "{err}");
+        assert!(config(&[("IODIDE_SERVER_DEBUG", "1")]).is_ok());
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let key = ("SECRET_KEY", "0123456789abcdef0123");
+        for (name, value) in [
+            ("PORT", "eighty"),
+            ("RESTRICT_API", "maybe"),
+            ("SERVER_URI", "not a url"),
+            ("BIND_ADDRESS", "example"),
+        ] {
+            let err = config(&[key, (name, value)]).unwrap_err();
+            assert!(err.to_string().starts_with(name), "{err}");
+        }
+        let err = config(&[key, ("GITHUB_CLIENT_ID", "abc")]).unwrap_err();
+        assert!(err.to_string().contains("GITHUB_CLIENT_SECRET"), "{err}");
+    }
+
+    #[test]
+    fn defaults_are_the_embedded_setup() {
+        let config = config(&[("SECRET_KEY", "0123456789abcdef0123")]).unwrap();
+        assert_eq!(config.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(config.server_uri.as_str(), DEFAULT_SERVER_URI);
+        assert_eq!(config.port, 8000);
+        assert!(!config.restrict_api);
+        assert!(config.openidc.is_none());
+    }
+
+    #[test]
+    fn openidc_whitelist_is_comma_separated() {
+        let config = config(&[
+            ("SECRET_KEY", "0123456789abcdef0123"),
+            ("USE_OPENIDC_AUTH", "true"),
+            ("OPENIDC_AUTH_WHITELIST", "^/api/, ^/token/"),
+        ])
+        .unwrap();
+        let openidc = config.openidc.unwrap();
+        assert_eq!(openidc.header, DEFAULT_OPENIDC_HEADER);
+        assert_eq!(openidc.whitelist, vec!["^/api/", "^/token/"]);
+    }
+}

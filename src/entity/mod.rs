@@ -1,0 +1,9 @@
+//! sea-orm entities: the tables of migration/, and nothing of HTTP or GraphQL.
+
+pub mod api_token;
+pub mod file;
+pub mod file_source;
+pub mod file_update_operation;
+pub mod notebook;
+pub mod revision;
+pub mod user;

@@ -1,0 +1,43 @@
+use sea_orm::entity::prelude::*;
+
+/// `title` and `updated_at` follow the latest revision. They are kept here, written
+/// in the same transaction as each revision, so that a page of the notebook list
+/// needs no revision content.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "notebooks")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i32,
+    pub owner_id: i32,
+    pub title: String,
+    pub forked_from_id: Option<i32>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::user::Entity",
+        from = "Column::OwnerId",
+        to = "super::user::Column::Id",
+        on_delete = "Cascade"
+    )]
+    Owner,
+    #[sea_orm(has_many = "super::revision::Entity")]
+    Revision,
+}
+
+impl Related<super::user::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Owner.def()
+    }
+}
+
+impl Related<super::revision::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Revision.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

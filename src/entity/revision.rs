@@ -1,0 +1,33 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "revisions")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i32,
+    pub notebook_id: i32,
+    pub title: String,
+    #[sea_orm(column_type = "Text")]
+    pub content: String,
+    pub is_draft: bool,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::notebook::Entity",
+        from = "Column::NotebookId",
+        to = "super::notebook::Column::Id",
+        on_delete = "Cascade"
+    )]
+    Notebook,
+}
+
+impl Related<super::notebook::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Notebook.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

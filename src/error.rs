@@ -1,0 +1,100 @@
+//! The one error type of the domain, and its one mapping to GraphQL error codes and
+//! HTTP statuses. Internal details are logged here and never sent to clients.
+
+use axum::{
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use sea_orm::DbErr;
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    BadInput(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    QueryTooComplex(String),
+    /// Details stay in the logs; the client sees a generic message.
+    #[error("database error: {0}")]
+    Database(#[from] DbErr),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn not_found(what: impl std::fmt::Display) -> Self {
+        Error::NotFound(format!("{what} does not exist"))
+    }
+
+    pub fn bad_input(message: impl Into<String>) -> Self {
+        Error::BadInput(message.into())
+    }
+
+    /// The `extensions.code` of SERVER.md.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Unauthenticated(_) => "UNAUTHENTICATED",
+            Error::Forbidden(_) => "FORBIDDEN",
+            Error::NotFound(_) => "NOT_FOUND",
+            Error::BadInput(_) => "BAD_USER_INPUT",
+            Error::Conflict(_) => "CONFLICT",
+            Error::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
+            Error::QueryTooComplex(_) => "QUERY_TOO_COMPLEX",
+            Error::Database(_) | Error::Internal(_) => "INTERNAL",
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::BadInput(_) | Error::QueryTooComplex(_) => StatusCode::BAD_REQUEST,
+            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::Database(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// What the client may read. Internal errors are logged once, here.
+    pub fn public_message(&self) -> String {
+        match self {
+            Error::Database(_) | Error::Internal(_) => {
+                tracing::error!(error = %self, "request failed");
+                "Something went wrong on the server. It has been logged; please try again."
+                    .to_string()
+            }
+            other => other.to_string(),
+        }
+    }
+
+    /// The GraphQL-shaped body that every HTTP error of this server carries, so that
+    /// a client reads REST and GraphQL failures the same way.
+    pub fn body(code: &str, message: &str) -> serde_json::Value {
+        json!({ "errors": [{ "message": message, "extensions": { "code": code } }] })
+    }
+
+    /// Whether a database error is a unique-constraint violation.
+    pub fn is_unique_violation(err: &DbErr) -> bool {
+        matches!(err.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let body = Error::body(self.code(), &self.public_message());
+        (self.status(), axum::Json(body)).into_response()
+    }
+}

@@ -1,0 +1,194 @@
+//! Files: bytes attached to a notebook, at most 10 MiB each, names unique per
+//! notebook. Their bytes live in the database, as in the original server.
+
+pub mod sources;
+
+use std::collections::HashMap;
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, Set,
+};
+
+use crate::{
+    auth::Viewer,
+    config::MAX_FILE_BYTES,
+    entity::file::{self, FileMeta},
+    error::{Error, Result},
+    notebooks,
+};
+
+pub const MAX_FILENAME_CHARS: usize = 120;
+
+/// A name that is safe as the last segment of /notebooks/{id}/files/{filename}.
+pub fn validate_filename(filename: &str) -> Result<()> {
+    let problem = if filename.trim().is_empty() {
+        Some("it is empty")
+    } else if filename.chars().count() > MAX_FILENAME_CHARS {
+        Some("it is longer than 120 characters")
+    } else if filename.contains(['/', '\\']) {
+        Some("it contains a slash")
+    } else if filename == "." || filename == ".." {
+        Some("it is a relative path")
+    } else if filename.chars().any(char::is_control) {
+        Some("it contains control characters")
+    } else {
+        None
+    };
+    match problem {
+        Some(problem) => Err(Error::bad_input(format!(
+            "{filename:?} is not a valid filename: {problem}"
+        ))),
+        None => Ok(()),
+    }
+}
+
+pub fn validate_size(bytes: &[u8]) -> Result<()> {
+    if bytes.len() > MAX_FILE_BYTES {
+        return Err(Error::PayloadTooLarge(format!(
+            "Files may be at most {} MiB",
+            MAX_FILE_BYTES / (1024 * 1024)
+        )));
+    }
+    Ok(())
+}
+
+/// The Content-Type that a file is served with, guessed from its name.
+pub fn content_type(filename: &str) -> String {
+    mime_guess::from_path(filename)
+        .first_or_octet_stream()
+        .essence_str()
+        .to_string()
+}
+
+fn duplicate_name(filename: &str) -> Error {
+    Error::bad_input(format!(
+        "This notebook already has a file named {filename:?}; rename or delete that one first"
+    ))
+}
+
+fn map_unique(filename: &str) -> impl FnOnce(DbErr) -> Error + '_ {
+    move |err| {
+        if Error::is_unique_violation(&err) {
+            duplicate_name(filename)
+        } else {
+            Error::Database(err)
+        }
+    }
+}
+
+pub async fn get_meta(db: &impl ConnectionTrait, id: i32) -> Result<Option<FileMeta>> {
+    Ok(file::Entity::find_by_id(id)
+        .into_partial_model::<FileMeta>()
+        .one(db)
+        .await?)
+}
+
+/// The files of each notebook, by name, without their bytes.
+pub async fn metas_for(
+    db: &impl ConnectionTrait,
+    notebook_ids: &[i32],
+) -> Result<HashMap<i32, Vec<FileMeta>>> {
+    let metas = file::Entity::find()
+        .filter(file::Column::NotebookId.is_in(notebook_ids.iter().copied()))
+        .order_by_asc(file::Column::Filename)
+        .into_partial_model::<FileMeta>()
+        .all(db)
+        .await?;
+    let mut by_notebook: HashMap<i32, Vec<FileMeta>> = HashMap::new();
+    for meta in metas {
+        by_notebook.entry(meta.notebook_id).or_default().push(meta);
+    }
+    Ok(by_notebook)
+}
+
+/// A file's bytes, for GET /notebooks/{id}/files/{filename}.
+pub async fn read(
+    db: &impl ConnectionTrait,
+    notebook_id: i32,
+    filename: &str,
+) -> Result<Option<file::Model>> {
+    Ok(file::Entity::find()
+        .filter(file::Column::NotebookId.eq(notebook_id))
+        .filter(file::Column::Filename.eq(filename))
+        .one(db)
+        .await?)
+}
+
+pub async fn upload(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    notebook_id: i32,
+    filename: String,
+    bytes: Vec<u8>,
+) -> Result<FileMeta> {
+    validate_filename(&filename)?;
+    validate_size(&bytes)?;
+    notebooks::editable(db, viewer, notebook_id).await?;
+    let inserted = file::ActiveModel {
+        notebook_id: Set(notebook_id),
+        filename: Set(filename.clone()),
+        size: Set(bytes.len() as i64),
+        content: Set(bytes),
+        last_updated: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .map_err(map_unique(&filename))?;
+    Ok(meta_of(inserted))
+}
+
+/// Renames a file, replaces its bytes, or both.
+pub async fn update(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    id: i32,
+    filename: Option<String>,
+    bytes: Option<Vec<u8>>,
+) -> Result<FileMeta> {
+    let existing = editable(db, viewer, id).await?;
+    let mut active = file::ActiveModel {
+        id: Set(id),
+        last_updated: Set(Utc::now()),
+        ..Default::default()
+    };
+    let name = filename.unwrap_or(existing.filename);
+    validate_filename(&name)?;
+    active.filename = Set(name.clone());
+    if let Some(bytes) = bytes {
+        validate_size(&bytes)?;
+        active.size = Set(bytes.len() as i64);
+        active.content = Set(bytes);
+    }
+    active.update(db).await.map_err(map_unique(&name))?;
+    get_meta(db, id)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("File {id}")))
+}
+
+pub async fn delete(db: &DatabaseConnection, viewer: &Viewer, id: i32) -> Result<()> {
+    editable(db, viewer, id).await?;
+    file::Entity::delete_by_id(id).exec(db).await?;
+    Ok(())
+}
+
+
+async fn editable(db: &DatabaseConnection, viewer: &Viewer, id: i32) -> Result<FileMeta> {
+    let meta = get_meta(db, id)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("File {id}")))?;
+    notebooks::editable(db, viewer, meta.notebook_id).await?;
+    Ok(meta)
+}
+
+fn meta_of(file: file::Model) -> FileMeta {
+    FileMeta {
+        id: file.id,
+        notebook_id: file.notebook_id,
+        filename: file.filename,
+        size: file.size,
+        last_updated: file.last_updated,
+    }
+}

@@ -1,0 +1,53 @@
+//! Reading what every resolver needs from the GraphQL context.
+
+use std::hash::Hash;
+
+use async_graphql::{Context, ID, dataloader::{DataLoader, Loader}};
+use sea_orm::DatabaseConnection;
+
+use super::loaders::DbLoader;
+use crate::{
+    auth::Viewer,
+    error::{Error, Result},
+};
+
+pub fn db<'a>(ctx: &Context<'a>) -> &'a DatabaseConnection {
+    ctx.data_unchecked::<DatabaseConnection>()
+}
+
+pub fn viewer<'a>(ctx: &Context<'a>) -> &'a Viewer {
+    ctx.data_unchecked::<Viewer>()
+}
+
+pub async fn load<K>(ctx: &Context<'_>, key: K) -> Result<Option<<DbLoader as Loader<K>>::Value>>
+where
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+    DbLoader: Loader<K, Error = std::sync::Arc<Error>>,
+{
+    ctx.data_unchecked::<DataLoader<DbLoader>>()
+        .load_one(key)
+        .await
+        .map_err(|err| Error::Internal(err.to_string()))
+}
+
+/// A row that the schema guarantees, such as a notebook's owner.
+pub async fn load_required<K>(ctx: &Context<'_>, key: K) -> Result<<DbLoader as Loader<K>>::Value>
+where
+    K: Send + Sync + Hash + Eq + Clone + std::fmt::Debug + 'static,
+    DbLoader: Loader<K, Error = std::sync::Arc<Error>>,
+{
+    let missing = format!("{key:?} is missing");
+    load(ctx, key).await?.ok_or(Error::Internal(missing))
+}
+
+/// The database id behind a GraphQL ID.
+pub fn parse_id(id: &ID, kind: &str) -> Result<i32> {
+    id.parse::<i32>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| Error::bad_input(format!("{:?} is not a valid {kind} id", id.as_str())))
+}
+
+pub fn to_id(id: i32) -> ID {
+    ID(id.to_string())
+}

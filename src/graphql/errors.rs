@@ -1,0 +1,63 @@
+//! Turns every error of a GraphQL response into SERVER.md's shape, once: a code in
+//! `extensions.code` and a message for people. Domain errors carry their own code;
+//! internal ones are logged and replaced by a generic message; errors from parsing,
+//! validation and argument coercion (which have no code) are BAD_USER_INPUT.
+
+use std::sync::Arc;
+
+use async_graphql::{
+    ErrorExtensionValues, Response, ServerError, Value,
+    async_trait,
+    extensions::{Extension, ExtensionContext, ExtensionFactory, NextRequest},
+};
+
+use crate::error::Error;
+
+pub struct ErrorPresenter;
+
+impl ExtensionFactory for ErrorPresenter {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ErrorPresenter)
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for ErrorPresenter {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let mut response = next.run(ctx).await;
+        response.errors.iter_mut().for_each(present);
+        response
+    }
+}
+
+fn present(error: &mut ServerError) {
+    let domain = error
+        .source::<Error>()
+        .or_else(|| error.source::<Arc<Error>>().map(Arc::as_ref));
+    let (code, message) = match domain {
+        Some(domain) => (domain.code(), Some(domain.public_message())),
+        None if has_code(error) => return,
+        None if is_limit(error) => ("QUERY_TOO_COMPLEX", None),
+        None => ("BAD_USER_INPUT", None),
+    };
+    if let Some(message) = message {
+        error.message = message;
+    }
+    error
+        .extensions
+        .get_or_insert_with(ErrorExtensionValues::default)
+        .set("code", Value::from(code));
+}
+
+/// The schema's depth and complexity limits report themselves only in words.
+fn is_limit(error: &ServerError) -> bool {
+    error.message.starts_with("Query is too complex")
+        || error.message.starts_with("Query is nested too deep")
+}
+
+fn has_code(error: &ServerError) -> bool {
+    error
+        .extensions
+        .as_ref()
+        .is_some_and(|extensions| extensions.get("code").is_some())
+}

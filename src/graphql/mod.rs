@@ -1,0 +1,76 @@
+//! The GraphQL API: one module per type, each with its queries and mutations.
+//!
+//! Resolvers ask [`crate::policy`] through guards and visibility helpers, call the
+//! domain services, and load related rows through one request-scoped DataLoader.
+//! Errors are turned into SERVER.md's codes once, by [`errors::ErrorPresenter`].
+
+mod connection;
+mod context;
+mod errors;
+mod file;
+mod file_source;
+mod guards;
+mod loaders;
+mod notebook;
+mod revision;
+mod user;
+
+use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder, dataloader::DataLoader};
+use sea_orm::DatabaseConnection;
+
+use crate::{auth::Viewer, policy::ApiMode};
+
+pub use loaders::DbLoader;
+
+#[derive(MergedObject, Default)]
+pub struct Query(
+    user::UserQuery,
+    notebook::NotebookQuery,
+    revision::RevisionQuery,
+    file::FileQuery,
+    file_source::FileSourceQuery,
+);
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(
+    notebook::NotebookMutation,
+    revision::RevisionMutation,
+    file::FileMutation,
+    file_source::FileSourceMutation,
+);
+
+pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// Deep enough for any query the editor sends, shallow enough that a cyclic
+/// notebook -> owner -> notebooks -> ... query cannot fan out without bound.
+const MAX_DEPTH: usize = 16;
+const MAX_COMPLEXITY: usize = 10_000;
+
+fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .extension(errors::ErrorPresenter)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .disable_suggestions()
+}
+
+pub fn build_schema(db: DatabaseConnection, mode: ApiMode) -> AppSchema {
+    builder().data(db).data(mode).finish()
+}
+
+/// The SDL of the API, as committed in schema.graphql.
+pub fn sdl() -> String {
+    builder().finish().sdl()
+}
+
+/// What one request brings to the schema: who asks, and a fresh loader so that
+/// nothing cached outlives the request or crosses between viewers.
+pub fn request_data(
+    request: async_graphql::Request,
+    viewer: Viewer,
+    db: &DatabaseConnection,
+) -> async_graphql::Request {
+    request
+        .data(viewer)
+        .data(DataLoader::new(DbLoader::new(db.clone()), tokio::spawn))
+}

@@ -1,0 +1,199 @@
+use async_graphql::{Context, ID, InputObject, Object, connection::Connection};
+
+use super::{
+    connection::{IdCursor, NotebookTotal, PageArgs, RevisionTotal, connection},
+    context::{db, load, load_required, parse_id, to_id, viewer},
+    file::File,
+    file_source::FileSource,
+    guards::CanRead,
+    loaders::{FileSourcesOf, FilesOf, LatestRevision, RevisionById, RevisionCount, UserById},
+    revision::Revision,
+    user::User,
+};
+use crate::{
+    entity::notebook,
+    error::Result,
+    notebooks::{self, NewNotebook, NotebookFilter, revisions::RevisionFilter},
+    policy,
+};
+
+pub struct Notebook(pub notebook::Model);
+
+#[Object]
+impl Notebook {
+    async fn id(&self) -> ID {
+        to_id(self.0.id)
+    }
+
+    /// The latest revision's title.
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+
+    async fn owner(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
+        Ok(User(load_required(ctx, UserById(self.0.owner_id)).await?))
+    }
+
+    /// The revision this notebook was forked from; null if it was not a fork or
+    /// that notebook was deleted.
+    async fn forked_from(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Revision>> {
+        let Some(id) = self.0.forked_from_id else {
+            return Ok(None);
+        };
+        Ok(load(ctx, RevisionById(id)).await?.map(Revision))
+    }
+
+    async fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0.created_at
+    }
+
+    async fn updated_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0.updated_at
+    }
+
+    async fn latest_revision(&self, ctx: &Context<'_>) -> async_graphql::Result<Revision> {
+        Ok(Revision(load_required(ctx, LatestRevision(self.0.id)).await?))
+    }
+
+    async fn revision_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
+        let count = load(ctx, RevisionCount(self.0.id)).await?.unwrap_or(0);
+        Ok(i32::try_from(count).unwrap_or(i32::MAX))
+    }
+
+    /// Newest first. ids filters to those revisions.
+    async fn revisions(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        ids: Option<Vec<ID>>,
+    ) -> async_graphql::Result<Connection<IdCursor, Revision, RevisionTotal>> {
+        let ids = ids
+            .map(|ids| ids.iter().map(|id| parse_id(id, "revision")).collect::<Result<Vec<_>>>())
+            .transpose()?;
+        let filter = RevisionFilter {
+            notebook_id: self.0.id,
+            ids,
+        };
+        let request = PageArgs { first, after, last, before }.into_request()?;
+        let page = notebooks::revisions::list(db(ctx), &filter, &request).await?;
+        Ok(connection(page, RevisionTotal(filter), |r| r.id, Revision))
+    }
+
+    async fn files(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<File>> {
+        let files = load(ctx, FilesOf(self.0.id)).await?.unwrap_or_default();
+        Ok(files.into_iter().map(File).collect())
+    }
+
+    async fn file_sources(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<FileSource>> {
+        let sources = load(ctx, FileSourcesOf(self.0.id)).await?.unwrap_or_default();
+        Ok(sources.into_iter().map(FileSource).collect())
+    }
+
+    /// Whether the current viewer may write to this notebook.
+    async fn viewer_can_edit(&self, ctx: &Context<'_>) -> bool {
+        policy::can_edit_notebook(viewer(ctx), &self.0)
+    }
+}
+
+/// A page of notebooks matching `filter`.
+pub async fn notebook_connection(
+    ctx: &Context<'_>,
+    filter: NotebookFilter,
+    page: PageArgs,
+) -> Result<Connection<IdCursor, Notebook, NotebookTotal>> {
+    let request = page.into_request()?;
+    let page = notebooks::list(db(ctx), &filter, &request).await?;
+    Ok(connection(page, NotebookTotal(filter), |nb| nb.id, Notebook))
+}
+
+#[derive(Default)]
+pub struct NotebookQuery;
+
+#[Object]
+impl NotebookQuery {
+    #[graphql(guard = "CanRead")]
+    async fn notebook(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Notebook>> {
+        let id = parse_id(&id, "notebook")?;
+        Ok(notebooks::get(db(ctx), id).await?.map(Notebook))
+    }
+
+    /// Keyset (cursor) pagination, newest first; first/last at most 100.
+    #[graphql(guard = "CanRead")]
+    #[allow(clippy::too_many_arguments)]
+    async fn notebooks(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        #[graphql(desc = "Only this user's notebooks.")] owner: Option<String>,
+        #[graphql(desc = "Only notebooks whose title contains this text, in any case.")]
+        search: Option<String>,
+    ) -> async_graphql::Result<Connection<IdCursor, Notebook, NotebookTotal>> {
+        let page = PageArgs { first, after, last, before };
+        let owner_id = match owner {
+            None => None,
+            Some(username) => match notebooks::owner_filter(db(ctx), &username).await? {
+                Some(id) => Some(id),
+                // Nobody by that name: an empty list, as for a user without notebooks.
+                None => Some(0),
+            },
+        };
+        Ok(notebook_connection(ctx, NotebookFilter { owner_id, search }, page).await?)
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateNotebookInput {
+    title: String,
+    content: String,
+    /// Fork: the revision this notebook starts from.
+    forked_from: Option<ID>,
+    /// Create for another user: needs canCreateOnBehalfOfOthers.
+    owner: Option<String>,
+}
+
+#[derive(Default)]
+pub struct NotebookMutation;
+
+#[Object]
+impl NotebookMutation {
+    async fn create_notebook(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateNotebookInput,
+    ) -> async_graphql::Result<Notebook> {
+        let new = NewNotebook {
+            title: input.title,
+            content: input.content,
+            forked_from: input
+                .forked_from
+                .map(|id| parse_id(&id, "revision"))
+                .transpose()?,
+            owner: input.owner,
+        };
+        Ok(Notebook(notebooks::create(db(ctx), viewer(ctx), new).await?))
+    }
+
+    /// Renames the notebook by saving a revision with the new title.
+    async fn update_notebook_title(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        title: String,
+    ) -> async_graphql::Result<Notebook> {
+        let id = parse_id(&id, "notebook")?;
+        Ok(Notebook(notebooks::update_title(db(ctx), viewer(ctx), id, title).await?))
+    }
+
+    /// Deletes the notebook with its revisions, files and sources; returns its id.
+    async fn delete_notebook(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
+        let notebook_id = parse_id(&id, "notebook")?;
+        notebooks::delete(db(ctx), viewer(ctx), notebook_id).await?;
+        Ok(id)
+    }
+}

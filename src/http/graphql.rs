@@ -1,0 +1,223 @@
+//! POST and GET /api/graphql, with the CSRF rules of SERVER.md: a browser can
+//! send a cross-site form only as text/plain, urlencoded or multipart without
+//! custom headers, so JSON is required, multipart needs a header that a form
+//! cannot set, and GET never runs a mutation.
+
+use std::{
+    io,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
+
+use async_graphql::{
+    BatchRequest, ParseRequestError,
+    http::{MultipartOptions, parse_query_string, receive_batch_body},
+    parser::types::{DocumentOperations, OperationType},
+};
+use async_graphql_axum::GraphQLResponse;
+use axum::{
+    Extension, Router,
+    body::Body,
+    extract::{RawQuery, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use futures_util::{StreamExt, TryStreamExt};
+use tokio_util::{compat::TokioAsyncReadCompatExt, io::StreamReader};
+
+use crate::{app::AppState, auth::Viewer, error::Error, graphql};
+
+/// More queries in one batch than the editor ever sends.
+const MAX_BATCH: usize = 10;
+/// Files in one multipart request.
+const MAX_FILES: usize = 10;
+/// Headers that a cross-site HTML form cannot send; one of them (or
+/// Authorization) must come with a multipart request.
+const PREFLIGHT_HEADERS: [&str; 4] = [
+    "authorization",
+    "x-requested-with",
+    "apollo-require-preflight",
+    "graphql-preflight",
+];
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/api/graphql", get(query_over_get).post(execute_post))
+}
+
+enum Payload {
+    Json,
+    Multipart,
+}
+
+fn classify(headers: &HeaderMap) -> Result<Payload, Response> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<mime_guess::mime::Mime>().ok());
+    let Some(content_type) = content_type else {
+        return Err(refuse(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Send GraphQL requests as application/json (or multipart/form-data for uploads)",
+        ));
+    };
+    match (content_type.type_().as_str(), content_type.subtype().as_str()) {
+        ("application", "json") | ("application", "graphql-response+json") => Ok(Payload::Json),
+        ("multipart", "form-data") => Ok(Payload::Multipart),
+        _ => Err(refuse(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            &format!(
+                "{} is not accepted: send application/json, or multipart/form-data for uploads",
+                content_type.essence_str()
+            ),
+        )),
+    }
+}
+
+fn refuse(status: StatusCode, message: &str) -> Response {
+    let code = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "PAYLOAD_TOO_LARGE",
+        _ => "BAD_USER_INPUT",
+    };
+    (status, axum::Json(Error::body(code, message))).into_response()
+}
+
+fn too_large(limit: usize) -> Response {
+    refuse(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &format!(
+            "The request is too large: files may be at most {} MiB",
+            limit / (1024 * 1024)
+        ),
+    )
+}
+
+async fn execute_post(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let payload = match classify(&headers) {
+        Ok(payload) => payload,
+        Err(response) => return response,
+    };
+    if matches!(payload, Payload::Multipart)
+        && !PREFLIGHT_HEADERS.iter().any(|name| headers.contains_key(*name))
+    {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "Multipart requests need an X-Requested-With (or Authorization) header, \
+             which a cross-site form cannot send",
+        );
+    }
+    let batch = match read_batch(&state, &headers, body).await {
+        Ok(batch) => batch,
+        Err(response) => return response,
+    };
+    execute(&state, viewer, batch).await
+}
+
+/// Reads the body as it streams in, stopping as soon as it passes the limit.
+async fn read_batch(state: &AppState, headers: &HeaderMap, body: Body) -> Result<BatchRequest, Response> {
+    let limit = state.config.max_body_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        return Err(too_large(state.config.max_file_bytes));
+    }
+    let exceeded = Arc::new(AtomicBool::new(false));
+    let flag = exceeded.clone();
+    let mut seen = 0usize;
+    let stream = body.into_data_stream().map(move |chunk| {
+        let chunk = chunk.map_err(io::Error::other)?;
+        seen += chunk.len();
+        if seen > limit {
+            flag.store(true, Ordering::Relaxed);
+            return Err(io::Error::other("request body too large"));
+        }
+        Ok(chunk)
+    });
+    let reader = StreamReader::new(stream.into_stream()).compat();
+    let options = MultipartOptions::default()
+        .max_file_size(state.config.max_file_bytes)
+        .max_num_files(MAX_FILES);
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok());
+    match receive_batch_body(content_type, reader, options).await {
+        Ok(batch) => Ok(batch),
+        Err(_) if exceeded.load(Ordering::Relaxed) => Err(too_large(state.config.max_file_bytes)),
+        Err(ParseRequestError::PayloadTooLarge) => Err(too_large(state.config.max_file_bytes)),
+        Err(err) => Err(refuse(
+            StatusCode::BAD_REQUEST,
+            &format!("The request is not a valid GraphQL request: {err}"),
+        )),
+    }
+}
+
+async fn query_over_get(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let request = match parse_query_string(query.as_deref().unwrap_or_default()) {
+        Ok(request) => request,
+        Err(err) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                &format!("The query string is not a valid GraphQL request: {err}"),
+            );
+        }
+    };
+    if changes_state(&request) {
+        let mut response = refuse(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Mutations must be sent with POST",
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+    execute(&state, viewer, BatchRequest::Single(request)).await
+}
+
+/// Whether the operation that would run is anything but a query. A document that
+/// does not parse runs nothing; the executor reports why.
+fn changes_state(request: &async_graphql::Request) -> bool {
+    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+        return false;
+    };
+    let is_query = |ty: &OperationType| *ty == OperationType::Query;
+    match &document.operations {
+        DocumentOperations::Single(operation) => !is_query(&operation.node.ty),
+        DocumentOperations::Multiple(operations) => match &request.operation_name {
+            Some(name) => operations
+                .iter()
+                .any(|(op_name, op)| op_name.as_str() == name && !is_query(&op.node.ty)),
+            None => operations.values().any(|op| !is_query(&op.node.ty)),
+        },
+    }
+}
+
+async fn execute(state: &AppState, viewer: Viewer, batch: BatchRequest) -> Response {
+    let with_data = |request| graphql::request_data(request, viewer.clone(), &state.db);
+    let batch = match batch {
+        BatchRequest::Single(request) => BatchRequest::Single(with_data(request)),
+        BatchRequest::Batch(requests) if requests.len() > MAX_BATCH => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                &format!("A batch may hold at most {MAX_BATCH} operations"),
+            );
+        }
+        BatchRequest::Batch(requests) => {
+            BatchRequest::Batch(requests.into_iter().map(with_data).collect())
+        }
+    };
+    GraphQLResponse::from(state.schema.execute_batch(batch).await).into_response()
+}

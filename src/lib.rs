@@ -1,0 +1,22 @@
+//! The Iodide notebook server: a GraphQL API for notebooks, their revisions and
+//! files, with the REST shim and pages around it.
+//!
+//! A request travels one way: `app` (router and layers) -> `auth` (who asks) ->
+//! `http` (routes) -> `graphql` (types and guards) -> `policy` (may they?) ->
+//! domain services (`notebooks`, `files`, `users`) -> `entity` (the tables).
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod entity;
+pub mod error;
+pub mod files;
+pub mod graphql;
+pub mod http;
+pub mod notebooks;
+pub mod pagination;
+pub mod policy;
+pub mod users;
+
+pub use app::{AppState, build_app};

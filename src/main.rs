@@ -1,0 +1,221 @@
+//! The `iodide-server` command: serve, migrate, print the schema, and administer
+//! users and API tokens.
+
+use std::{io::IsTerminal, net::SocketAddr};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use iodide_server::{AppState, auth::api_token, build_app, config::{self, Config}, db, users};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(version, about = "A GraphQL server for Iodide-style notebooks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the web server (the default).
+    Serve {
+        /// Development mode: no SECRET_KEY needed, listens on 127.0.0.1.
+        #[arg(long)]
+        dev: bool,
+    },
+    /// Apply pending database migrations (Heroku's release phase).
+    Migrate,
+    /// Print the GraphQL schema (SDL).
+    Schema,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API tokens for third-party services.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user.
+    Create {
+        username: String,
+        #[arg(long)]
+        email: Option<String>,
+        /// Staff read everything in internal mode and see private fields.
+        #[arg(long)]
+        staff: bool,
+        /// Allow creating notebooks owned by other usernames.
+        #[arg(long)]
+        can_create_on_behalf_of_others: bool,
+    },
+    /// Change an existing user's grants.
+    Grant {
+        username: String,
+        #[arg(long)]
+        staff: Option<bool>,
+        #[arg(long)]
+        can_create_on_behalf_of_others: Option<bool>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token for USERNAME and print its key (shown only once).
+    Create { username: String },
+    /// Revoke a token, given its key or the prefix that `token list` shows.
+    Revoke { key: String },
+    /// List tokens: prefix, user and creation time.
+    List,
+}
+
+#[tokio::main]
+async fn main() {
+    init_tracing();
+    if let Err(err) = run(Cli::parse()).await {
+        eprintln!("error: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command.unwrap_or(Command::Serve { dev: false }) {
+        Command::Serve { dev } => serve(Config::from_env(dev)?).await,
+        Command::Migrate => {
+            let db = connect_for_admin().await?;
+            db::migrate(&db).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Schema => {
+            print!("{}", iodide_server::graphql::sdl());
+            Ok(())
+        }
+        Command::User(command) => user_command(command).await,
+        Command::Token(command) => token_command(command).await,
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let address = SocketAddr::new(config.bind_address, config.port);
+    let dev_mode = config.dev_mode;
+    let server_uri = config.server_uri.clone();
+    if config.secret_key_is_ephemeral {
+        tracing::warn!(
+            "SECRET_KEY is not set: using a random one, so tokens and sessions will not \
+             survive a restart"
+        );
+    }
+    let state = AppState::init(config).await?;
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("could not listen on {address}"))?;
+    tracing::info!(%address, "listening");
+    if dev_mode {
+        tracing::info!("development mode: open {server_uri} (GraphiQL: {server_uri}graphiql)");
+    }
+    axum::serve(listener, build_app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+async fn connect_for_admin() -> anyhow::Result<sea_orm::DatabaseConnection> {
+    let config = Config::for_database(config::database_url_from_env());
+    Ok(db::connect(&config, Default::default()).await?)
+}
+
+/// Administration commands work on an up-to-date schema.
+async fn migrated_db() -> anyhow::Result<sea_orm::DatabaseConnection> {
+    let db = connect_for_admin().await?;
+    db::migrate(&db).await?;
+    Ok(db)
+}
+
+async fn user_command(command: UserCommand) -> anyhow::Result<()> {
+    let db = migrated_db().await?;
+    match command {
+        UserCommand::Create {
+            username,
+            email,
+            staff,
+            can_create_on_behalf_of_others,
+        } => {
+            let user = users::create(
+                &db,
+                users::NewUser {
+                    username,
+                    email,
+                    is_staff: staff,
+                    can_create_on_behalf_of_others,
+                },
+            )
+            .await?;
+            println!("created user {} (id {})", user.username, user.id);
+        }
+        UserCommand::Grant {
+            username,
+            staff,
+            can_create_on_behalf_of_others,
+        } => {
+            let user = users::grant(&db, &username, staff, can_create_on_behalf_of_others).await?;
+            println!(
+                "{}: staff={}, can_create_on_behalf_of_others={}",
+                user.username, user.is_staff, user.can_create_on_behalf_of_others
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn token_command(command: TokenCommand) -> anyhow::Result<()> {
+    let db = migrated_db().await?;
+    match command {
+        TokenCommand::Create { username } => println!("{}", api_token::create(&db, &username).await?),
+        TokenCommand::Revoke { key } => {
+            api_token::revoke(&db, &key).await?;
+            println!("revoked");
+        }
+        TokenCommand::List => {
+            for token in api_token::list(&db).await? {
+                println!("{}\t{}\t{}", token.prefix, token.username, token.created_at.to_rfc3339());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Human-readable logs on a terminal, JSON lines otherwise (Heroku, systemd).
+fn init_tracing() {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::io::stderr().is_terminal() {
+        builder.init();
+    } else {
+        builder.json().init();
+    }
+}

@@ -1,0 +1,191 @@
+//! Notebooks: the rules of SERVER.md for creating, listing, renaming and deleting
+//! them. A notebook's title is its latest revision's title.
+
+pub mod revisions;
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, Set, TransactionTrait,
+    sea_query::{Expr, ExprTrait, Func, LikeExpr},
+};
+
+use crate::{
+    auth::Viewer,
+    entity::{notebook, revision, user},
+    error::{Error, Result},
+    pagination::{Page, PageRequest},
+    policy::{self, NotebookOwner},
+    users,
+};
+
+pub const MAX_TITLE_CHARS: usize = 255;
+
+pub struct NewNotebook {
+    pub title: String,
+    pub content: String,
+    pub forked_from: Option<i32>,
+    pub owner: Option<String>,
+}
+
+/// Which notebooks a list shows.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct NotebookFilter {
+    pub owner_id: Option<i32>,
+    pub search: Option<String>,
+}
+
+pub fn validate_title(title: &str) -> Result<()> {
+    if title.trim().is_empty() {
+        return Err(Error::bad_input("The title cannot be empty"));
+    }
+    if title.chars().count() > MAX_TITLE_CHARS {
+        return Err(Error::bad_input(format!(
+            "The title is longer than {MAX_TITLE_CHARS} characters"
+        )));
+    }
+    Ok(())
+}
+
+pub async fn get(db: &impl ConnectionTrait, id: i32) -> Result<Option<notebook::Model>> {
+    Ok(notebook::Entity::find_by_id(id).one(db).await?)
+}
+
+pub async fn by_ids(
+    db: &impl ConnectionTrait,
+    ids: &[i32],
+) -> Result<std::collections::HashMap<i32, notebook::Model>> {
+    let notebooks = notebook::Entity::find()
+        .filter(notebook::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?;
+    Ok(notebooks.into_iter().map(|nb| (nb.id, nb)).collect())
+}
+
+/// The notebook, if it exists and the viewer may change it.
+pub async fn editable(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    id: i32,
+) -> Result<notebook::Model> {
+    policy::signed_in(viewer)?;
+    let notebook = get(db, id)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("Notebook {id}")))?;
+    policy::ensure_can_edit_notebook(viewer, &notebook)?;
+    Ok(notebook)
+}
+
+pub async fn create(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    new: NewNotebook,
+) -> Result<notebook::Model> {
+    validate_title(&new.title)?;
+    let owner = match policy::notebook_owner(viewer, new.owner.as_deref())? {
+        NotebookOwner::Viewer(user) => user.clone(),
+        NotebookOwner::OnBehalfOf(username) => {
+            users::validate_username(username)?;
+            users::find_or_create(db, username).await?
+        }
+    };
+    if let Some(revision_id) = new.forked_from
+        && revision::Entity::find_by_id(revision_id).one(db).await?.is_none()
+    {
+        return Err(Error::not_found(format!("Revision {revision_id}")));
+    }
+    let now = Utc::now();
+    let txn = db.begin().await?;
+    let notebook = notebook::ActiveModel {
+        owner_id: Set(owner.id),
+        title: Set(new.title.clone()),
+        forked_from_id: Set(new.forked_from),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    revisions::insert(&txn, notebook.id, new.title, new.content, now).await?;
+    txn.commit().await?;
+    Ok(notebook)
+}
+
+/// Renames by saving a new revision with the same content, so that the title
+/// stays the latest revision's and the history shows the rename.
+pub async fn update_title(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    id: i32,
+    title: String,
+) -> Result<notebook::Model> {
+    let notebook = editable(db, viewer, id).await?;
+    if notebook.title == title {
+        return Ok(notebook);
+    }
+    let latest = revisions::latest_for(db, &[id]).await?.remove(&id);
+    let content = latest.map(|revision| revision.content).unwrap_or_default();
+    revisions::create(
+        db,
+        viewer,
+        revisions::NewRevision {
+            notebook_id: id,
+            title,
+            content,
+            parent_revision_id: None,
+        },
+    )
+    .await?;
+    get(db, id)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("Notebook {id}")))
+}
+
+/// Deletes the notebook with its revisions, files and sources (cascades in the
+/// schema); forks keep existing with `forked_from` set to null.
+pub async fn delete(db: &DatabaseConnection, viewer: &Viewer, id: i32) -> Result<()> {
+    editable(db, viewer, id).await?;
+    notebook::Entity::delete_by_id(id).exec(db).await?;
+    Ok(())
+}
+
+pub async fn list(
+    db: &impl ConnectionTrait,
+    filter: &NotebookFilter,
+    page: &PageRequest,
+) -> Result<Page<notebook::Model>> {
+    let select = page.apply(filtered(filter), notebook::Column::Id);
+    Ok(page.finish(select.all(db).await?))
+}
+
+pub async fn count(db: &impl ConnectionTrait, filter: &NotebookFilter) -> Result<u64> {
+    Ok(filtered(filter).count(db).await?)
+}
+
+/// The id of `username`, or `None` when nobody has that name (an empty list).
+pub async fn owner_filter(db: &impl ConnectionTrait, username: &str) -> Result<Option<i32>> {
+    Ok(users::find_by_username(db, username)
+        .await?
+        .map(|user: user::Model| user.id))
+}
+
+fn filtered(filter: &NotebookFilter) -> sea_orm::Select<notebook::Entity> {
+    let mut select = notebook::Entity::find();
+    if let Some(owner_id) = filter.owner_id {
+        select = select.filter(notebook::Column::OwnerId.eq(owner_id));
+    }
+    if let Some(search) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let pattern = format!("%{}%", escape_like(&search.to_lowercase()));
+        select = select.filter(
+            Expr::expr(Func::lower(Expr::col(notebook::Column::Title)))
+                .like(LikeExpr::new(pattern).escape('\\')),
+        );
+    }
+    select
+}
+
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}

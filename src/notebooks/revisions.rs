@@ -1,0 +1,215 @@
+//! Revisions: the notebook's text over time.
+//!
+//! Writes to one notebook are serialised by first touching the notebook row (a row
+//! lock on PostgreSQL, the write lock on SQLite), so that the stale-parent check
+//! and the insert cannot interleave with another tab's save.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    sea_query::{Expr, ExprTrait, Query},
+};
+
+use super::validate_title;
+use crate::{
+    auth::Viewer,
+    entity::{notebook, revision},
+    error::{Error, Result},
+    pagination::{Page, PageRequest},
+};
+
+pub struct NewRevision {
+    pub notebook_id: i32,
+    pub title: String,
+    pub content: String,
+    /// The revision the editor started from; a newer save elsewhere is a conflict.
+    pub parent_revision_id: Option<i32>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct RevisionFilter {
+    pub notebook_id: i32,
+    pub ids: Option<Vec<i32>>,
+}
+
+pub async fn get(db: &impl ConnectionTrait, id: i32) -> Result<Option<revision::Model>> {
+    Ok(revision::Entity::find_by_id(id).one(db).await?)
+}
+
+pub async fn by_ids(db: &impl ConnectionTrait, ids: &[i32]) -> Result<HashMap<i32, revision::Model>> {
+    let revisions = revision::Entity::find()
+        .filter(revision::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?;
+    Ok(revisions.into_iter().map(|r| (r.id, r)).collect())
+}
+
+/// The latest revision of each notebook, in one query.
+pub async fn latest_for(
+    db: &impl ConnectionTrait,
+    notebook_ids: &[i32],
+) -> Result<HashMap<i32, revision::Model>> {
+    let latest_ids = Query::select()
+        .expr(Expr::col(revision::Column::Id).max())
+        .from(revision::Entity)
+        .and_where(revision::Column::NotebookId.is_in(notebook_ids.iter().copied()))
+        .group_by_col(revision::Column::NotebookId)
+        .to_owned();
+    let revisions = revision::Entity::find()
+        .filter(revision::Column::Id.in_subquery(latest_ids))
+        .all(db)
+        .await?;
+    Ok(revisions.into_iter().map(|r| (r.notebook_id, r)).collect())
+}
+
+/// How many revisions each notebook has, in one query.
+pub async fn counts_for(db: &impl ConnectionTrait, notebook_ids: &[i32]) -> Result<HashMap<i32, i64>> {
+    let counts: Vec<(i32, i64)> = revision::Entity::find()
+        .select_only()
+        .column(revision::Column::NotebookId)
+        .column_as(revision::Column::Id.count(), "count")
+        .filter(revision::Column::NotebookId.is_in(notebook_ids.iter().copied()))
+        .group_by(revision::Column::NotebookId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(counts.into_iter().collect())
+}
+
+pub async fn list(
+    db: &impl ConnectionTrait,
+    filter: &RevisionFilter,
+    page: &PageRequest,
+) -> Result<Page<revision::Model>> {
+    let select = page.apply(filtered(filter), revision::Column::Id);
+    Ok(page.finish(select.all(db).await?))
+}
+
+pub async fn count(db: &impl ConnectionTrait, filter: &RevisionFilter) -> Result<u64> {
+    Ok(filtered(filter).count(db).await?)
+}
+
+fn filtered(filter: &RevisionFilter) -> sea_orm::Select<revision::Entity> {
+    let mut select =
+        revision::Entity::find().filter(revision::Column::NotebookId.eq(filter.notebook_id));
+    if let Some(ids) = &filter.ids {
+        select = select.filter(revision::Column::Id.is_in(ids.iter().copied()));
+    }
+    select
+}
+
+pub async fn create(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    new: NewRevision,
+) -> Result<revision::Model> {
+    validate_title(&new.title)?;
+    super::editable(db, viewer, new.notebook_id).await?;
+    let now = Utc::now();
+    let txn = db.begin().await?;
+    lock_notebook(&txn, new.notebook_id, now).await?;
+    let latest = latest_in(&txn, new.notebook_id).await?;
+    if let (Some(parent), Some(latest)) = (new.parent_revision_id, &latest)
+        && parent != latest.id
+    {
+        return Err(Error::Conflict(format!(
+            "This notebook was saved elsewhere since revision {parent}: the latest revision \
+             is {}. Reload it, or save again without parentRevisionId to overwrite it.",
+            latest.id
+        )));
+    }
+    if latest
+        .as_ref()
+        .is_some_and(|latest| latest.title == new.title && latest.content == new.content)
+    {
+        return Err(Error::bad_input(
+            "Nothing changed: the title and content are those of the latest revision",
+        ));
+    }
+    let revision = insert(&txn, new.notebook_id, new.title, new.content, now).await?;
+    txn.commit().await?;
+    Ok(revision)
+}
+
+/// Deletes one revision; the notebook's title follows its new latest revision. A
+/// notebook's only revision cannot be deleted: delete the notebook instead.
+pub async fn delete(db: &DatabaseConnection, viewer: &Viewer, id: i32) -> Result<i32> {
+    let revision = get(db, id)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("Revision {id}")))?;
+    super::editable(db, viewer, revision.notebook_id).await?;
+    let txn = db.begin().await?;
+    lock_notebook(&txn, revision.notebook_id, Utc::now()).await?;
+    let remaining = revision::Entity::find()
+        .filter(revision::Column::NotebookId.eq(revision.notebook_id))
+        .filter(revision::Column::Id.ne(id))
+        .order_by_desc(revision::Column::Id)
+        .limit(1)
+        .one(&txn)
+        .await?;
+    let Some(new_latest) = remaining else {
+        return Err(Error::bad_input(
+            "This is the notebook's only revision; delete the notebook instead",
+        ));
+    };
+    revision::Entity::delete_by_id(id).exec(&txn).await?;
+    set_title(&txn, revision.notebook_id, &new_latest.title).await?;
+    txn.commit().await?;
+    Ok(revision.notebook_id)
+}
+
+/// Inserts a draft revision and makes its title the notebook's. Callers hold the
+/// notebook's write lock or have just created it.
+pub(super) async fn insert(
+    db: &impl ConnectionTrait,
+    notebook_id: i32,
+    title: String,
+    content: String,
+    now: DateTime<Utc>,
+) -> Result<revision::Model> {
+    set_title(db, notebook_id, &title).await?;
+    Ok(revision::ActiveModel {
+        notebook_id: Set(notebook_id),
+        title: Set(title),
+        content: Set(content),
+        is_draft: Set(true),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?)
+}
+
+async fn latest_in(db: &impl ConnectionTrait, notebook_id: i32) -> Result<Option<revision::Model>> {
+    Ok(revision::Entity::find()
+        .filter(revision::Column::NotebookId.eq(notebook_id))
+        .order_by_desc(revision::Column::Id)
+        .limit(1)
+        .one(db)
+        .await?)
+}
+
+/// Takes the notebook's write lock by updating its row first.
+async fn lock_notebook(db: &impl ConnectionTrait, notebook_id: i32, now: DateTime<Utc>) -> Result<()> {
+    let updated = notebook::Entity::update_many()
+        .col_expr(notebook::Column::UpdatedAt, Expr::value(now))
+        .filter(notebook::Column::Id.eq(notebook_id))
+        .exec(db)
+        .await?;
+    if updated.rows_affected == 0 {
+        return Err(Error::not_found(format!("Notebook {notebook_id}")));
+    }
+    Ok(())
+}
+
+async fn set_title(db: &impl ConnectionTrait, notebook_id: i32, title: &str) -> Result<()> {
+    notebook::Entity::update_many()
+        .col_expr(notebook::Column::Title, Expr::value(title))
+        .filter(notebook::Column::Id.eq(notebook_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,115 @@
+//! Users: looked up by name, created by administrators or on another's behalf.
+
+use std::collections::HashMap;
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
+};
+
+use crate::{
+    entity::user,
+    error::{Error, Result},
+};
+
+pub struct NewUser {
+    pub username: String,
+    pub email: Option<String>,
+    pub is_staff: bool,
+    pub can_create_on_behalf_of_others: bool,
+}
+
+impl NewUser {
+    pub fn named(username: impl Into<String>) -> Self {
+        NewUser {
+            username: username.into(),
+            email: None,
+            is_staff: false,
+            can_create_on_behalf_of_others: false,
+        }
+    }
+}
+
+/// Usernames as GitHub and the original server allow them: letters, digits and
+/// `_ . @ + -`, at most 150 characters.
+pub fn validate_username(username: &str) -> Result<()> {
+    let valid_chars = username
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "_.@+-".contains(c));
+    if username.is_empty() || username.chars().count() > 150 || !valid_chars {
+        return Err(Error::bad_input(format!(
+            "{username:?} is not a valid username: use 1 to 150 letters, digits or _ . @ + -"
+        )));
+    }
+    Ok(())
+}
+
+pub async fn find_by_username(db: &impl ConnectionTrait, username: &str) -> Result<Option<user::Model>> {
+    Ok(user::Entity::find()
+        .filter(user::Column::Username.eq(username))
+        .one(db)
+        .await?)
+}
+
+pub async fn by_ids(db: &impl ConnectionTrait, ids: &[i32]) -> Result<HashMap<i32, user::Model>> {
+    let users = user::Entity::find()
+        .filter(user::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?;
+    Ok(users.into_iter().map(|user| (user.id, user)).collect())
+}
+
+pub async fn create(db: &impl ConnectionTrait, new: NewUser) -> Result<user::Model> {
+    validate_username(&new.username)?;
+    let inserted = user::ActiveModel {
+        username: Set(new.username.clone()),
+        email: Set(new.email),
+        is_staff: Set(new.is_staff),
+        can_create_on_behalf_of_others: Set(new.can_create_on_behalf_of_others),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await;
+    match inserted {
+        Err(err) if Error::is_unique_violation(&err) => Err(Error::bad_input(format!(
+            "A user named {:?} already exists",
+            new.username
+        ))),
+        other => Ok(other?),
+    }
+}
+
+/// The user of that name, created without grants if it does not exist yet. A
+/// concurrent creation of the same name is not an error.
+pub async fn find_or_create(db: &impl ConnectionTrait, username: &str) -> Result<user::Model> {
+    if let Some(user) = find_by_username(db, username).await? {
+        return Ok(user);
+    }
+    match create(db, NewUser::named(username)).await {
+        Err(Error::BadInput(_)) => find_by_username(db, username)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("User {username:?}"))),
+        other => other,
+    }
+}
+
+/// Changes a user's grants; `None` leaves one as it is.
+pub async fn grant(
+    db: &impl ConnectionTrait,
+    username: &str,
+    is_staff: Option<bool>,
+    can_create_on_behalf_of_others: Option<bool>,
+) -> Result<user::Model> {
+    let user = find_by_username(db, username)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("User {username:?}")))?;
+    let mut active = user.into_active_model();
+    if let Some(value) = is_staff {
+        active.is_staff = Set(value);
+    }
+    if let Some(value) = can_create_on_behalf_of_others {
+        active.can_create_on_behalf_of_others = Set(value);
+    }
+    Ok(active.update(db).await?)
+}
