@@ -41,7 +41,8 @@ impl AppState {
         let statements = Arc::new(StatementCounter::default());
         let db = db::connect(&config, statements.clone()).await?;
         db::migrate(&db).await?;
-        let schema = graphql::build_schema(db.clone(), ApiMode::from_restrict_api(config.restrict_api));
+        let schema =
+            graphql::build_schema(db.clone(), ApiMode::from_restrict_api(config.restrict_api));
         Ok(AppState {
             db,
             config: Arc::new(config),
@@ -60,7 +61,10 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn build_app(state: AppState) -> Router {
     Router::new()
         .merge(http::routes())
-        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::identify))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::identify,
+        ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

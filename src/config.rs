@@ -145,9 +145,9 @@ impl Config {
             server_uri: env
                 .url("SERVER_URI")?
                 .unwrap_or_else(|| Url::parse(DEFAULT_SERVER_URI).expect("default is valid")),
-            bind_address: env.parse("BIND_ADDRESS")?.unwrap_or_else(|| {
-                default_bind.parse().expect("default is valid")
-            }),
+            bind_address: env
+                .parse("BIND_ADDRESS")?
+                .unwrap_or_else(|| default_bind.parse().expect("default is valid")),
             port: env.parse("PORT")?.unwrap_or(8000),
             eval_frame_origin: env.url("EVAL_FRAME_ORIGIN")?,
             github,
@@ -157,7 +157,9 @@ impl Config {
             dev_mode,
             max_body_bytes: MAX_FILE_BYTES + 1024 * 1024,
             max_file_bytes: MAX_FILE_BYTES,
-            db_acquire_timeout: Duration::from_secs(env.parse("DATABASE_ACQUIRE_TIMEOUT_SECS")?.unwrap_or(5)),
+            db_acquire_timeout: Duration::from_secs(
+                env.parse("DATABASE_ACQUIRE_TIMEOUT_SECS")?.unwrap_or(5),
+            ),
             db_max_connections: env.parse("DATABASE_MAX_CONNECTIONS")?.unwrap_or(10),
         })
     }
@@ -246,7 +248,10 @@ mod tests {
     #[test]
     fn secret_key_is_required_outside_development() {
         let err = config(&[]).unwrap_err();
-        assert!(err.to_string().starts_with("SECRET_KEY must be set"), "{err}");
+        assert!(
+            err.to_string().starts_with("SECRET_KEY must be set"),
+            "{err}"
+        );
         assert!(config(&[("IODIDE_SERVER_DEBUG", "1")]).is_ok());
     }
 

@@ -66,7 +66,7 @@ fn create_sqlite_folder(url: &str) {
 }
 
 /// An arbitrary constant that names this application's migration lock.
-const MIGRATION_LOCK_KEY: i64 = 0x10d1de_5e7e;
+const MIGRATION_LOCK_KEY: i64 = 0x0010_d1de_5e7e;
 
 /// Applies pending migrations. On PostgreSQL an advisory lock held for the
 /// transaction makes instances that start together apply them one at a time;

@@ -88,7 +88,10 @@ impl Error {
 
     /// Whether a database error is a unique-constraint violation.
     pub fn is_unique_violation(err: &DbErr) -> bool {
-        matches!(err.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
+        matches!(
+            err.sql_err(),
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+        )
     }
 }
 

@@ -5,7 +5,13 @@ use std::{io::IsTerminal, net::SocketAddr};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use iodide_server::{AppState, auth::api_token, build_app, config::{self, Config}, db, users};
+use iodide_server::{
+    AppState,
+    auth::api_token,
+    build_app,
+    config::{self, Config},
+    db, users,
+};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -192,14 +198,21 @@ async fn user_command(command: UserCommand) -> anyhow::Result<()> {
 async fn token_command(command: TokenCommand) -> anyhow::Result<()> {
     let db = migrated_db().await?;
     match command {
-        TokenCommand::Create { username } => println!("{}", api_token::create(&db, &username).await?),
+        TokenCommand::Create { username } => {
+            println!("{}", api_token::create(&db, &username).await?)
+        }
         TokenCommand::Revoke { key } => {
             api_token::revoke(&db, &key).await?;
             println!("revoked");
         }
         TokenCommand::List => {
             for token in api_token::list(&db).await? {
-                println!("{}\t{}\t{}", token.prefix, token.username, token.created_at.to_rfc3339());
+                println!(
+                    "{}\t{}\t{}",
+                    token.prefix,
+                    token.username,
+                    token.created_at.to_rfc3339()
+                );
             }
         }
     }

@@ -77,7 +77,10 @@ pub enum NotebookOwner<'a> {
     OnBehalfOf(&'a str),
 }
 
-pub fn notebook_owner<'a>(viewer: &'a Viewer, requested: Option<&'a str>) -> Result<NotebookOwner<'a>> {
+pub fn notebook_owner<'a>(
+    viewer: &'a Viewer,
+    requested: Option<&'a str>,
+) -> Result<NotebookOwner<'a>> {
     let user = signed_in(viewer)?;
     match requested {
         None => Ok(NotebookOwner::Viewer(user)),
@@ -148,8 +151,14 @@ mod tests {
     fn on_behalf_of_needs_the_grant() {
         let plain = Viewer::user(user(1, false, false), AuthMethod::ApiToken);
         let granted = Viewer::user(user(2, false, true), AuthMethod::ApiToken);
-        assert!(matches!(notebook_owner(&plain, Some("other")), Err(Error::Forbidden(_))));
-        assert!(matches!(notebook_owner(&plain, Some("user1")), Ok(NotebookOwner::Viewer(_))));
+        assert!(matches!(
+            notebook_owner(&plain, Some("other")),
+            Err(Error::Forbidden(_))
+        ));
+        assert!(matches!(
+            notebook_owner(&plain, Some("user1")),
+            Ok(NotebookOwner::Viewer(_))
+        ));
         assert!(matches!(
             notebook_owner(&granted, Some("other")),
             Ok(NotebookOwner::OnBehalfOf("other"))

@@ -155,7 +155,13 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        create_index(manager, "idx_api_tokens_user", ApiTokens::Table, &[ApiTokens::UserId]).await?;
+        create_index(
+            manager,
+            "idx_api_tokens_user",
+            ApiTokens::Table,
+            &[ApiTokens::UserId],
+        )
+        .await?;
 
         let mut notebooks = Table::create()
             .table(Notebooks::Table)
@@ -182,8 +188,13 @@ impl MigrationTrait for Migration {
             &[Notebooks::OwnerId, Notebooks::Id],
         )
         .await?;
-        create_index(manager, "idx_notebooks_forked_from", Notebooks::Table, &[Notebooks::ForkedFromId])
-            .await?;
+        create_index(
+            manager,
+            "idx_notebooks_forked_from",
+            Notebooks::Table,
+            &[Notebooks::ForkedFromId],
+        )
+        .await?;
 
         manager
             .create_table(
@@ -275,12 +286,17 @@ impl MigrationTrait for Migration {
                     .col(integer(FileUpdateOperations::FileSourceId))
                     .col(string_len(FileUpdateOperations::Status, 16))
                     .col(timestamp_with_time_zone(FileUpdateOperations::ScheduledAt))
-                    .col(timestamp_with_time_zone_null(FileUpdateOperations::StartedAt))
+                    .col(timestamp_with_time_zone_null(
+                        FileUpdateOperations::StartedAt,
+                    ))
                     .col(timestamp_with_time_zone_null(FileUpdateOperations::EndedAt))
                     .col(text_null(FileUpdateOperations::FailureReason))
                     .foreign_key(&mut cascade_to(
                         "fk_file_update_operations_source",
-                        (FileUpdateOperations::Table, FileUpdateOperations::FileSourceId),
+                        (
+                            FileUpdateOperations::Table,
+                            FileUpdateOperations::FileSourceId,
+                        ),
                         (FileSources::Table, FileSources::Id),
                     ))
                     .to_owned(),
@@ -298,7 +314,10 @@ impl MigrationTrait for Migration {
             manager,
             "idx_file_update_operations_queue",
             FileUpdateOperations::Table,
-            &[FileUpdateOperations::Status, FileUpdateOperations::ScheduledAt],
+            &[
+                FileUpdateOperations::Status,
+                FileUpdateOperations::ScheduledAt,
+            ],
         )
         .await
     }
@@ -323,7 +342,9 @@ impl MigrationTrait for Migration {
             ApiTokens::Table.into_iden(),
             Users::Table.into_iden(),
         ] {
-            manager.drop_table(Table::drop().table(table).to_owned()).await?;
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
         }
         Ok(())
     }
@@ -344,7 +365,9 @@ async fn create_unique_index<T: IntoIden + Copy + 'static>(
     table: impl IntoIden,
     columns: &[T],
 ) -> Result<(), DbErr> {
-    manager.create_index(index(name, table, columns).unique().to_owned()).await
+    manager
+        .create_index(index(name, table, columns).unique().to_owned())
+        .await
 }
 
 fn index<T: IntoIden + Copy + 'static>(

@@ -34,7 +34,9 @@ fn hash(key: &str) -> String {
 fn looks_like_a_key(key: &str) -> bool {
     key.len() == KEY_PREFIX.len() + RANDOM_CHARS
         && key.starts_with(KEY_PREFIX)
-        && key[KEY_PREFIX.len()..].chars().all(|c| c.is_ascii_alphanumeric())
+        && key[KEY_PREFIX.len()..]
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric())
 }
 
 pub async fn authenticate(db: &DatabaseConnection, key: &str) -> Result<Viewer, AuthError> {

@@ -61,6 +61,8 @@ async fn from_authorization(state: &AppState, value: &HeaderValue) -> Result<Vie
     if scheme.eq_ignore_ascii_case("token") {
         api_token::authenticate(&state.db, credentials.trim()).await
     } else {
-        Err(AuthError::UnsupportedScheme(scheme.chars().take(20).collect()))
+        Err(AuthError::UnsupportedScheme(
+            scheme.chars().take(20).collect(),
+        ))
     }
 }

@@ -174,7 +174,6 @@ pub async fn delete(db: &DatabaseConnection, viewer: &Viewer, id: i32) -> Result
     Ok(())
 }
 
-
 async fn editable(db: &DatabaseConnection, viewer: &Viewer, id: i32) -> Result<FileMeta> {
     let meta = get_meta(db, id)
         .await?

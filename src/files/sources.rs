@@ -41,14 +41,17 @@ pub struct FileSourceChanges {
 }
 
 pub fn validate_url(url: &str) -> Result<()> {
-    let parsed = Url::parse(url).map_err(|err| {
-        Error::bad_input(format!("{url:?} is not a valid URL: {err}"))
-    })?;
+    let parsed = Url::parse(url)
+        .map_err(|err| Error::bad_input(format!("{url:?} is not a valid URL: {err}")))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-        return Err(Error::bad_input("A file source's URL must be an http or https URL with a host"));
+        return Err(Error::bad_input(
+            "A file source's URL must be an http or https URL with a host",
+        ));
     }
     if url.len() > MAX_URL_CHARS {
-        return Err(Error::bad_input(format!("The URL is longer than {MAX_URL_CHARS} characters")));
+        return Err(Error::bad_input(format!(
+            "The URL is longer than {MAX_URL_CHARS} characters"
+        )));
     }
     Ok(())
 }
@@ -67,7 +70,10 @@ pub async fn get(db: &impl ConnectionTrait, id: i32) -> Result<Option<file_sourc
     Ok(file_source::Entity::find_by_id(id).one(db).await?)
 }
 
-pub async fn by_ids(db: &impl ConnectionTrait, ids: &[i32]) -> Result<HashMap<i32, file_source::Model>> {
+pub async fn by_ids(
+    db: &impl ConnectionTrait,
+    ids: &[i32],
+) -> Result<HashMap<i32, file_source::Model>> {
     let sources = file_source::Entity::find()
         .filter(file_source::Column::Id.is_in(ids.iter().copied()))
         .all(db)
@@ -86,7 +92,10 @@ pub async fn for_notebooks(
         .await?;
     let mut by_notebook: HashMap<i32, Vec<file_source::Model>> = HashMap::new();
     for source in sources {
-        by_notebook.entry(source.notebook_id).or_default().push(source);
+        by_notebook
+            .entry(source.notebook_id)
+            .or_default()
+            .push(source);
     }
     Ok(by_notebook)
 }
@@ -95,7 +104,9 @@ pub async fn operation(
     db: &impl ConnectionTrait,
     id: i32,
 ) -> Result<Option<file_update_operation::Model>> {
-    Ok(file_update_operation::Entity::find_by_id(id).one(db).await?)
+    Ok(file_update_operation::Entity::find_by_id(id)
+        .one(db)
+        .await?)
 }
 
 /// The newest operation of each source, in one query.
@@ -113,7 +124,10 @@ pub async fn latest_operations(
         .filter(file_update_operation::Column::Id.in_subquery(latest_ids))
         .all(db)
         .await?;
-    Ok(operations.into_iter().map(|op| (op.file_source_id, op)).collect())
+    Ok(operations
+        .into_iter()
+        .map(|op| (op.file_source_id, op))
+        .collect())
 }
 
 pub async fn create(

@@ -52,7 +52,12 @@ impl PageArgs {
                 .map(|cursor| IdCursor::decode_cursor(&cursor).map(|c| c.0))
                 .transpose()
         };
-        PageRequest::new(self.first, decode(self.after)?, self.last, decode(self.before)?)
+        PageRequest::new(
+            self.first,
+            decode(self.after)?,
+            self.last,
+            decode(self.before)?,
+        )
     }
 }
 

@@ -2,7 +2,10 @@
 
 use std::hash::Hash;
 
-use async_graphql::{Context, ID, dataloader::{DataLoader, Loader}};
+use async_graphql::{
+    Context, ID,
+    dataloader::{DataLoader, Loader},
+};
 use sea_orm::DatabaseConnection;
 
 use super::loaders::DbLoader;

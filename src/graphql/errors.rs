@@ -6,8 +6,7 @@
 use std::sync::Arc;
 
 use async_graphql::{
-    ErrorExtensionValues, Response, ServerError, Value,
-    async_trait,
+    ErrorExtensionValues, Response, ServerError, Value, async_trait,
     extensions::{Extension, ExtensionContext, ExtensionFactory, NextRequest},
 };
 
@@ -49,10 +48,16 @@ fn present(error: &mut ServerError) {
         .set("code", Value::from(code));
 }
 
-/// The schema's depth and complexity limits report themselves only in words.
+/// The parser's and the schema's depth and complexity limits report themselves
+/// only in words.
 fn is_limit(error: &ServerError) -> bool {
-    error.message.starts_with("Query is too complex")
-        || error.message.starts_with("Query is nested too deep")
+    [
+        "Query is too complex",
+        "Query is nested too deep",
+        "The recursion depth",
+    ]
+    .iter()
+    .any(|prefix| error.message.starts_with(prefix))
 }
 
 fn has_code(error: &ServerError) -> bool {

@@ -31,7 +31,9 @@ impl File {
     }
 
     async fn notebook(&self, ctx: &Context<'_>) -> async_graphql::Result<Notebook> {
-        Ok(Notebook(load_required(ctx, NotebookById(self.0.notebook_id)).await?))
+        Ok(Notebook(
+            load_required(ctx, NotebookById(self.0.notebook_id)).await?,
+        ))
     }
 
     async fn filename(&self) -> &str {
@@ -115,7 +117,11 @@ pub struct FileMutation;
 
 #[Object]
 impl FileMutation {
-    async fn upload_file(&self, ctx: &Context<'_>, input: UploadFileInput) -> async_graphql::Result<File> {
+    async fn upload_file(
+        &self,
+        ctx: &Context<'_>,
+        input: UploadFileInput,
+    ) -> async_graphql::Result<File> {
         let notebook_id = parse_id(&input.notebook_id, "notebook")?;
         let bytes = read_upload(ctx, &input.file).await?;
         let meta = files::upload(db(ctx), viewer(ctx), notebook_id, input.filename, bytes).await?;
@@ -123,7 +129,11 @@ impl FileMutation {
     }
 
     /// Renames a file, replaces its bytes, or both.
-    async fn update_file(&self, ctx: &Context<'_>, input: UpdateFileInput) -> async_graphql::Result<File> {
+    async fn update_file(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateFileInput,
+    ) -> async_graphql::Result<File> {
         let id = parse_id(&input.id, "file")?;
         let bytes = match &input.file {
             Some(upload) => Some(read_upload(ctx, upload).await?),

@@ -33,7 +33,10 @@ pub enum FileUpdateStatus {
 /// are theirs alone.
 async fn owns_source_notebook(ctx: &Context<'_>, notebook_id: i32) -> Result<bool> {
     let notebook = load_required(ctx, NotebookById(notebook_id)).await?;
-    Ok(policy::can_see_owner_only_fields(viewer(ctx), notebook.owner_id))
+    Ok(policy::can_see_owner_only_fields(
+        viewer(ctx),
+        notebook.owner_id,
+    ))
 }
 
 pub struct FileSource(pub file_source::Model);
@@ -45,7 +48,9 @@ impl FileSource {
     }
 
     async fn notebook(&self, ctx: &Context<'_>) -> async_graphql::Result<Notebook> {
-        Ok(Notebook(load_required(ctx, NotebookById(self.0.notebook_id)).await?))
+        Ok(Notebook(
+            load_required(ctx, NotebookById(self.0.notebook_id)).await?,
+        ))
     }
 
     /// The file that fetches fill.
@@ -68,7 +73,9 @@ impl FileSource {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Option<FileUpdateOperation>> {
-        Ok(load(ctx, LatestOperation(self.0.id)).await?.map(FileUpdateOperation))
+        Ok(load(ctx, LatestOperation(self.0.id))
+            .await?
+            .map(FileUpdateOperation))
     }
 }
 
@@ -81,7 +88,9 @@ impl FileUpdateOperation {
     }
 
     async fn file_source(&self, ctx: &Context<'_>) -> async_graphql::Result<FileSource> {
-        Ok(FileSource(load_required(ctx, FileSourceById(self.0.file_source_id)).await?))
+        Ok(FileSource(
+            load_required(ctx, FileSourceById(self.0.file_source_id)).await?,
+        ))
     }
 
     async fn status(&self) -> FileUpdateStatus {
@@ -123,7 +132,9 @@ impl FileSourceQuery {
         id: ID,
     ) -> async_graphql::Result<Option<FileUpdateOperation>> {
         let id = parse_id(&id, "file update operation")?;
-        Ok(sources::operation(db(ctx), id).await?.map(FileUpdateOperation))
+        Ok(sources::operation(db(ctx), id)
+            .await?
+            .map(FileUpdateOperation))
     }
 }
 
@@ -161,7 +172,9 @@ impl FileSourceMutation {
             url: input.url,
             update_interval: input.update_interval.map(Into::into),
         };
-        Ok(FileSource(sources::create(db(ctx), viewer(ctx), new).await?))
+        Ok(FileSource(
+            sources::create(db(ctx), viewer(ctx), new).await?,
+        ))
     }
 
     async fn update_file_source(
@@ -179,7 +192,9 @@ impl FileSourceMutation {
                 MaybeUndefined::Value(interval) => Some(Some(interval.into())),
             },
         };
-        Ok(FileSource(sources::update(db(ctx), viewer(ctx), id, changes).await?))
+        Ok(FileSource(
+            sources::update(db(ctx), viewer(ctx), id, changes).await?,
+        ))
     }
 
     /// Deletes a file source (not its file); returns its id.
@@ -196,6 +211,8 @@ impl FileSourceMutation {
         id: ID,
     ) -> async_graphql::Result<FileUpdateOperation> {
         let id = parse_id(&id, "file source")?;
-        Ok(FileUpdateOperation(sources::refresh(db(ctx), viewer(ctx), id).await?))
+        Ok(FileUpdateOperation(
+            sources::refresh(db(ctx), viewer(ctx), id).await?,
+        ))
     }
 }

@@ -15,7 +15,9 @@ mod notebook;
 mod revision;
 mod user;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder, dataloader::DataLoader};
+use async_graphql::{
+    EmptySubscription, MergedObject, Schema, SchemaBuilder, dataloader::DataLoader,
+};
 use sea_orm::DatabaseConnection;
 
 use crate::{auth::Viewer, policy::ApiMode};

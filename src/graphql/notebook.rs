@@ -52,7 +52,9 @@ impl Notebook {
     }
 
     async fn latest_revision(&self, ctx: &Context<'_>) -> async_graphql::Result<Revision> {
-        Ok(Revision(load_required(ctx, LatestRevision(self.0.id)).await?))
+        Ok(Revision(
+            load_required(ctx, LatestRevision(self.0.id)).await?,
+        ))
     }
 
     async fn revision_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
@@ -71,13 +73,23 @@ impl Notebook {
         ids: Option<Vec<ID>>,
     ) -> async_graphql::Result<Connection<IdCursor, Revision, RevisionTotal>> {
         let ids = ids
-            .map(|ids| ids.iter().map(|id| parse_id(id, "revision")).collect::<Result<Vec<_>>>())
+            .map(|ids| {
+                ids.iter()
+                    .map(|id| parse_id(id, "revision"))
+                    .collect::<Result<Vec<_>>>()
+            })
             .transpose()?;
         let filter = RevisionFilter {
             notebook_id: self.0.id,
             ids,
         };
-        let request = PageArgs { first, after, last, before }.into_request()?;
+        let request = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        }
+        .into_request()?;
         let page = notebooks::revisions::list(db(ctx), &filter, &request).await?;
         Ok(connection(page, RevisionTotal(filter), |r| r.id, Revision))
     }
@@ -88,7 +100,9 @@ impl Notebook {
     }
 
     async fn file_sources(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<FileSource>> {
-        let sources = load(ctx, FileSourcesOf(self.0.id)).await?.unwrap_or_default();
+        let sources = load(ctx, FileSourcesOf(self.0.id))
+            .await?
+            .unwrap_or_default();
         Ok(sources.into_iter().map(FileSource).collect())
     }
 
@@ -106,7 +120,12 @@ pub async fn notebook_connection(
 ) -> Result<Connection<IdCursor, Notebook, NotebookTotal>> {
     let request = page.into_request()?;
     let page = notebooks::list(db(ctx), &filter, &request).await?;
-    Ok(connection(page, NotebookTotal(filter), |nb| nb.id, Notebook))
+    Ok(connection(
+        page,
+        NotebookTotal(filter),
+        |nb| nb.id,
+        Notebook,
+    ))
 }
 
 #[derive(Default)]
@@ -134,7 +153,12 @@ impl NotebookQuery {
         #[graphql(desc = "Only notebooks whose title contains this text, in any case.")]
         search: Option<String>,
     ) -> async_graphql::Result<Connection<IdCursor, Notebook, NotebookTotal>> {
-        let page = PageArgs { first, after, last, before };
+        let page = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        };
         let owner_id = match owner {
             None => None,
             Some(username) => match notebooks::owner_filter(db(ctx), &username).await? {
@@ -176,7 +200,9 @@ impl NotebookMutation {
                 .transpose()?,
             owner: input.owner,
         };
-        Ok(Notebook(notebooks::create(db(ctx), viewer(ctx), new).await?))
+        Ok(Notebook(
+            notebooks::create(db(ctx), viewer(ctx), new).await?,
+        ))
     }
 
     /// Renames the notebook by saving a revision with the new title.
@@ -187,7 +213,9 @@ impl NotebookMutation {
         title: String,
     ) -> async_graphql::Result<Notebook> {
         let id = parse_id(&id, "notebook")?;
-        Ok(Notebook(notebooks::update_title(db(ctx), viewer(ctx), id, title).await?))
+        Ok(Notebook(
+            notebooks::update_title(db(ctx), viewer(ctx), id, title).await?,
+        ))
     }
 
     /// Deletes the notebook with its revisions, files and sources; returns its id.

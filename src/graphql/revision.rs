@@ -20,7 +20,9 @@ impl Revision {
     }
 
     async fn notebook(&self, ctx: &Context<'_>) -> async_graphql::Result<Notebook> {
-        Ok(Notebook(load_required(ctx, NotebookById(self.0.notebook_id)).await?))
+        Ok(Notebook(
+            load_required(ctx, NotebookById(self.0.notebook_id)).await?,
+        ))
     }
 
     async fn title(&self) -> &str {
@@ -81,7 +83,9 @@ impl RevisionMutation {
                 .map(|id| parse_id(&id, "revision"))
                 .transpose()?,
         };
-        Ok(Revision(revisions::create(db(ctx), viewer(ctx), new).await?))
+        Ok(Revision(
+            revisions::create(db(ctx), viewer(ctx), new).await?,
+        ))
     }
 
     /// Deletes one revision (not a notebook's only one); returns its id.

@@ -35,7 +35,8 @@ impl User {
 
     /// Only the user themself (and staff) can read these two; others get null.
     async fn can_create_on_behalf_of_others(&self, ctx: &Context<'_>) -> Option<bool> {
-        self.private(ctx).map(|_| self.0.can_create_on_behalf_of_others)
+        self.private(ctx)
+            .map(|_| self.0.can_create_on_behalf_of_others)
     }
 
     async fn is_staff(&self) -> bool {
@@ -55,7 +56,12 @@ impl User {
             owner_id: Some(self.0.id),
             search: None,
         };
-        let page = PageArgs { first, after, last, before };
+        let page = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        };
         Ok(notebook_connection(ctx, filter, page).await?)
     }
 }
@@ -77,7 +83,11 @@ impl UserQuery {
     }
 
     #[graphql(guard = "CanRead")]
-    async fn user(&self, ctx: &Context<'_>, username: String) -> async_graphql::Result<Option<User>> {
+    async fn user(
+        &self,
+        ctx: &Context<'_>,
+        username: String,
+    ) -> async_graphql::Result<Option<User>> {
         Ok(users::find_by_username(db(ctx), &username).await?.map(User))
     }
 }

@@ -26,7 +26,9 @@ async fn raw_file(
     policy::ensure_can_read(&viewer, state.mode())?;
     let missing = || Error::NotFound(format!("Notebook {notebook_id} has no file {filename:?}"));
     let id: i32 = notebook_id.parse().map_err(|_| missing())?;
-    let file = files::read(&state.db, id, &filename).await?.ok_or_else(missing)?;
+    let file = files::read(&state.db, id, &filename)
+        .await?
+        .ok_or_else(missing)?;
     Ok((
         [
             (header::CONTENT_TYPE, files::content_type(&file.filename)),

@@ -52,23 +52,68 @@ enum Payload {
     Multipart,
 }
 
-fn classify(headers: &HeaderMap) -> Result<Payload, Response> {
+/// Why a request was refused before GraphQL saw it.
+struct Refusal {
+    status: StatusCode,
+    message: String,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Refusal {
+            status,
+            message: message.into(),
+        }
+    }
+
+    fn too_large(max_file_bytes: usize) -> Self {
+        Refusal::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "The request is too large: files may be at most {} MiB",
+                max_file_bytes / (1024 * 1024)
+            ),
+        )
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let code = match self.status {
+            StatusCode::PAYLOAD_TOO_LARGE => "PAYLOAD_TOO_LARGE",
+            _ => "BAD_USER_INPUT",
+        };
+        let mut response =
+            (self.status, axum::Json(Error::body(code, &self.message))).into_response();
+        if self.status == StatusCode::METHOD_NOT_ALLOWED {
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        }
+        response
+    }
+}
+
+fn classify(headers: &HeaderMap) -> Result<Payload, Refusal> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<mime_guess::mime::Mime>().ok());
     let Some(content_type) = content_type else {
-        return Err(refuse(
+        return Err(Refusal::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "Send GraphQL requests as application/json (or multipart/form-data for uploads)",
         ));
     };
-    match (content_type.type_().as_str(), content_type.subtype().as_str()) {
+    match (
+        content_type.type_().as_str(),
+        content_type.subtype().as_str(),
+    ) {
         ("application", "json") | ("application", "graphql-response+json") => Ok(Payload::Json),
         ("multipart", "form-data") => Ok(Payload::Multipart),
-        _ => Err(refuse(
+        _ => Err(Refusal::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            &format!(
+            format!(
                 "{} is not accepted: send application/json, or multipart/form-data for uploads",
                 content_type.essence_str()
             ),
@@ -76,59 +121,41 @@ fn classify(headers: &HeaderMap) -> Result<Payload, Response> {
     }
 }
 
-fn refuse(status: StatusCode, message: &str) -> Response {
-    let code = match status {
-        StatusCode::PAYLOAD_TOO_LARGE => "PAYLOAD_TOO_LARGE",
-        _ => "BAD_USER_INPUT",
-    };
-    (status, axum::Json(Error::body(code, message))).into_response()
-}
-
-fn too_large(limit: usize) -> Response {
-    refuse(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        &format!(
-            "The request is too large: files may be at most {} MiB",
-            limit / (1024 * 1024)
-        ),
-    )
-}
-
 async fn execute_post(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
     headers: HeaderMap,
     body: Body,
-) -> Response {
-    let payload = match classify(&headers) {
-        Ok(payload) => payload,
-        Err(response) => return response,
-    };
+) -> Result<Response, Refusal> {
+    let payload = classify(&headers)?;
     if matches!(payload, Payload::Multipart)
-        && !PREFLIGHT_HEADERS.iter().any(|name| headers.contains_key(*name))
+        && !PREFLIGHT_HEADERS
+            .iter()
+            .any(|name| headers.contains_key(*name))
     {
-        return refuse(
+        return Err(Refusal::new(
             StatusCode::BAD_REQUEST,
             "Multipart requests need an X-Requested-With (or Authorization) header, \
              which a cross-site form cannot send",
-        );
+        ));
     }
-    let batch = match read_batch(&state, &headers, body).await {
-        Ok(batch) => batch,
-        Err(response) => return response,
-    };
+    let batch = read_batch(&state, &headers, body).await?;
     execute(&state, viewer, batch).await
 }
 
 /// Reads the body as it streams in, stopping as soon as it passes the limit.
-async fn read_batch(state: &AppState, headers: &HeaderMap, body: Body) -> Result<BatchRequest, Response> {
+async fn read_batch(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<BatchRequest, Refusal> {
     let limit = state.config.max_body_bytes;
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<usize>().ok());
     if declared.is_some_and(|length| length > limit) {
-        return Err(too_large(state.config.max_file_bytes));
+        return Err(Refusal::too_large(state.config.max_file_bytes));
     }
     let exceeded = Arc::new(AtomicBool::new(false));
     let flag = exceeded.clone();
@@ -151,11 +178,15 @@ async fn read_batch(state: &AppState, headers: &HeaderMap, body: Body) -> Result
         .and_then(|value| value.to_str().ok());
     match receive_batch_body(content_type, reader, options).await {
         Ok(batch) => Ok(batch),
-        Err(_) if exceeded.load(Ordering::Relaxed) => Err(too_large(state.config.max_file_bytes)),
-        Err(ParseRequestError::PayloadTooLarge) => Err(too_large(state.config.max_file_bytes)),
-        Err(err) => Err(refuse(
+        Err(_) if exceeded.load(Ordering::Relaxed) => {
+            Err(Refusal::too_large(state.config.max_file_bytes))
+        }
+        Err(ParseRequestError::PayloadTooLarge) => {
+            Err(Refusal::too_large(state.config.max_file_bytes))
+        }
+        Err(err) => Err(Refusal::new(
             StatusCode::BAD_REQUEST,
-            &format!("The request is not a valid GraphQL request: {err}"),
+            format!("The request is not a valid GraphQL request: {err}"),
         )),
     }
 }
@@ -164,25 +195,18 @@ async fn query_over_get(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
     RawQuery(query): RawQuery,
-) -> Response {
-    let request = match parse_query_string(query.as_deref().unwrap_or_default()) {
-        Ok(request) => request,
-        Err(err) => {
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                &format!("The query string is not a valid GraphQL request: {err}"),
-            );
-        }
-    };
+) -> Result<Response, Refusal> {
+    let request = parse_query_string(query.as_deref().unwrap_or_default()).map_err(|err| {
+        Refusal::new(
+            StatusCode::BAD_REQUEST,
+            format!("The query string is not a valid GraphQL request: {err}"),
+        )
+    })?;
     if changes_state(&request) {
-        let mut response = refuse(
+        return Err(Refusal::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "Mutations must be sent with POST",
-        );
-        response
-            .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("POST"));
-        return response;
+        ));
     }
     execute(&state, viewer, BatchRequest::Single(request)).await
 }
@@ -205,19 +229,23 @@ fn changes_state(request: &async_graphql::Request) -> bool {
     }
 }
 
-async fn execute(state: &AppState, viewer: Viewer, batch: BatchRequest) -> Response {
+async fn execute(
+    state: &AppState,
+    viewer: Viewer,
+    batch: BatchRequest,
+) -> Result<Response, Refusal> {
     let with_data = |request| graphql::request_data(request, viewer.clone(), &state.db);
     let batch = match batch {
         BatchRequest::Single(request) => BatchRequest::Single(with_data(request)),
         BatchRequest::Batch(requests) if requests.len() > MAX_BATCH => {
-            return refuse(
+            return Err(Refusal::new(
                 StatusCode::BAD_REQUEST,
-                &format!("A batch may hold at most {MAX_BATCH} operations"),
-            );
+                format!("A batch may hold at most {MAX_BATCH} operations"),
+            ));
         }
         BatchRequest::Batch(requests) => {
             BatchRequest::Batch(requests.into_iter().map(with_data).collect())
         }
     };
-    GraphQLResponse::from(state.schema.execute_batch(batch).await).into_response()
+    Ok(GraphQLResponse::from(state.schema.execute_batch(batch).await).into_response())
 }

@@ -14,7 +14,10 @@ use crate::{app::AppState, db};
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/__heartbeat__", get(heartbeat))
-        .route("/__lbheartbeat__", get(|| async { Json(json!({ "status": "ok" })) }))
+        .route(
+            "/__lbheartbeat__",
+            get(|| async { Json(json!({ "status": "ok" })) }),
+        )
         .route("/__version__", get(version))
 }
 

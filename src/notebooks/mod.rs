@@ -90,7 +90,10 @@ pub async fn create(
         }
     };
     if let Some(revision_id) = new.forked_from
-        && revision::Entity::find_by_id(revision_id).one(db).await?.is_none()
+        && revision::Entity::find_by_id(revision_id)
+            .one(db)
+            .await?
+            .is_none()
     {
         return Err(Error::not_found(format!("Revision {revision_id}")));
     }
@@ -174,7 +177,12 @@ fn filtered(filter: &NotebookFilter) -> sea_orm::Select<notebook::Entity> {
     if let Some(owner_id) = filter.owner_id {
         select = select.filter(notebook::Column::OwnerId.eq(owner_id));
     }
-    if let Some(search) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    if let Some(search) = filter
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         let pattern = format!("%{}%", escape_like(&search.to_lowercase()));
         select = select.filter(
             Expr::expr(Func::lower(Expr::col(notebook::Column::Title)))

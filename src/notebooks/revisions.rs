@@ -39,7 +39,10 @@ pub async fn get(db: &impl ConnectionTrait, id: i32) -> Result<Option<revision::
     Ok(revision::Entity::find_by_id(id).one(db).await?)
 }
 
-pub async fn by_ids(db: &impl ConnectionTrait, ids: &[i32]) -> Result<HashMap<i32, revision::Model>> {
+pub async fn by_ids(
+    db: &impl ConnectionTrait,
+    ids: &[i32],
+) -> Result<HashMap<i32, revision::Model>> {
     let revisions = revision::Entity::find()
         .filter(revision::Column::Id.is_in(ids.iter().copied()))
         .all(db)
@@ -66,7 +69,10 @@ pub async fn latest_for(
 }
 
 /// How many revisions each notebook has, in one query.
-pub async fn counts_for(db: &impl ConnectionTrait, notebook_ids: &[i32]) -> Result<HashMap<i32, i64>> {
+pub async fn counts_for(
+    db: &impl ConnectionTrait,
+    notebook_ids: &[i32],
+) -> Result<HashMap<i32, i64>> {
     let counts: Vec<(i32, i64)> = revision::Entity::find()
         .select_only()
         .column(revision::Column::NotebookId)
@@ -193,7 +199,11 @@ async fn latest_in(db: &impl ConnectionTrait, notebook_id: i32) -> Result<Option
 }
 
 /// Takes the notebook's write lock by updating its row first.
-async fn lock_notebook(db: &impl ConnectionTrait, notebook_id: i32, now: DateTime<Utc>) -> Result<()> {
+async fn lock_notebook(
+    db: &impl ConnectionTrait,
+    notebook_id: i32,
+    now: DateTime<Utc>,
+) -> Result<()> {
     let updated = notebook::Entity::update_many()
         .col_expr(notebook::Column::UpdatedAt, Expr::value(now))
         .filter(notebook::Column::Id.eq(notebook_id))

@@ -44,7 +44,10 @@ pub fn validate_username(username: &str) -> Result<()> {
     Ok(())
 }
 
-pub async fn find_by_username(db: &impl ConnectionTrait, username: &str) -> Result<Option<user::Model>> {
+pub async fn find_by_username(
+    db: &impl ConnectionTrait,
+    username: &str,
+) -> Result<Option<user::Model>> {
     Ok(user::Entity::find()
         .filter(user::Column::Username.eq(username))
         .one(db)

@@ -1,0 +1,83 @@
+use iodide_server::auth::api_token;
+use serde_json::json;
+
+use crate::common::{Gql, TestApp};
+
+async fn viewer_with(app: &TestApp, authorization: &str) -> Gql {
+    let response = app
+        .client
+        .post(app.url("/api/graphql"))
+        .header("Authorization", authorization)
+        .json(&json!({ "query": "{ viewer { username } }" }))
+        .send()
+        .await
+        .unwrap();
+    Gql::read(response).await
+}
+
+fn assert_refused(response: &Gql) {
+    assert_eq!(response.status, 401, "{}", response.body);
+    let challenge = response.headers["www-authenticate"].to_str().unwrap();
+    assert!(challenge.starts_with("Token"), "{challenge}");
+    assert_eq!(response.code(), "UNAUTHENTICATED");
+}
+
+#[tokio::test]
+async fn a_valid_token_identifies_its_user() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    assert!(alice.token.starts_with("iod_"));
+    let response = viewer_with(&app, &format!("Token {}", alice.token)).await;
+    assert_eq!(response.data()["viewer"], json!({ "username": "alice" }));
+    let lower = viewer_with(&app, &format!("token {}", alice.token)).await;
+    assert_eq!(lower.data()["viewer"], json!({ "username": "alice" }));
+}
+
+#[tokio::test]
+async fn bad_tokens_are_refused_never_anonymous() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let mut wrong = alice.token.clone();
+    wrong.replace_range(10..11, if &wrong[10..11] == "a" { "b" } else { "a" });
+    for header in [
+        format!("Token {wrong}"),
+        "Token iod_short".to_string(),
+        "Token ".to_string(),
+        "Token".to_string(),
+        "Bearer not-a-jwt".to_string(),
+        "Basic YWxpY2U6cGFzc3dvcmQ=".to_string(),
+    ] {
+        let response = viewer_with(&app, &header).await;
+        assert_refused(&response);
+    }
+    let response = app
+        .client
+        .post(app.url("/api/graphql"))
+        .header(
+            "Authorization",
+            reqwest::header::HeaderValue::from_bytes(b"Token \xff\xfe").unwrap(),
+        )
+        .json(&json!({ "query": "{ viewer { username } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_refused(&Gql::read(response).await);
+}
+
+#[tokio::test]
+async fn a_revoked_token_is_refused() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let second = api_token::create(&app.state.db, "alice").await.unwrap();
+    api_token::revoke(&app.state.db, &alice.token)
+        .await
+        .unwrap();
+    assert_refused(&viewer_with(&app, &format!("Token {}", alice.token)).await);
+
+    let response = viewer_with(&app, &format!("Token {second}")).await;
+    assert_eq!(response.data()["viewer"]["username"], "alice");
+    api_token::revoke(&app.state.db, &second[..12])
+        .await
+        .unwrap();
+    assert_refused(&viewer_with(&app, &format!("Token {second}")).await);
+}

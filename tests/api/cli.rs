@@ -1,0 +1,133 @@
+//! The administration commands, run as an operator would: the real binary, on a
+//! database that the server then uses.
+
+use std::process::{Command, Output};
+
+use serde_json::json;
+
+use crate::common::{Gql, TestApp};
+
+fn iodide_server(app: &TestApp, args: &[&str]) -> Output {
+    let output = Command::new(env!("CARGO_BIN_EXE_iodide-server"))
+        .args(args)
+        .env("DATABASE_URL", app.state.config.database_url.as_str())
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+#[tokio::test]
+async fn an_operator_creates_a_user_and_a_token_that_works() {
+    let app = TestApp::spawn().await;
+    iodide_server(
+        &app,
+        &[
+            "user",
+            "create",
+            "service",
+            "--email",
+            "svc@example.org",
+            "--can-create-on-behalf-of-others",
+        ],
+    );
+    let key = stdout(&iodide_server(&app, &["token", "create", "service"]));
+    let key = key.strip_suffix('\n').expect("the key alone on a line");
+    assert!(
+        key.starts_with("iod_") && !key.contains(char::is_whitespace),
+        "{key:?}"
+    );
+
+    let response = app
+        .client
+        .post(app.url("/api/graphql"))
+        .header("Authorization", format!("Token {key}"))
+        .json(&json!({ "query": "mutation { createNotebook(input: { title: \"Report\", content: \"\", owner: \"someone\" }) { owner { username } } }" }))
+        .send()
+        .await
+        .unwrap();
+    let response = Gql::read(response).await;
+    assert_eq!(
+        response.data()["createNotebook"]["owner"]["username"],
+        "someone"
+    );
+
+    let listed = stdout(&iodide_server(&app, &["token", "list"]));
+    assert!(
+        listed.contains(&key[..12]) && listed.contains("service"),
+        "{listed}"
+    );
+    assert!(!listed.contains(key), "the list must not show whole keys");
+
+    iodide_server(&app, &["token", "revoke", key]);
+    let refused = app
+        .client
+        .post(app.url("/api/graphql"))
+        .header("Authorization", format!("Token {key}"))
+        .json(&json!({ "query": "{ viewer { id } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+}
+
+#[tokio::test]
+async fn grants_change_and_mistakes_are_reported() {
+    let app = TestApp::spawn().await;
+    iodide_server(&app, &["user", "create", "carol"]);
+    let granted = stdout(&iodide_server(
+        &app,
+        &["user", "grant", "carol", "--staff", "true"],
+    ));
+    assert!(granted.contains("staff=true"), "{granted}");
+
+    let duplicate = Command::new(env!("CARGO_BIN_EXE_iodide-server"))
+        .args(["user", "create", "carol"])
+        .env("DATABASE_URL", app.state.config.database_url.as_str())
+        .output()
+        .unwrap();
+    assert!(!duplicate.status.success());
+    assert!(String::from_utf8_lossy(&duplicate.stderr).contains("already exists"));
+}
+
+#[test]
+fn serve_without_a_secret_key_stops_naming_the_variable() {
+    let output = Command::new(env!("CARGO_BIN_EXE_iodide-server"))
+        .arg("serve")
+        .env_remove("SECRET_KEY")
+        .env_remove("IODIDE_SERVER_DEBUG")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("SECRET_KEY must be set"));
+
+    let bad_port = Command::new(env!("CARGO_BIN_EXE_iodide-server"))
+        .args(["serve", "--dev"])
+        .env("PORT", "eighty")
+        .output()
+        .unwrap();
+    assert!(!bad_port.status.success());
+    assert!(String::from_utf8_lossy(&bad_port.stderr).contains("PORT is not valid"));
+}
+
+#[test]
+fn schema_prints_the_sdl() {
+    let output = Command::new(env!("CARGO_BIN_EXE_iodide-server"))
+        .arg("schema")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        iodide_server::graphql::sdl()
+    );
+}

@@ -1,0 +1,291 @@
+//! The one test-app builder: starts the real application on a loopback port, on
+//! its own database, and talks HTTP to it.
+//!
+//! The database comes from the environment: TEST_DATABASE_URL (a PostgreSQL server
+//! where each test creates and later drops its own database), or else an SQLite
+//! file in a temporary folder.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+
+use iodide_server::{
+    AppState,
+    auth::api_token,
+    build_app,
+    config::Config,
+    entity::user,
+    users::{self, NewUser},
+};
+use reqwest::{StatusCode, header::HeaderMap};
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+
+pub struct TestApp {
+    pub address: SocketAddr,
+    pub state: AppState,
+    pub client: reqwest::Client,
+    _database: TestDatabase,
+}
+
+#[derive(Default)]
+pub struct TestAppBuilder {
+    restrict_api: bool,
+}
+
+impl TestAppBuilder {
+    pub fn restrict_api(mut self) -> Self {
+        self.restrict_api = true;
+        self
+    }
+
+    pub async fn spawn(self) -> TestApp {
+        let database = TestDatabase::create().await;
+        let mut config = Config::for_database(database.url.clone());
+        config.restrict_api = self.restrict_api;
+        let state = AppState::init(config).await.expect("the app starts");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let app = build_app(state.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        TestApp {
+            address,
+            state,
+            client: reqwest::Client::new(),
+            _database: database,
+        }
+    }
+}
+
+/// A user and an API token for them.
+pub struct TestUser {
+    pub model: user::Model,
+    pub token: String,
+}
+
+impl TestUser {
+    pub fn id(&self) -> String {
+        self.model.id.to_string()
+    }
+}
+
+/// A GraphQL response: status, headers and body.
+pub struct Gql {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Gql {
+    /// `data`, after checking that there were no errors.
+    pub fn data(&self) -> &Value {
+        assert!(
+            self.body.get("errors").is_none(),
+            "unexpected errors: {}",
+            self.body
+        );
+        &self.body["data"]
+    }
+
+    /// The code of the first error.
+    pub fn code(&self) -> &str {
+        self.body["errors"][0]["extensions"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error code in {}", self.body))
+    }
+
+    pub fn message(&self) -> &str {
+        self.body["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        TestAppBuilder::default().spawn().await
+    }
+
+    pub fn builder() -> TestAppBuilder {
+        TestAppBuilder::default()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    pub async fn user(&self, username: &str) -> TestUser {
+        self.user_with(NewUser::named(username)).await
+    }
+
+    pub async fn user_with(&self, new: NewUser) -> TestUser {
+        let username = new.username.clone();
+        let model = users::create(&self.state.db, new).await.unwrap();
+        let token = api_token::create(&self.state.db, &username).await.unwrap();
+        TestUser { model, token }
+    }
+
+    /// POSTs a GraphQL request as JSON, with the user's token when given.
+    pub async fn gql(&self, user: Option<&TestUser>, query: &str, variables: Value) -> Gql {
+        let mut request = self
+            .client
+            .post(self.url("/api/graphql"))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(user) = user {
+            request = request.header("Authorization", format!("Token {}", user.token));
+        }
+        Gql::read(request.send().await.unwrap()).await
+    }
+
+    /// Creates a notebook through the API and returns its id and first revision id.
+    pub async fn notebook(&self, owner: &TestUser, title: &str, content: &str) -> (String, String) {
+        let response = self
+            .gql(
+                Some(owner),
+                "mutation($input: CreateNotebookInput!) {
+                   createNotebook(input: $input) { id latestRevision { id } }
+                 }",
+                json!({ "input": { "title": title, "content": content } }),
+            )
+            .await;
+        let notebook = &response.data()["createNotebook"];
+        (
+            notebook["id"].as_str().unwrap().to_string(),
+            notebook["latestRevision"]["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        )
+    }
+
+    /// Uploads a file with the GraphQL multipart request spec.
+    pub async fn upload(
+        &self,
+        user: &TestUser,
+        notebook_id: &str,
+        filename: &str,
+        bytes: Vec<u8>,
+    ) -> Gql {
+        let operations = json!({
+            "query": "mutation($input: UploadFileInput!) {
+                        uploadFile(input: $input) { id filename size contentType url }
+                      }",
+            "variables": { "input": { "notebookId": notebook_id, "filename": filename, "file": null } }
+        });
+        let form = reqwest::multipart::Form::new()
+            .text("operations", operations.to_string())
+            .text("map", json!({ "0": ["variables.input.file"] }).to_string())
+            .part(
+                "0",
+                reqwest::multipart::Part::bytes(bytes).file_name(filename.to_string()),
+            );
+        let response = self
+            .client
+            .post(self.url("/api/graphql"))
+            .header("Authorization", format!("Token {}", user.token))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        Gql::read(response).await
+    }
+
+    /// SQL statements the server has run so far.
+    pub fn statements(&self) -> u64 {
+        self.state.statements.get()
+    }
+}
+
+impl Gql {
+    pub async fn read(response: reqwest::Response) -> Gql {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let body =
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
+        Gql {
+            status,
+            headers,
+            body,
+        }
+    }
+}
+
+/// A database of the test's own, removed when the test ends.
+struct TestDatabase {
+    url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Folder(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl TestDatabase {
+    async fn create() -> TestDatabase {
+        match std::env::var("TEST_DATABASE_URL") {
+            Ok(admin_url) if !admin_url.is_empty() => Self::postgres(admin_url).await,
+            _ => {
+                let folder = tempfile::tempdir().unwrap();
+                let url = format!("sqlite://{}/test.db?mode=rwc", folder.path().display());
+                TestDatabase {
+                    url,
+                    cleanup: Cleanup::Folder(folder),
+                }
+            }
+        }
+    }
+
+    async fn postgres(admin_url: String) -> TestDatabase {
+        let name = format!("iodide_test_{}", uuid_like());
+        let admin = Database::connect(&admin_url)
+            .await
+            .unwrap_or_else(|err| panic!("TEST_DATABASE_URL is not reachable: {err}"));
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+        admin.close().await.unwrap();
+        let mut url = url::Url::parse(&admin_url).unwrap();
+        url.set_path(&name);
+        TestDatabase {
+            url: url.to_string(),
+            cleanup: Cleanup::Postgres { admin_url, name },
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Cleanup::Postgres { admin_url, name } = &self.cleanup {
+            let (admin_url, name) = (admin_url.clone(), name.clone());
+            // The test's runtime is shutting down: drop the database from a thread
+            // with a runtime of its own.
+            let _ = std::thread::spawn(move || {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap()
+                    .block_on(async {
+                        if let Ok(admin) = Database::connect(&admin_url).await {
+                            let _ = admin
+                                .execute_unprepared(&format!(
+                                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                                ))
+                                .await;
+                        }
+                    })
+            })
+            .join();
+        }
+    }
+}
+
+fn uuid_like() -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    (0..16)
+        .map(|_| format!("{:x}", rng.random_range(0..16u8)))
+        .collect()
+}

@@ -1,0 +1,369 @@
+use serde_json::json;
+
+use crate::common::{Gql, TestApp};
+
+const MIB: usize = 1024 * 1024;
+
+#[tokio::test]
+async fn an_uploaded_file_is_listed_and_downloaded() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let (id, _) = app.notebook(&alice, "Data", "").await;
+    let upload = app
+        .upload(&alice, &id, "my data.csv", b"a,b\n1,2\n".to_vec())
+        .await;
+    let file = &upload.data()["uploadFile"];
+    assert_eq!(file["filename"], "my data.csv");
+    assert_eq!(file["size"], 8);
+    assert_eq!(file["contentType"], "text/csv");
+    assert_eq!(file["url"], format!("/notebooks/{id}/files/my%20data.csv"));
+
+    let raw = app
+        .client
+        .get(app.url(file["url"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 200);
+    assert_eq!(raw.headers()["content-type"], "text/csv");
+    assert_eq!(raw.headers()["x-content-type-options"], "nosniff");
+    assert!(
+        raw.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .starts_with("sandbox")
+    );
+    assert_eq!(raw.bytes().await.unwrap().as_ref(), b"a,b\n1,2\n");
+
+    let missing = app
+        .client
+        .get(app.url(&format!("/notebooks/{id}/files/nope.csv")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let not_an_id = app
+        .client
+        .get(app.url("/notebooks/abc/files/nope.csv"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_an_id.status(), 404);
+}
+
+#[tokio::test]
+async fn an_upload_over_ten_mebibytes_is_refused_and_nothing_is_stored() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let (id, _) = app.notebook(&alice, "Big", "").await;
+    let response = app
+        .upload(&alice, &id, "big.bin", vec![7u8; 10 * MIB + 1])
+        .await;
+    assert_eq!(response.status, 413);
+    assert_eq!(response.code(), "PAYLOAD_TOO_LARGE");
+    let files = app
+        .gql(
+            None,
+            "query($id: ID!) { notebook(id: $id) { files { id } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(files.data()["notebook"]["files"], json!([]));
+
+    let exactly = app
+        .upload(&alice, &id, "max.bin", vec![7u8; 10 * MIB])
+        .await;
+    assert_eq!(exactly.data()["uploadFile"]["size"], 10 * MIB);
+}
+
+#[tokio::test]
+async fn filenames_are_unique_per_notebook_and_checked() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let (id, _) = app.notebook(&alice, "Files", "").await;
+    let (other, _) = app.notebook(&alice, "Other", "").await;
+    app.upload(&alice, &id, "a.txt", b"1".to_vec()).await.data();
+
+    let duplicate = app.upload(&alice, &id, "a.txt", b"2".to_vec()).await;
+    assert_eq!(duplicate.code(), "BAD_USER_INPUT");
+    assert!(
+        duplicate
+            .message()
+            .contains("already has a file named \"a.txt\""),
+        "{}",
+        duplicate.message()
+    );
+    app.upload(&alice, &other, "a.txt", b"3".to_vec())
+        .await
+        .data();
+
+    for bad in ["", "../etc", "a/b", &"x".repeat(121)] {
+        let response = app.upload(&alice, &id, bad, b"x".to_vec()).await;
+        assert_eq!(response.code(), "BAD_USER_INPUT", "{bad:?}");
+    }
+    let raw = app
+        .client
+        .get(app.url(&format!("/notebooks/{id}/files/a.txt")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.text().await.unwrap(), "1");
+}
+
+#[tokio::test]
+async fn files_are_renamed_replaced_and_deleted_by_their_owner() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let (id, _) = app.notebook(&alice, "Files", "").await;
+    let file_id = app
+        .upload(&alice, &id, "old.txt", b"old".to_vec())
+        .await
+        .data()["uploadFile"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.upload(&alice, &id, "taken.txt", b"t".to_vec())
+        .await
+        .data();
+
+    let rename = "mutation($id: ID!, $name: String) { updateFile(input: { id: $id, filename: $name }) { filename size } }";
+    let clash = app
+        .gql(
+            Some(&alice),
+            rename,
+            json!({ "id": file_id, "name": "taken.txt" }),
+        )
+        .await;
+    assert_eq!(clash.code(), "BAD_USER_INPUT");
+    let renamed = app
+        .gql(
+            Some(&alice),
+            rename,
+            json!({ "id": file_id, "name": "new.txt" }),
+        )
+        .await;
+    assert_eq!(
+        renamed.data()["updateFile"],
+        json!({ "filename": "new.txt", "size": 3 })
+    );
+
+    let raw = app
+        .client
+        .get(app.url(&format!("/notebooks/{id}/files/new.txt")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.text().await.unwrap(), "old");
+
+    let deleted = app
+        .gql(
+            Some(&alice),
+            "mutation($id: ID!) { deleteFile(id: $id) }",
+            json!({ "id": file_id }),
+        )
+        .await;
+    assert_eq!(deleted.data()["deleteFile"], file_id.as_str());
+    let gone = app
+        .client
+        .get(app.url(&format!("/notebooks/{id}/files/new.txt")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 404);
+}
+
+#[tokio::test]
+async fn replacing_a_file_uploads_new_bytes() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let (id, _) = app.notebook(&alice, "Files", "").await;
+    let file_id = app
+        .upload(&alice, &id, "data.json", b"{}".to_vec())
+        .await
+        .data()["uploadFile"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let operations = json!({
+        "query": "mutation($input: UpdateFileInput!) { updateFile(input: $input) { size contentType } }",
+        "variables": { "input": { "id": file_id, "file": null } }
+    });
+    let form = reqwest::multipart::Form::new()
+        .text("operations", operations.to_string())
+        .text("map", json!({ "0": ["variables.input.file"] }).to_string())
+        .part(
+            "0",
+            reqwest::multipart::Part::bytes(b"[1,2,3]".to_vec()).file_name("x"),
+        );
+    let response = app
+        .client
+        .post(app.url("/api/graphql"))
+        .header("Authorization", format!("Token {}", alice.token))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let response = Gql::read(response).await;
+    assert_eq!(
+        response.data()["updateFile"],
+        json!({ "size": 7, "contentType": "application/json" })
+    );
+    let raw = app
+        .client
+        .get(app.url(&format!("/notebooks/{id}/files/data.json")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.text().await.unwrap(), "[1,2,3]");
+}
+
+#[tokio::test]
+async fn a_multipart_request_without_a_preflight_header_is_refused() {
+    let app = TestApp::spawn().await;
+    let form = reqwest::multipart::Form::new()
+        .text(
+            "operations",
+            json!({ "query": "{ viewer { id } }" }).to_string(),
+        )
+        .text("map", "{}");
+    let response = app
+        .client
+        .post(app.url("/api/graphql"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let response = Gql::read(response).await;
+    assert_eq!(response.status, 400);
+    assert!(
+        response.message().contains("X-Requested-With"),
+        "{}",
+        response.message()
+    );
+
+    let form = reqwest::multipart::Form::new()
+        .text(
+            "operations",
+            json!({ "query": "{ viewer { id } }" }).to_string(),
+        )
+        .text("map", "{}");
+    let allowed = app
+        .client
+        .post(app.url("/api/graphql"))
+        .header("X-Requested-With", "test")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(Gql::read(allowed).await.data()["viewer"], json!(null));
+}
+
+#[tokio::test]
+async fn file_sources_are_kept_and_refreshed_by_their_owner() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    let (id, _) = app.notebook(&alice, "Sources", "").await;
+    let create = "mutation($input: CreateFileSourceInput!) { createFileSource(input: $input) { id filename url updateInterval latestUpdateOperation { id } } }";
+    let created = app
+        .gql(
+            Some(&alice),
+            create,
+            json!({ "input": { "notebookId": id, "filename": "data.csv", "url": "https://example.org/data.csv?key=secret", "updateInterval": "DAILY" } }),
+        )
+        .await;
+    let source = created.data()["createFileSource"].clone();
+    assert_eq!(source["url"], "https://example.org/data.csv?key=secret");
+    assert_eq!(source["updateInterval"], "DAILY");
+    assert_eq!(source["latestUpdateOperation"], json!(null));
+    let source_id = source["id"].as_str().unwrap();
+
+    for bad_url in ["ftp://example.org/x", "not a url", "file:///etc/passwd"] {
+        let response = app
+            .gql(
+                Some(&alice),
+                create,
+                json!({ "input": { "notebookId": id, "filename": "x.csv", "url": bad_url } }),
+            )
+            .await;
+        assert_eq!(response.code(), "BAD_USER_INPUT", "{bad_url}");
+    }
+    let duplicate = app
+        .gql(Some(&alice), create, json!({ "input": { "notebookId": id, "filename": "data.csv", "url": "https://example.org/" } }))
+        .await;
+    assert_eq!(duplicate.code(), "BAD_USER_INPUT");
+
+    let refreshed = app
+        .gql(Some(&alice), "mutation($id: ID!) { refreshFileSource(id: $id) { id status startedAt fileSource { id } } }", json!({ "id": source_id }))
+        .await;
+    let operation = refreshed.data()["refreshFileSource"].clone();
+    assert_eq!(operation["status"], "PENDING");
+    assert_eq!(operation["startedAt"], json!(null));
+    let refused = app
+        .gql(
+            Some(&bob),
+            "mutation($id: ID!) { refreshFileSource(id: $id) { id } }",
+            json!({ "id": source_id }),
+        )
+        .await;
+    assert_eq!(refused.code(), "FORBIDDEN");
+
+    let view = "query($id: ID!) { notebook(id: $id) { fileSources { url updateInterval latestUpdateOperation { id status } } } }";
+    let public = app.gql(Some(&bob), view, json!({ "id": id })).await;
+    assert_eq!(
+        public.data()["notebook"]["fileSources"],
+        json!([{ "url": null, "updateInterval": "DAILY", "latestUpdateOperation": { "id": operation["id"], "status": "PENDING" } }])
+    );
+    let op = app
+        .gql(
+            None,
+            "query($id: ID!) { fileUpdateOperation(id: $id) { status fileSource { filename } } }",
+            json!({ "id": operation["id"] }),
+        )
+        .await;
+    assert_eq!(
+        op.data()["fileUpdateOperation"],
+        json!({ "status": "PENDING", "fileSource": { "filename": "data.csv" } })
+    );
+
+    let update = "mutation($input: UpdateFileSourceInput!) { updateFileSource(input: $input) { filename updateInterval url } }";
+    let updated = app
+        .gql(Some(&alice), update, json!({ "input": { "id": source_id, "updateInterval": null, "filename": "renamed.csv" } }))
+        .await;
+    assert_eq!(
+        updated.data()["updateFileSource"],
+        json!({ "filename": "renamed.csv", "updateInterval": null, "url": "https://example.org/data.csv?key=secret" })
+    );
+    let kept = app
+        .gql(
+            Some(&alice),
+            update,
+            json!({ "input": { "id": source_id, "url": "http://example.org/v2" } }),
+        )
+        .await;
+    assert_eq!(
+        kept.data()["updateFileSource"]["updateInterval"],
+        json!(null)
+    );
+    assert_eq!(
+        kept.data()["updateFileSource"]["url"],
+        "http://example.org/v2"
+    );
+
+    let deleted = app
+        .gql(
+            Some(&alice),
+            "mutation($id: ID!) { deleteFileSource(id: $id) }",
+            json!({ "id": source_id }),
+        )
+        .await;
+    assert_eq!(deleted.data()["deleteFileSource"], source_id);
+    let gone = app
+        .gql(
+            None,
+            "query($id: ID!) { fileUpdateOperation(id: $id) { id } }",
+            json!({ "id": operation["id"] }),
+        )
+        .await;
+    assert_eq!(gone.data()["fileUpdateOperation"], json!(null));
+}

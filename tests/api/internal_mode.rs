@@ -1,0 +1,97 @@
+use iodide_server::users::NewUser;
+use serde_json::json;
+
+use crate::common::{Gql, TestApp};
+
+#[tokio::test]
+async fn anonymous_reads_are_unauthenticated_in_internal_mode() {
+    let app = TestApp::builder().restrict_api().spawn().await;
+    let alice = app.user("alice").await;
+    let (id, revision) = app.notebook(&alice, "Private", "secret").await;
+    app.upload(&alice, &id, "s.txt", b"secret".to_vec())
+        .await
+        .data();
+
+    for (query, variables) in [
+        ("{ notebooks { totalCount } }", json!({})),
+        (
+            "query($id: ID!) { notebook(id: $id) { title } }",
+            json!({ "id": id }),
+        ),
+        (
+            "query($id: ID!) { revision(id: $id) { content } }",
+            json!({ "id": revision }),
+        ),
+        ("{ user(username: \"alice\") { username } }", json!({})),
+        ("query { file(id: \"1\") { filename } }", json!({})),
+        ("query { fileUpdateOperation(id: \"1\") { id } }", json!({})),
+    ] {
+        let response = app.gql(None, query, variables).await;
+        assert_eq!(response.code(), "UNAUTHENTICATED", "{query}");
+        assert_eq!(
+            response.body["data"],
+            json!(null),
+            "{query}: {}",
+            response.body
+        );
+    }
+    let raw = Gql::read(
+        app.client
+            .get(app.url(&format!("/notebooks/{id}/files/s.txt")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(raw.status, 401);
+    assert_eq!(raw.code(), "UNAUTHENTICATED");
+    let anonymous_viewer = app.gql(None, "{ viewer { id } }", json!({})).await;
+    assert_eq!(anonymous_viewer.data()["viewer"], json!(null));
+}
+
+#[tokio::test]
+async fn signed_in_users_and_staff_read_in_internal_mode() {
+    let app = TestApp::builder().restrict_api().spawn().await;
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    let staff = app
+        .user_with(NewUser {
+            is_staff: true,
+            ..NewUser::named("admin")
+        })
+        .await;
+    let (id, _) = app.notebook(&alice, "Internal", "text").await;
+    app.upload(&alice, &id, "s.txt", b"bytes".to_vec())
+        .await
+        .data();
+
+    for reader in [&bob, &staff] {
+        let response = app
+            .gql(
+                Some(reader),
+                "query($id: ID!) { notebook(id: $id) { title viewerCanEdit } }",
+                json!({ "id": id }),
+            )
+            .await;
+        assert_eq!(
+            response.data()["notebook"],
+            json!({ "title": "Internal", "viewerCanEdit": false })
+        );
+        let raw = app
+            .client
+            .get(app.url(&format!("/notebooks/{id}/files/s.txt")))
+            .header("Authorization", format!("Token {}", reader.token))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(raw.text().await.unwrap(), "bytes");
+    }
+    let staff_write = app
+        .gql(
+            Some(&staff),
+            "mutation($id: ID!) { deleteNotebook(id: $id) }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(staff_write.code(), "FORBIDDEN");
+}

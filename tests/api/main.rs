@@ -1,0 +1,15 @@
+//! Integration tests: the real application over HTTP, on SQLite by default or on
+//! PostgreSQL when TEST_DATABASE_URL is set. One test binary, so that the suite
+//! links once.
+
+mod common;
+
+mod api_tokens;
+mod cli;
+mod files;
+mod http_rules;
+mod internal_mode;
+mod notebooks;
+mod pagination;
+mod revisions;
+mod schema;

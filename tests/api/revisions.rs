@@ -1,0 +1,200 @@
+use serde_json::json;
+
+use crate::common::TestApp;
+
+const SAVE: &str = "mutation($input: CreateRevisionInput!) { createRevision(input: $input) { id title content isDraft notebook { title } } }";
+const HISTORY: &str =
+    "query($id: ID!) { notebook(id: $id) { title revisionCount latestRevision { id content } } }";
+
+#[tokio::test]
+async fn the_owner_saves_revisions_and_the_title_follows() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let (id, first) = app.notebook(&alice, "One", "a").await;
+    let saved = app
+        .gql(
+            Some(&alice),
+            SAVE,
+            json!({ "input": { "notebookId": id, "title": "Two", "content": "b", "parentRevisionId": first } }),
+        )
+        .await;
+    let revision = &saved.data()["createRevision"];
+    assert_eq!(revision["title"], "Two");
+    assert_eq!(revision["isDraft"], true);
+    assert_eq!(revision["notebook"]["title"], "Two");
+
+    let empty = app
+        .gql(
+            Some(&alice),
+            SAVE,
+            json!({ "input": { "notebookId": id, "title": "Two", "content": "" } }),
+        )
+        .await;
+    assert_eq!(empty.data()["createRevision"]["content"], "");
+    let history = app.gql(None, HISTORY, json!({ "id": id })).await;
+    assert_eq!(history.data()["notebook"]["revisionCount"], 3);
+}
+
+#[tokio::test]
+async fn a_stale_parent_is_a_conflict_and_saves_nothing() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let (id, first) = app.notebook(&alice, "Doc", "v1").await;
+    let tab_a = app
+        .gql(Some(&alice), SAVE, json!({ "input": { "notebookId": id, "title": "Doc", "content": "from tab A", "parentRevisionId": first } }))
+        .await;
+    let latest = tab_a.data()["createRevision"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let tab_b = app
+        .gql(Some(&alice), SAVE, json!({ "input": { "notebookId": id, "title": "Doc", "content": "from tab B", "parentRevisionId": first } }))
+        .await;
+    assert_eq!(tab_b.code(), "CONFLICT");
+    assert!(tab_b.message().contains(&latest), "{}", tab_b.message());
+
+    let history = app.gql(None, HISTORY, json!({ "id": id })).await;
+    let notebook = &history.data()["notebook"];
+    assert_eq!(notebook["revisionCount"], 2);
+    assert_eq!(
+        notebook["latestRevision"],
+        json!({ "id": latest, "content": "from tab A" })
+    );
+}
+
+#[tokio::test]
+async fn an_unchanged_revision_is_rejected() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let (id, first) = app.notebook(&alice, "Same", "same").await;
+    let response = app
+        .gql(Some(&alice), SAVE, json!({ "input": { "notebookId": id, "title": "Same", "content": "same", "parentRevisionId": first } }))
+        .await;
+    assert_eq!(response.code(), "BAD_USER_INPUT");
+    let history = app.gql(None, HISTORY, json!({ "id": id })).await;
+    assert_eq!(history.data()["notebook"]["revisionCount"], 1);
+}
+
+#[tokio::test]
+async fn saving_to_a_missing_notebook_is_not_found() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let response = app
+        .gql(
+            Some(&alice),
+            SAVE,
+            json!({ "input": { "notebookId": "424242", "title": "x", "content": "y" } }),
+        )
+        .await;
+    assert_eq!(response.code(), "NOT_FOUND");
+}
+
+#[tokio::test]
+async fn deleting_revisions_keeps_the_title_and_the_last_one() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let (id, first) = app.notebook(&alice, "Old title", "a").await;
+    let saved = app
+        .gql(
+            Some(&alice),
+            SAVE,
+            json!({ "input": { "notebookId": id, "title": "New title", "content": "b" } }),
+        )
+        .await;
+    let second = saved.data()["createRevision"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let deleted = app
+        .gql(
+            Some(&alice),
+            "mutation($id: ID!) { deleteRevision(id: $id) }",
+            json!({ "id": second }),
+        )
+        .await;
+    assert_eq!(deleted.data()["deleteRevision"], second.as_str());
+    let history = app.gql(None, HISTORY, json!({ "id": id })).await;
+    assert_eq!(history.data()["notebook"]["title"], "Old title");
+    assert_eq!(
+        history.data()["notebook"]["latestRevision"]["id"],
+        first.as_str()
+    );
+
+    let last = app
+        .gql(
+            Some(&alice),
+            "mutation($id: ID!) { deleteRevision(id: $id) }",
+            json!({ "id": first }),
+        )
+        .await;
+    assert_eq!(last.code(), "BAD_USER_INPUT");
+    let history = app.gql(None, HISTORY, json!({ "id": id })).await;
+    assert_eq!(history.data()["notebook"]["revisionCount"], 1);
+}
+
+#[tokio::test]
+async fn concurrent_saves_from_one_parent_keep_exactly_one() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let (id, first) = app.notebook(&alice, "Race", "v1").await;
+    let saves = (0..6).map(|n| {
+        app.gql(
+            Some(&alice),
+            SAVE,
+            json!({ "input": { "notebookId": id, "title": "Race", "content": format!("tab {n}"), "parentRevisionId": first } }),
+        )
+    });
+    let responses = futures_util::future::join_all(saves).await;
+    let saved = responses
+        .iter()
+        .filter(|r| r.body.get("errors").is_none())
+        .count();
+    let conflicts = responses
+        .iter()
+        .filter(|r| r.body.get("errors").is_some() && r.code() == "CONFLICT")
+        .count();
+    assert_eq!((saved, conflicts), (1, 5));
+    let history = app.gql(None, HISTORY, json!({ "id": id })).await;
+    assert_eq!(history.data()["notebook"]["revisionCount"], 2);
+}
+
+#[tokio::test]
+async fn revisions_list_newest_first_and_filter_by_ids() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let (id, first) = app.notebook(&alice, "T", "0").await;
+    let mut ids = vec![first];
+    for n in 1..4 {
+        let saved = app
+            .gql(
+                Some(&alice),
+                SAVE,
+                json!({ "input": { "notebookId": id, "title": "T", "content": n.to_string() } }),
+            )
+            .await;
+        ids.push(
+            saved.data()["createRevision"]["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    let query = "query($id: ID!, $ids: [ID!]) { notebook(id: $id) { revisions(ids: $ids) { totalCount nodes { id content } } } }";
+    let all = app.gql(None, query, json!({ "id": id })).await;
+    let listed: Vec<&str> = all.data()["notebook"]["revisions"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ["3", "2", "1", "0"]);
+    let some = app
+        .gql(None, query, json!({ "id": id, "ids": [ids[0], ids[2]] }))
+        .await;
+    assert_eq!(
+        some.data()["notebook"]["revisions"],
+        json!({ "totalCount": 2, "nodes": [{ "id": ids[2], "content": "2" }, { "id": ids[0], "content": "0" }] })
+    );
+}
