@@ -17,12 +17,12 @@ use tower_http::{
 };
 
 use crate::{
-    auth,
+    auth::{self, github::Github, openidc::OpenIdc, session},
     config::Config,
     db::{self, StatementCounter},
     error::Error,
     graphql::{self, AppSchema},
-    http,
+    http::{self, token::TokenRateLimit},
     policy::ApiMode,
 };
 
@@ -33,6 +33,9 @@ pub struct AppState {
     pub schema: AppSchema,
     /// SQL statements run since start-up.
     pub statements: Arc<StatementCounter>,
+    pub github: Option<Github>,
+    pub openidc: Option<OpenIdc>,
+    pub token_rate_limit: Arc<TokenRateLimit>,
 }
 
 impl AppState {
@@ -45,6 +48,11 @@ impl AppState {
             graphql::build_schema(db.clone(), ApiMode::from_restrict_api(config.restrict_api));
         Ok(AppState {
             db,
+            github: Github::from_config(&config),
+            openidc: config.openidc.as_ref().map(OpenIdc::new),
+            token_rate_limit: Arc::new(TokenRateLimit::per_minute(
+                config.token_requests_per_minute,
+            )),
             config: Arc::new(config),
             schema,
             statements,
@@ -65,6 +73,7 @@ pub fn build_app(state: AppState) -> Router {
             state.clone(),
             auth::identify,
         ))
+        .layer(session::layer(state.db.clone(), &state.config))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -82,4 +91,19 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked");
     let body = Error::body("INTERNAL", "Something went wrong on the server.");
     (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
+}
+
+/// Serves the app on `listener` until `shutdown` completes, with each request
+/// knowing its peer's address (for per-client limits).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

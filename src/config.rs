@@ -5,6 +5,7 @@
 
 use std::{net::IpAddr, time::Duration};
 
+use regex::Regex;
 use url::Url;
 
 /// The embedded default: an SQLite file under ./data, created on first start.
@@ -12,6 +13,9 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/iodide.db?mode=rwc";
 pub const DEFAULT_SERVER_URI: &str = "http://localhost:8000/";
 pub const DEFAULT_OPENIDC_HEADER: &str = "X-Forwarded-User";
 pub const DEFAULT_OPENIDC_AUTH_WHITELIST: &str = "^/api/";
+pub const DEFAULT_GITHUB_AUTHORIZE_URL: &str = "https://github.com/login/oauth/authorize";
+pub const DEFAULT_GITHUB_TOKEN_URL: &str = "https://github.com/login/oauth/access_token";
+pub const DEFAULT_GITHUB_API_URL: &str = "https://api.github.com/";
 
 /// Largest file a notebook may hold, and so the largest upload.
 pub const MAX_FILE_BYTES: usize = 10 * 1024 * 1024;
@@ -51,18 +55,26 @@ pub struct Config {
     pub max_file_bytes: usize,
     pub db_acquire_timeout: Duration,
     pub db_max_connections: u32,
+    /// Tokens that one client may obtain from /token/ and /token/refresh/ per minute.
+    pub token_requests_per_minute: u32,
 }
 
+/// GitHub OAuth2. The endpoints are configurable so that tests (and GitHub
+/// Enterprise) can stand in for github.com.
 #[derive(Clone, Debug)]
 pub struct GithubConfig {
     pub client_id: String,
     pub client_secret: String,
+    pub authorize_url: Url,
+    pub token_url: Url,
+    pub api_url: Url,
 }
 
 #[derive(Clone, Debug)]
 pub struct OpenIdcConfig {
     pub header: String,
-    pub whitelist: Vec<String>,
+    /// OPENIDC_AUTH_WHITELIST, each pattern anchored at the start of the path.
+    pub whitelist: Vec<Regex>,
 }
 
 impl Config {
@@ -102,6 +114,9 @@ impl Config {
             (Some(client_id), Some(client_secret)) => Some(GithubConfig {
                 client_id,
                 client_secret,
+                authorize_url: env.url_or("GITHUB_AUTHORIZE_URL", DEFAULT_GITHUB_AUTHORIZE_URL)?,
+                token_url: env.url_or("GITHUB_TOKEN_URL", DEFAULT_GITHUB_TOKEN_URL)?,
+                api_url: env.url_or("GITHUB_API_URL", DEFAULT_GITHUB_API_URL)?,
             }),
             (None, None) => None,
             (Some(_), None) => {
@@ -122,14 +137,10 @@ impl Config {
                 header: env
                     .string("OPENIDC_HEADER")
                     .unwrap_or_else(|| DEFAULT_OPENIDC_HEADER.into()),
-                whitelist: env
-                    .string("OPENIDC_AUTH_WHITELIST")
-                    .unwrap_or_else(|| DEFAULT_OPENIDC_AUTH_WHITELIST.into())
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|pattern| !pattern.is_empty())
-                    .map(String::from)
-                    .collect(),
+                whitelist: anchored_patterns(
+                    &env.string("OPENIDC_AUTH_WHITELIST")
+                        .unwrap_or_else(|| DEFAULT_OPENIDC_AUTH_WHITELIST.into()),
+                )?,
             })
         } else {
             None
@@ -161,6 +172,7 @@ impl Config {
                 env.parse("DATABASE_ACQUIRE_TIMEOUT_SECS")?.unwrap_or(5),
             ),
             db_max_connections: env.parse("DATABASE_MAX_CONNECTIONS")?.unwrap_or(10),
+            token_requests_per_minute: env.parse("TOKEN_REQUESTS_PER_MINUTE")?.unwrap_or(10),
         })
     }
 
@@ -212,6 +224,12 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
             .transpose()
     }
 
+    fn url_or(&self, name: &'static str, default: &str) -> Result<Url, ConfigError> {
+        Ok(self
+            .url(name)?
+            .unwrap_or_else(|| Url::parse(default).expect("default is valid")))
+    }
+
     fn url(&self, name: &'static str) -> Result<Option<Url>, ConfigError> {
         let url: Option<Url> = self.parse(name)?;
         match url {
@@ -224,6 +242,21 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
             url => Ok(url),
         }
     }
+}
+
+/// Comma-separated regular expressions, each anchored at the start of the path
+/// (as Django's `re.match` did), so that "/api/" cannot match "/evil/api/".
+fn anchored_patterns(list: &str) -> Result<Vec<Regex>, ConfigError> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|pattern| !pattern.is_empty())
+        .map(|pattern| {
+            Regex::new(&format!("^(?:{pattern})")).map_err(|err| ConfigError::Invalid {
+                name: "OPENIDC_AUTH_WHITELIST",
+                reason: format!("{pattern:?} is not a regular expression: {err}"),
+            })
+        })
+        .collect()
 }
 
 fn random_secret() -> String {
@@ -283,14 +316,25 @@ mod tests {
 
     #[test]
     fn openidc_whitelist_is_comma_separated() {
-        let config = config(&[
+        let parsed = config(&[
             ("SECRET_KEY", "0123456789abcdef0123"),
             ("USE_OPENIDC_AUTH", "true"),
             ("OPENIDC_AUTH_WHITELIST", "^/api/, ^/token/"),
         ])
         .unwrap();
-        let openidc = config.openidc.unwrap();
+        let openidc = parsed.openidc.unwrap();
         assert_eq!(openidc.header, DEFAULT_OPENIDC_HEADER);
-        assert_eq!(openidc.whitelist, vec!["^/api/", "^/token/"]);
+        let patterns: Vec<&str> = openidc.whitelist.iter().map(Regex::as_str).collect();
+        assert_eq!(patterns, ["^(?:^/api/)", "^(?:^/token/)"]);
+        let bad = config(&[
+            ("SECRET_KEY", "0123456789abcdef0123"),
+            ("USE_OPENIDC_AUTH", "1"),
+            ("OPENIDC_AUTH_WHITELIST", "^/api/,("),
+        ])
+        .unwrap_err();
+        assert!(
+            bad.to_string().starts_with("OPENIDC_AUTH_WHITELIST"),
+            "{bad}"
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! HTTP statuses. Internal details are logged here and never sent to clients.
 
 use axum::{
-    http::StatusCode,
+    http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use sea_orm::DbErr;
@@ -24,6 +24,8 @@ pub enum Error {
     PayloadTooLarge(String),
     #[error("{0}")]
     QueryTooComplex(String),
+    #[error("Too many requests: try again in {0} seconds")]
+    RateLimited(u64),
     /// Details stay in the logs; the client sees a generic message.
     #[error("database error: {0}")]
     Database(#[from] DbErr),
@@ -52,6 +54,7 @@ impl Error {
             Error::Conflict(_) => "CONFLICT",
             Error::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
             Error::QueryTooComplex(_) => "QUERY_TOO_COMPLEX",
+            Error::RateLimited(_) => "RATE_LIMITED",
             Error::Database(_) | Error::Internal(_) => "INTERNAL",
         }
     }
@@ -64,6 +67,7 @@ impl Error {
             Error::BadInput(_) | Error::QueryTooComplex(_) => StatusCode::BAD_REQUEST,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Error::Database(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -98,6 +102,20 @@ impl Error {
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let body = Error::body(self.code(), &self.public_message());
-        (self.status(), axum::Json(body)).into_response()
+        let mut response = (self.status(), axum::Json(body)).into_response();
+        let headers = response.headers_mut();
+        match self {
+            Error::Unauthenticated(_) => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"iodide\""),
+                );
+            }
+            Error::RateLimited(seconds) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            }
+            _ => {}
+        }
+        response
     }
 }

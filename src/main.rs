@@ -112,6 +112,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
              survive a restart"
         );
     }
+    warn_about_sign_in(&config);
     let state = AppState::init(config).await?;
     let listener = tokio::net::TcpListener::bind(address)
         .await
@@ -120,10 +121,29 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     if dev_mode {
         tracing::info!("development mode: open {server_uri} (GraphiQL: {server_uri}graphiql)");
     }
-    axum::serve(listener, build_app(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    iodide_server::app::serve(listener, build_app(state), shutdown_signal()).await?;
     Ok(())
+}
+
+fn warn_about_sign_in(config: &Config) {
+    if config.openidc.is_some() {
+        if !config.bind_address.is_loopback() {
+            tracing::warn!(
+                address = %config.bind_address,
+                "OpenIDC mode trusts the proxy's user header: make sure this address is \
+                 reachable only through the proxy"
+            );
+        }
+    } else if config.github.is_none() {
+        if config.dev_mode {
+            tracing::info!("sign-in: development form at /login/ (GitHub is not configured)");
+        } else {
+            tracing::warn!(
+                "sign-in is off: set GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET (the development \
+                 sign-in form exists only in development mode)"
+            );
+        }
+    }
 }
 
 async fn shutdown_signal() {

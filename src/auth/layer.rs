@@ -1,36 +1,83 @@
 use axum::{
     extract::{Request, State},
-    http::{HeaderValue, StatusCode, header},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
+use tower_sessions::Session;
 
-use super::{Viewer, api_token};
-use crate::{app::AppState, error::Error};
+use super::{
+    AuthMethod, Viewer, api_token,
+    jwt::{self, JwtError, TokenType},
+    openidc::OpenIdc,
+    session,
+};
+use crate::{app::AppState, error::Error, users};
 
 /// Why credentials were refused. Always a 401 with a `WWW-Authenticate` header.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     #[error("The Authorization header is malformed: {0}")]
     Malformed(&'static str),
-    #[error("The {0} authorization scheme is not supported; use \"Token KEY\"")]
+    #[error(
+        "The {0} authorization scheme is not supported; use \"Token KEY\" or \"Bearer ACCESS\""
+    )]
     UnsupportedScheme(String),
     #[error("The API token is invalid or has been revoked")]
     InvalidApiToken,
+    #[error("{0}")]
+    Jwt(#[from] JwtError),
+    #[error("The token's user no longer exists")]
+    UnknownUser,
+    #[error("This address is only reachable through the sign-in proxy (no {0} header)")]
+    ProxyHeaderMissing(String),
+    #[error("The sign-in proxy's {0} header does not name a valid user")]
+    ProxyHeaderInvalid(String),
     #[error("Authentication is temporarily unavailable")]
-    Unavailable(#[from] sea_orm::DbErr),
+    Unavailable(String),
+}
+
+impl From<sea_orm::DbErr> for AuthError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        AuthError::Unavailable(err.to_string())
+    }
+}
+
+impl From<Error> for AuthError {
+    fn from(err: Error) -> Self {
+        AuthError::Unavailable(err.to_string())
+    }
+}
+
+/// For routes that report every failure as the domain's [`Error`].
+impl From<AuthError> for Error {
+    fn from(err: AuthError) -> Self {
+        match err {
+            AuthError::Unavailable(reason) => Error::Internal(reason),
+            refused => Error::Unauthenticated(refused.to_string()),
+        }
+    }
+}
+
+impl AuthError {
+    fn challenge(&self) -> &'static str {
+        match self {
+            AuthError::InvalidApiToken => "Token realm=\"iodide\", error=\"invalid_token\"",
+            _ => "Bearer realm=\"iodide\", error=\"invalid_token\"",
+        }
+    }
 }
 
 impl IntoResponse for AuthError {
     fn into_response(self) -> Response {
-        if let AuthError::Unavailable(err) = self {
-            return Error::Database(err).into_response();
+        if let AuthError::Unavailable(reason) = self {
+            return Error::Internal(reason).into_response();
         }
         let body = Error::body("UNAUTHENTICATED", &self.to_string());
         let mut response = (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
         response.headers_mut().insert(
             header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Token realm=\"iodide\", error=\"invalid_token\""),
+            HeaderValue::from_static(self.challenge()),
         );
         response
     }
@@ -42,12 +89,53 @@ pub async fn identify(
     mut request: Request,
     next: Next,
 ) -> Result<Response, AuthError> {
-    let viewer = match request.headers().get(header::AUTHORIZATION) {
-        None => Viewer::anonymous(),
-        Some(value) => from_authorization(&state, value).await?,
-    };
+    let session = request.extensions().get::<Session>().cloned();
+    let viewer = resolve(&state, request.uri().path(), request.headers(), session).await?;
     request.extensions_mut().insert(viewer);
     Ok(next.run(request).await)
+}
+
+async fn resolve(
+    state: &AppState,
+    path: &str,
+    headers: &HeaderMap,
+    session: Option<Session>,
+) -> Result<Viewer, AuthError> {
+    let proxy_user = match &state.openidc {
+        Some(openidc) if !openidc.whitelist.allows(path) => Some(proxy_username(openidc, headers)?),
+        _ => None,
+    };
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        return from_authorization(state, value).await;
+    }
+    if let Some(username) = proxy_user {
+        let user = users::find_or_create(&state.db, &username)
+            .await
+            .map_err(|err| match err {
+                Error::BadInput(_) => AuthError::ProxyHeaderInvalid(username.clone()),
+                other => other.into(),
+            })?;
+        return Ok(Viewer::user(user, AuthMethod::Proxy));
+    }
+    if state.openidc.is_none()
+        && let Some(session) = session
+    {
+        return from_session(state, &session).await;
+    }
+    Ok(Viewer::anonymous())
+}
+
+fn proxy_username(openidc: &OpenIdc, headers: &HeaderMap) -> Result<String, AuthError> {
+    let missing = || AuthError::ProxyHeaderMissing(openidc.header.clone());
+    let value = headers.get(openidc.header.as_str()).ok_or_else(missing)?;
+    let value = value
+        .to_str()
+        .map_err(|_| AuthError::ProxyHeaderInvalid(openidc.header.clone()))?
+        .trim();
+    if value.is_empty() {
+        return Err(missing());
+    }
+    Ok(value.to_string())
 }
 
 async fn from_authorization(state: &AppState, value: &HeaderValue) -> Result<Viewer, AuthError> {
@@ -58,11 +146,32 @@ async fn from_authorization(state: &AppState, value: &HeaderValue) -> Result<Vie
         .trim()
         .split_once(' ')
         .ok_or(AuthError::Malformed("expected \"SCHEME CREDENTIALS\""))?;
+    let credentials = credentials.trim();
     if scheme.eq_ignore_ascii_case("token") {
-        api_token::authenticate(&state.db, credentials.trim()).await
+        api_token::authenticate(&state.db, credentials).await
+    } else if scheme.eq_ignore_ascii_case("bearer") {
+        let claims = jwt::verify(&state.config.secret_key, credentials, TokenType::Access)?;
+        let user = users::by_id(&state.db, claims.user_id)
+            .await?
+            .ok_or(AuthError::UnknownUser)?;
+        Ok(Viewer::user(user, AuthMethod::Jwt))
     } else {
         Err(AuthError::UnsupportedScheme(
             scheme.chars().take(20).collect(),
         ))
     }
+}
+
+/// The session's user. A session whose user was deleted is simply anonymous.
+async fn from_session(state: &AppState, session: &Session) -> Result<Viewer, AuthError> {
+    let user_id = session::user_id(session)
+        .await
+        .map_err(|err| AuthError::Unavailable(err.to_string()))?;
+    let Some(user_id) = user_id else {
+        return Ok(Viewer::anonymous());
+    };
+    Ok(match users::by_id(&state.db, user_id).await? {
+        Some(user) => Viewer::user(user, AuthMethod::Session),
+        None => Viewer::anonymous(),
+    })
 }

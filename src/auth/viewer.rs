@@ -4,7 +4,14 @@ use crate::entity::user;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AuthMethod {
     Anonymous,
+    /// `Authorization: Token KEY`.
     ApiToken,
+    /// `Authorization: Bearer ACCESS` from /token/.
+    Jwt,
+    /// The session cookie after signing in.
+    Session,
+    /// The OpenIDC proxy's header.
+    Proxy,
 }
 
 /// The identity of one request.
@@ -31,6 +38,12 @@ impl Viewer {
 
     pub fn user_id(&self) -> Option<i32> {
         self.user.as_ref().map(|user| user.id)
+    }
+
+    /// Signed in through a browser (session cookie or OpenIDC proxy): what
+    /// /token/ accepts before it hands out JWTs.
+    pub fn is_browser_identity(&self) -> bool {
+        self.user.is_some() && matches!(self.via, AuthMethod::Session | AuthMethod::Proxy)
     }
 
     pub fn is_staff(&self) -> bool {

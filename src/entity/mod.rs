@@ -6,4 +6,5 @@ pub mod file_source;
 pub mod file_update_operation;
 pub mod notebook;
 pub mod revision;
+pub mod session;
 pub mod user;

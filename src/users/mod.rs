@@ -86,6 +86,7 @@ pub async fn create(db: &impl ConnectionTrait, new: NewUser) -> Result<user::Mod
 /// The user of that name, created without grants if it does not exist yet. A
 /// concurrent creation of the same name is not an error.
 pub async fn find_or_create(db: &impl ConnectionTrait, username: &str) -> Result<user::Model> {
+    validate_username(username)?;
     if let Some(user) = find_by_username(db, username).await? {
         return Ok(user);
     }
@@ -95,6 +96,39 @@ pub async fn find_or_create(db: &impl ConnectionTrait, username: &str) -> Result
             .ok_or_else(|| Error::not_found(format!("User {username:?}"))),
         other => other,
     }
+}
+
+/// Who a trusted identity provider says someone is.
+pub struct ExternalProfile {
+    pub username: String,
+    pub full_name: Option<String>,
+    pub avatar: Option<String>,
+    pub email: Option<String>,
+}
+
+/// The user that a provider vouches for: created on first sight, and their name,
+/// avatar and email refreshed on every sign-in after that.
+pub async fn sign_in_external(
+    db: &impl ConnectionTrait,
+    profile: ExternalProfile,
+) -> Result<user::Model> {
+    let user = find_or_create(db, &profile.username).await?;
+    let mut active = user.into_active_model();
+    if profile.full_name.is_some() {
+        active.full_name = Set(profile.full_name);
+    }
+    if profile.avatar.is_some() {
+        active.avatar = Set(profile.avatar);
+    }
+    if profile.email.is_some() {
+        active.email = Set(profile.email);
+    }
+    active.last_login_at = Set(Some(Utc::now()));
+    Ok(active.update(db).await?)
+}
+
+pub async fn by_id(db: &impl ConnectionTrait, id: i32) -> Result<Option<user::Model>> {
+    Ok(user::Entity::find_by_id(id).one(db).await?)
 }
 
 /// Changes a user's grants; `None` leaves one as it is.

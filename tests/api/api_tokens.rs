@@ -18,7 +18,10 @@ async fn viewer_with(app: &TestApp, authorization: &str) -> Gql {
 fn assert_refused(response: &Gql) {
     assert_eq!(response.status, 401, "{}", response.body);
     let challenge = response.headers["www-authenticate"].to_str().unwrap();
-    assert!(challenge.starts_with("Token"), "{challenge}");
+    assert!(
+        challenge.starts_with("Token") || challenge.starts_with("Bearer"),
+        "{challenge}"
+    );
     assert_eq!(response.code(), "UNAUTHENTICATED");
 }
 
@@ -39,6 +42,13 @@ async fn bad_tokens_are_refused_never_anonymous() {
     let alice = app.user("alice").await;
     let mut wrong = alice.token.clone();
     wrong.replace_range(10..11, if &wrong[10..11] == "a" { "b" } else { "a" });
+    let token_challenge = viewer_with(&app, &format!("Token {wrong}")).await;
+    assert!(
+        token_challenge.headers["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Token")
+    );
     for header in [
         format!("Token {wrong}"),
         "Token iod_short".to_string(),

@@ -95,3 +95,29 @@ async fn signed_in_users_and_staff_read_in_internal_mode() {
         .await;
     assert_eq!(staff_write.code(), "FORBIDDEN");
 }
+
+#[tokio::test]
+async fn userinfo_needs_an_identity_in_internal_mode() {
+    let app = TestApp::builder().restrict_api().spawn().await;
+    let anonymous = Gql::read(app.client.get(app.url("/userinfo/")).send().await.unwrap()).await;
+    assert_eq!(anonymous.status, 401);
+    assert_eq!(anonymous.code(), "UNAUTHENTICATED");
+    let client = crate::common::browser();
+    app.sign_in(&client, "judy").await;
+    let info: serde_json::Value = client
+        .get(app.url("/userinfo/"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["name"], "judy");
+    let viewer = client
+        .post(app.url("/api/graphql"))
+        .json(&json!({ "query": "{ notebooks { totalCount } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(Gql::read(viewer).await.data()["notebooks"]["totalCount"], 0);
+}

@@ -5,6 +5,9 @@
 mod common;
 
 mod api_tokens;
+mod auth_github;
+mod auth_jwt;
+mod auth_openidc;
 mod cli;
 mod files;
 mod http_rules;

@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub mod fake_github;
+
 use std::net::SocketAddr;
 
 use iodide_server::{
@@ -28,33 +30,58 @@ pub struct TestApp {
     _database: TestDatabase,
 }
 
+type Configure = Box<dyn FnOnce(&mut Config)>;
+
 #[derive(Default)]
 pub struct TestAppBuilder {
-    restrict_api: bool,
+    configure: Vec<Configure>,
 }
 
 impl TestAppBuilder {
-    pub fn restrict_api(mut self) -> Self {
-        self.restrict_api = true;
+    pub fn restrict_api(self) -> Self {
+        self.configure(|config| config.restrict_api = true)
+    }
+
+    /// Changes the configuration, which starts as development mode with
+    /// SERVER_URI set to the test server's own address.
+    pub fn configure(mut self, change: impl FnOnce(&mut Config) + 'static) -> Self {
+        self.configure.push(Box::new(change));
         self
     }
 
     pub async fn spawn(self) -> TestApp {
         let database = TestDatabase::create().await;
-        let mut config = Config::for_database(database.url.clone());
-        config.restrict_api = self.restrict_api;
-        let state = AppState::init(config).await.expect("the app starts");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
+        let mut config = Config::for_database(database.url.clone());
+        config.server_uri = url::Url::parse(&format!("http://{address}/")).unwrap();
+        for change in self.configure {
+            change(&mut config);
+        }
+        let state = AppState::init(config).await.expect("the app starts");
         let app = build_app(state.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        tokio::spawn(iodide_server::app::serve(
+            listener,
+            app,
+            std::future::pending(),
+        ));
         TestApp {
             address,
             state,
-            client: reqwest::Client::new(),
+            client: browser(),
             _database: database,
         }
     }
+}
+
+/// A client that keeps cookies, like a browser, but shows redirects to the test
+/// instead of following them.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
 }
 
 /// A user and an API token for them.
@@ -188,6 +215,23 @@ impl TestApp {
             .await
             .unwrap();
         Gql::read(response).await
+    }
+
+    /// This server's origin, as its own pages send it.
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// Signs `client` in as `username` with the development sign-in form.
+    pub async fn sign_in(&self, client: &reqwest::Client, username: &str) {
+        let response = client
+            .post(self.url("/login/"))
+            .header("Origin", self.origin())
+            .form(&[("username", username)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 303, "{}", response.text().await.unwrap());
     }
 
     /// SQL statements the server has run so far.
