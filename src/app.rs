@@ -68,7 +68,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 pub fn build_app(state: AppState) -> Router {
     Router::new()
-        .merge(http::routes())
+        .merge(http::routes(&state.config))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::identify,
@@ -77,6 +77,14 @@ pub fn build_app(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            http::eval_frame::gate,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            http::security::https_only,
         ))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(TraceLayer::new_for_http())

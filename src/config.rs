@@ -55,6 +55,9 @@ pub struct Config {
     pub max_file_bytes: usize,
     pub db_acquire_timeout: Duration,
     pub db_max_connections: u32,
+    /// Origins allowed to call /api/graphql from a browser (CORS), besides this
+    /// site itself. Never the eval frame's origin, never "null".
+    pub cors_allowed_origins: Vec<Url>,
     /// Tokens that one client may obtain from /token/ and /token/refresh/ per minute.
     pub token_requests_per_minute: u32,
 }
@@ -146,6 +149,18 @@ impl Config {
             None
         };
         let default_bind = if dev_mode { "127.0.0.1" } else { "0.0.0.0" };
+        let eval_frame_origin = env.url("EVAL_FRAME_ORIGIN")?;
+        let cors_allowed_origins = env.url_list("CORS_ALLOWED_ORIGINS")?;
+        if let Some(eval) = &eval_frame_origin
+            && cors_allowed_origins
+                .iter()
+                .any(|url| url.origin() == eval.origin())
+        {
+            return Err(ConfigError::Invalid {
+                name: "CORS_ALLOWED_ORIGINS",
+                reason: "it must not include EVAL_FRAME_ORIGIN: notebook code runs there".into(),
+            });
+        }
         Ok(Config {
             database_url: env
                 .string("DATABASE_URL")
@@ -160,7 +175,8 @@ impl Config {
                 .parse("BIND_ADDRESS")?
                 .unwrap_or_else(|| default_bind.parse().expect("default is valid")),
             port: env.parse("PORT")?.unwrap_or(8000),
-            eval_frame_origin: env.url("EVAL_FRAME_ORIGIN")?,
+            eval_frame_origin,
+            cors_allowed_origins,
             github,
             openidc,
             restrict_api: env.flag("RESTRICT_API")?,
@@ -222,6 +238,24 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
                 })
             })
             .transpose()
+    }
+
+    /// Comma-separated absolute URLs.
+    fn url_list(&self, name: &'static str) -> Result<Vec<Url>, ConfigError> {
+        let Some(list) = self.string(name) else {
+            return Ok(vec![]);
+        };
+        list.split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(|item| match Url::parse(item) {
+                Ok(url) if url.host_str().is_some() => Ok(url),
+                _ => Err(ConfigError::Invalid {
+                    name,
+                    reason: format!("{item:?} is not an absolute URL with a host"),
+                }),
+            })
+            .collect()
     }
 
     fn url_or(&self, name: &'static str, default: &str) -> Result<Url, ConfigError> {
@@ -312,6 +346,23 @@ mod tests {
         assert_eq!(config.port, 8000);
         assert!(!config.restrict_api);
         assert!(config.openidc.is_none());
+    }
+
+    #[test]
+    fn cors_never_allows_the_eval_origin_or_null() {
+        let key = ("SECRET_KEY", "0123456789abcdef0123");
+        let err = config(&[
+            key,
+            ("EVAL_FRAME_ORIGIN", "https://eval.example"),
+            (
+                "CORS_ALLOWED_ORIGINS",
+                "https://ok.example, https://eval.example/",
+            ),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().starts_with("CORS_ALLOWED_ORIGINS"), "{err}");
+        let err = config(&[key, ("CORS_ALLOWED_ORIGINS", "null")]).unwrap_err();
+        assert!(err.to_string().starts_with("CORS_ALLOWED_ORIGINS"), "{err}");
     }
 
     #[test]

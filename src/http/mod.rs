@@ -1,29 +1,43 @@
 //! The HTTP surface around the GraphQL API: the endpoint itself, GraphiQL, raw
 //! files and the heartbeats.
 
+pub mod eval_frame;
 mod files;
+mod frontend;
 mod graphiql;
 mod graphql;
 mod heartbeat;
 mod login;
+mod pages;
+pub mod security;
 pub mod token;
 
 use axum::{
     Router,
-    http::{HeaderMap, header},
+    http::{HeaderMap, HeaderValue, header},
 };
+use tower_http::set_header::SetResponseHeaderLayer;
 use url::Url;
 
-use crate::{app::AppState, error::Error};
+use crate::{app::AppState, config::Config, error::Error};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .merge(graphql::routes())
+/// Every route. The editor's own routes may never be framed; the eval frame
+/// sets its own policy; only the GraphQL endpoint answers CORS requests.
+pub fn routes(config: &Config) -> Router<AppState> {
+    let editor = Router::new()
+        .merge(graphql::routes().layer(security::cors(config)))
         .merge(graphiql::routes())
         .merge(files::routes())
         .merge(heartbeat::routes())
         .merge(login::routes())
+        .merge(pages::routes())
         .merge(token::routes())
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ));
+    editor
+        .merge(eval_frame::routes())
         .fallback(|| async { Error::NotFound("There is nothing at this address".into()) })
 }
 

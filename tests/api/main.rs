@@ -13,6 +13,7 @@ mod files;
 mod http_rules;
 mod internal_mode;
 mod notebooks;
+mod pages;
 mod pagination;
 mod revisions;
 mod schema;

@@ -1,0 +1,1 @@
+// Placeholder: the eval frame is being written.

@@ -1,0 +1,124 @@
+//! Browser security headers: Content-Security-Policy for the editor's pages and
+//! for the eval frame, CORS for an explicit allow-list, and https with HSTS when
+//! SERVER_URI is https.
+
+use axum::{
+    extract::{Request, State},
+    http::{HeaderValue, Method, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Redirect, Response},
+};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::{app::AppState, config::Config};
+
+const GA_SCRIPT_ORIGIN: &str = "https://www.googletagmanager.com";
+const GA_CONNECT_ORIGINS: &str = "https://www.google-analytics.com https://*.google-analytics.com";
+
+/// The editor's origin, as browsers write it: `scheme://host[:port]`.
+pub fn editor_origin(config: &Config) -> String {
+    config.server_uri.origin().ascii_serialization()
+}
+
+/// Where notebook code runs: EVAL_FRAME_ORIGIN, or the editor's own origin.
+pub fn eval_origin(config: &Config) -> String {
+    config
+        .eval_frame_origin
+        .as_ref()
+        .map(|url| url.origin().ascii_serialization())
+        .unwrap_or_else(|| editor_origin(config))
+}
+
+/// The editor's pages: our scripts only, framed by nobody, framing only the
+/// eval frame.
+pub fn editor_page_csp(config: &Config) -> String {
+    let analytics = config.ga_tracking_id.is_some();
+    let script = if analytics {
+        format!("'self' {GA_SCRIPT_ORIGIN}")
+    } else {
+        "'self'".into()
+    };
+    let connect = if analytics {
+        format!("'self' {GA_CONNECT_ORIGINS}")
+    } else {
+        "'self'".into()
+    };
+    format!(
+        "default-src 'self'; script-src {script}; style-src 'self' 'unsafe-inline'; \
+         img-src 'self' data: https:; connect-src {connect}; frame-src {}; \
+         frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'",
+        eval_origin(config)
+    )
+}
+
+/// The eval frame runs whatever the notebook says, so the policy does not try to
+/// contain its scripts; it only lets the editor, and nobody else, frame it.
+pub fn eval_frame_csp(config: &Config) -> String {
+    format!(
+        "frame-ancestors {}; base-uri 'none'; object-src 'none'",
+        editor_origin(config)
+    )
+}
+
+/// CORS for /api/graphql: the configured origins only, with credentials. The
+/// eval frame's origin and "null" are refused by the configuration itself.
+pub fn cors(config: &Config) -> CorsLayer {
+    let origins: Vec<HeaderValue> = config
+        .cors_allowed_origins
+        .iter()
+        .filter_map(|url| HeaderValue::from_str(&url.origin().ascii_serialization()).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            header::HeaderName::from_static("x-requested-with"),
+        ])
+        .allow_credentials(true)
+}
+
+/// Paths a load balancer checks over plain http.
+fn is_health_check(path: &str) -> bool {
+    path.starts_with("/__") && path.ends_with("__")
+}
+
+/// When SERVER_URI is https: requests that a proxy reports as plain http
+/// (X-Forwarded-Proto, as on Heroku) are redirected, and every response carries
+/// HSTS. A request without the header came straight to us, and we trust it.
+pub async fn https_only(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if state.config.server_uri.scheme() != "https" {
+        return next.run(request).await;
+    }
+    let forwarded_http = request
+        .headers()
+        .get("x-forwarded-proto")
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|proto| proto.eq_ignore_ascii_case("http"));
+    if forwarded_http && !is_health_check(request.uri().path()) {
+        let mut target = state.config.server_uri.clone();
+        target.set_path(request.uri().path());
+        target.set_query(request.uri().query());
+        if let Some(host) = request
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+        {
+            // Keep the host the client asked for (the eval origin, say), on https.
+            if let Ok(parsed) = url::Url::parse(&format!("https://{host}/")) {
+                let _ = target.set_host(parsed.host_str());
+                let _ = target.set_port(parsed.port());
+            }
+        }
+        let mut response = Redirect::permanent(target.as_str()).into_response();
+        *response.status_mut() = StatusCode::MOVED_PERMANENTLY;
+        return response;
+    }
+    let mut response = next.run(request).await;
+    response.headers_mut().insert(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+    );
+    response
+}
