@@ -108,44 +108,75 @@ fn viewer_json(user: &user::Model) -> Value {
     json!({ "id": user.id.to_string(), "username": user.username, "avatar": user.avatar })
 }
 
-/// Pages need an identity in internal mode; without one they invite sign-in.
-fn readable(state: &AppState, viewer: &Viewer, path: &str) -> Result<(), Response> {
-    policy::ensure_can_read(viewer, state.mode()).map_err(|err| {
-        let next = html_escape::encode_double_quoted_attribute(path).to_string();
-        let body = format!(
-            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign in · Iodide</title></head>\
-             <body><h1>Sign in to continue</h1><p>{}</p><p><a href=\"/login/?next={next}\">Sign in</a></p></body></html>",
-            html_escape::encode_text(&err.to_string())
-        );
-        (StatusCode::UNAUTHORIZED, Html(body)).into_response()
-    })
+/// Why a page cannot be shown: each becomes a small HTML page of its own.
+enum PageError {
+    /// Internal mode without an identity: invite sign-in, then come back here.
+    SignIn {
+        next: String,
+        reason: String,
+    },
+    Missing(String),
+    Failed(Error),
 }
 
-fn missing(what: &str) -> Response {
-    let body = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Not found · Iodide</title></head>\
-         <body><h1>Not found</h1><p>{}</p><p><a href=\"/\">All notebooks</a></p></body></html>",
-        html_escape::encode_text(what)
-    );
-    (StatusCode::NOT_FOUND, Html(body)).into_response()
+impl From<Error> for PageError {
+    fn from(err: Error) -> Self {
+        PageError::Failed(err)
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let (status, title, body) = match self {
+            PageError::SignIn { next, reason } => (
+                StatusCode::UNAUTHORIZED,
+                "Sign in to continue",
+                format!(
+                    "<p>{}</p><p><a href=\"/login/?next={}\">Sign in</a></p>",
+                    html_escape::encode_text(&reason),
+                    html_escape::encode_double_quoted_attribute(&next)
+                ),
+            ),
+            PageError::Missing(what) => (
+                StatusCode::NOT_FOUND,
+                "Not found",
+                format!(
+                    "<p>{}</p><p><a href=\"/\">All notebooks</a></p>",
+                    html_escape::encode_text(&what)
+                ),
+            ),
+            PageError::Failed(err) => return err.into_response(),
+        };
+        let html = format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <title>{title} · Iodide</title></head><body><h1>{title}</h1>{body}</body></html>"
+        );
+        (status, Html(html)).into_response()
+    }
+}
+
+/// Pages need an identity in internal mode.
+fn readable(state: &AppState, viewer: &Viewer, path: &str) -> Result<(), PageError> {
+    policy::ensure_can_read(viewer, state.mode()).map_err(|err| PageError::SignIn {
+        next: path.to_string(),
+        reason: err.to_string(),
+    })
 }
 
 async fn notebook_list(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
     headers: HeaderMap,
-) -> Response {
-    if let Err(response) = readable(&state, &viewer, "/") {
-        return response;
-    }
-    Page {
+) -> Result<Response, PageError> {
+    readable(&state, &viewer, "/")?;
+    Ok(Page {
         state: &state,
         viewer: &viewer,
         headers: &headers,
         title: "Notebooks".into(),
         data: json!({ "page": "notebooks" }),
     }
-    .render()
+    .render())
 }
 
 #[derive(Deserialize)]
@@ -153,19 +184,21 @@ struct RevisionParam {
     revision: Option<String>,
 }
 
-/// The notebook and its owner, or the page to show instead.
-async fn load_notebook(state: &AppState, id: &str) -> Result<(notebook::Model, Value), Response> {
-    let not_found = || missing(&format!("There is no notebook {id}."));
+/// The notebook, its latest revision and its owner.
+async fn load_notebook(
+    state: &AppState,
+    id: &str,
+) -> Result<(notebook::Model, revision::Model, Value), PageError> {
+    let not_found = || PageError::Missing(format!("There is no notebook {id}."));
     let id: i32 = id.parse().map_err(|_| not_found())?;
-    let notebook = notebooks::get(&state.db, id)
-        .await
-        .map_err(IntoResponse::into_response)?
+    let notebook = notebooks::get(&state.db, id).await?.ok_or_else(not_found)?;
+    let latest = revisions::latest_for(&state.db, &[id])
+        .await?
+        .remove(&id)
         .ok_or_else(not_found)?;
-    let owner = users::by_id(&state.db, notebook.owner_id)
-        .await
-        .map_err(IntoResponse::into_response)?;
+    let owner = users::by_id(&state.db, notebook.owner_id).await?;
     let owner = owner.as_ref().map(viewer_json).unwrap_or(Value::Null);
-    Ok((notebook, owner))
+    Ok((notebook, latest, owner))
 }
 
 fn notebook_json(
@@ -200,31 +233,21 @@ async fn notebook_page(
     headers: HeaderMap,
     Path(id): Path<String>,
     Query(params): Query<RevisionParam>,
-) -> Response {
-    if let Err(response) = readable(&state, &viewer, &format!("/notebooks/{id}/")) {
-        return response;
-    }
-    let (notebook, owner) = match load_notebook(&state, &id).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
-    let latest = match revisions::latest_for(&state.db, &[notebook.id]).await {
-        Ok(mut latest) => match latest.remove(&notebook.id) {
-            Some(latest) => latest,
-            None => return missing("This notebook has no revision."),
-        },
-        Err(err) => return err.into_response(),
-    };
-    let shown = match params.revision.as_deref().map(str::parse::<i32>) {
+) -> Result<Response, PageError> {
+    readable(&state, &viewer, &format!("/notebooks/{id}/"))?;
+    let (notebook, latest, owner) = load_notebook(&state, &id).await?;
+    let shown = match params.revision.as_deref() {
         None => latest.clone(),
-        Some(Ok(revision_id)) => match revisions::get(&state.db, revision_id).await {
-            Ok(Some(revision)) if revision.notebook_id == notebook.id => revision,
-            Ok(_) => return missing(&format!("Notebook {id} has no revision {revision_id}.")),
-            Err(err) => return err.into_response(),
-        },
-        Some(Err(_)) => return missing("That is not a revision number."),
+        Some(wanted) => {
+            let missing = || PageError::Missing(format!("Notebook {id} has no revision {wanted}."));
+            let revision_id: i32 = wanted.parse().map_err(|_| missing())?;
+            revisions::get(&state.db, revision_id)
+                .await?
+                .filter(|revision| revision.notebook_id == notebook.id)
+                .ok_or_else(missing)?
+        }
     };
-    Page {
+    Ok(Page {
         state: &state,
         viewer: &viewer,
         headers: &headers,
@@ -236,7 +259,7 @@ async fn notebook_page(
             "isLatest": shown.id == latest.id,
         }),
     }
-    .render()
+    .render())
 }
 
 async fn revisions_page(
@@ -244,29 +267,17 @@ async fn revisions_page(
     Extension(viewer): Extension<Viewer>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Response {
-    if let Err(response) = readable(&state, &viewer, &format!("/notebooks/{id}/revisions/")) {
-        return response;
-    }
-    let (notebook, owner) = match load_notebook(&state, &id).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
-    let latest = match revisions::latest_for(&state.db, &[notebook.id]).await {
-        Ok(mut latest) => latest.remove(&notebook.id),
-        Err(err) => return err.into_response(),
-    };
-    let Some(latest) = latest else {
-        return missing("This notebook has no revision.");
-    };
-    Page {
+) -> Result<Response, PageError> {
+    readable(&state, &viewer, &format!("/notebooks/{id}/revisions/"))?;
+    let (notebook, latest, owner) = load_notebook(&state, &id).await?;
+    Ok(Page {
         state: &state,
         viewer: &viewer,
         headers: &headers,
         title: format!("History of {}", notebook.title),
         data: json!({ "page": "revisions", "notebook": notebook_json(&notebook, owner, &viewer, &latest) }),
     }
-    .render()
+    .render())
 }
 
 /// Whether a navigation started on another site (a link or form elsewhere).
@@ -284,26 +295,24 @@ async fn new_notebook(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
     headers: HeaderMap,
-) -> Response {
+) -> Result<Response, PageError> {
     if viewer.user.is_none() {
-        if let Err(response) = readable(&state, &viewer, "/new") {
-            return response;
-        }
-        return Page {
+        readable(&state, &viewer, "/new")?;
+        return Ok(Page {
             state: &state,
             viewer: &viewer,
             headers: &headers,
             title: "Try Iodide".into(),
             data: json!({ "page": "try" }),
         }
-        .render();
+        .render());
     }
     if cross_site(&headers) {
         let body = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>New notebook · Iodide</title></head>\
                     <body><h1>New notebook</h1><form method=\"post\" action=\"/new\"><button type=\"submit\">Create a notebook</button></form></body></html>";
-        return Html(body).into_response();
+        return Ok(Html(body).into_response());
     }
-    create_and_open(&state, &viewer).await
+    Ok(create_and_open(&state, &viewer).await)
 }
 
 async fn new_notebook_confirmed(
