@@ -4,15 +4,13 @@ use serde_json::json;
 use crate::common::{Gql, TestApp};
 
 async fn viewer_with(app: &TestApp, authorization: &str) -> Gql {
-    let response = app
-        .client
-        .post(app.url("/api/graphql"))
-        .header("Authorization", authorization)
-        .json(&json!({ "query": "{ viewer { username } }" }))
-        .send()
-        .await
-        .unwrap();
-    Gql::read(response).await
+    let query = json!({ "query": "{ viewer { username } }" });
+    app.query_as(
+        &app.client,
+        |request| request.header("Authorization", authorization),
+        query,
+    )
+    .await
 }
 
 fn assert_refused(response: &Gql) {

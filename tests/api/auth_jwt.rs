@@ -6,14 +6,13 @@ use serde_json::{Value, json};
 use crate::common::{Gql, TestApp, browser};
 
 async fn viewer_with_bearer(app: &TestApp, token: &str) -> Gql {
-    let response = reqwest::Client::new()
-        .post(app.url("/api/graphql"))
-        .bearer_auth(token)
-        .json(&json!({ "query": "{ viewer { username } }" }))
-        .send()
-        .await
-        .unwrap();
-    Gql::read(response).await
+    let query = json!({ "query": "{ viewer { username } }" });
+    app.query_as(
+        &reqwest::Client::new(),
+        |request| request.bearer_auth(token),
+        query,
+    )
+    .await
 }
 
 fn assert_refused(response: &Gql) {
@@ -169,37 +168,32 @@ async fn the_authorization_header_comes_first_even_with_a_valid_cookie() {
     let app = TestApp::spawn().await;
     let client = browser();
     app.sign_in(&client, "dana").await;
-    let response = client
-        .post(app.url("/api/graphql"))
-        .bearer_auth("not-a-token")
-        .json(&json!({ "query": "{ viewer { username } }" }))
-        .send()
-        .await
-        .unwrap();
-    assert_refused(&Gql::read(response).await);
+    let response = app
+        .query_as(
+            &client,
+            |request| request.bearer_auth("not-a-token"),
+            json!({ "query": "{ viewer { username } }" }),
+        )
+        .await;
+    assert_refused(&response);
 
     let erin = app.user("erin").await;
-    let response = client
-        .post(app.url("/api/graphql"))
-        .header("Authorization", format!("Token {}", erin.token))
-        .json(&json!({ "query": "{ viewer { username } }" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        Gql::read(response).await.data()["viewer"]["username"],
-        "erin"
-    );
-    let cookie_only = client
-        .post(app.url("/api/graphql"))
-        .json(&json!({ "query": "{ viewer { username } }" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        Gql::read(cookie_only).await.data()["viewer"]["username"],
-        "dana"
-    );
+    let response = app
+        .query_as(
+            &client,
+            |request| request.header("Authorization", format!("Token {}", erin.token)),
+            json!({ "query": "{ viewer { username } }" }),
+        )
+        .await;
+    assert_eq!(response.data()["viewer"]["username"], "erin");
+    let cookie_only = app
+        .query_as(
+            &client,
+            |request| request,
+            json!({ "query": "{ viewer { username } }" }),
+        )
+        .await;
+    assert_eq!(cookie_only.data()["viewer"]["username"], "dana");
 }
 
 #[tokio::test]

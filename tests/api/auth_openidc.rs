@@ -61,14 +61,14 @@ async fn the_proxy_header_is_required_off_the_whitelist_and_creates_the_user() {
 async fn the_whitelist_ignores_the_header_and_needs_a_token() {
     let app = app_behind_proxy("X-Forwarded-User").await;
     let query = json!({ "query": "{ viewer { username } }" });
-    let with_header = reqwest::Client::new()
-        .post(app.url("/api/graphql"))
-        .header("X-Forwarded-User", "mallory")
-        .json(&query)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(Gql::read(with_header).await.data()["viewer"], json!(null));
+    let with_header = app
+        .query_as(
+            &reqwest::Client::new(),
+            |request| request.header("X-Forwarded-User", "mallory"),
+            query.clone(),
+        )
+        .await;
+    assert_eq!(with_header.data()["viewer"], json!(null));
     assert!(
         iodide_server::users::find_by_username(&app.state.db, "mallory")
             .await
@@ -77,17 +77,14 @@ async fn the_whitelist_ignores_the_header_and_needs_a_token() {
     );
 
     let grace = app.user("grace").await;
-    let with_token = reqwest::Client::new()
-        .post(app.url("/api/graphql"))
-        .header("Authorization", format!("Token {}", grace.token))
-        .json(&query)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        Gql::read(with_token).await.data()["viewer"]["username"],
-        "grace"
-    );
+    let with_token = app
+        .query_as(
+            &reqwest::Client::new(),
+            |request| request.header("Authorization", format!("Token {}", grace.token)),
+            query,
+        )
+        .await;
+    assert_eq!(with_token.data()["viewer"]["username"], "grace");
 }
 
 #[tokio::test]
@@ -118,17 +115,14 @@ async fn the_proxy_identity_trades_for_tokens() {
         .unwrap();
     assert_eq!(response.status(), 200);
     let pair: Value = response.json().await.unwrap();
-    let viewer = reqwest::Client::new()
-        .post(app.url("/api/graphql"))
-        .bearer_auth(pair["access"].as_str().unwrap())
-        .json(&json!({ "query": "{ viewer { username } }" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        Gql::read(viewer).await.data()["viewer"]["username"],
-        "heidi"
-    );
+    let viewer = app
+        .query_as(
+            &reqwest::Client::new(),
+            |request| request.bearer_auth(pair["access"].as_str().unwrap()),
+            json!({ "query": "{ viewer { username } }" }),
+        )
+        .await;
+    assert_eq!(viewer.data()["viewer"]["username"], "heidi");
     let default_header = get(&app, "/userinfo/", Some("heidi")).await;
     assert_eq!(
         default_header.status(),

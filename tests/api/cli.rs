@@ -69,15 +69,15 @@ async fn an_operator_creates_a_user_and_a_token_that_works() {
     assert!(!listed.contains(key), "the list must not show whole keys");
 
     iodide_server(&app, &["token", "revoke", key]);
+    let query = json!({ "query": "{ viewer { id } }" });
     let refused = app
-        .client
-        .post(app.url("/api/graphql"))
-        .header("Authorization", format!("Token {key}"))
-        .json(&json!({ "query": "{ viewer { id } }" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(refused.status(), 401);
+        .query_as(
+            &app.client,
+            |request| request.header("Authorization", format!("Token {key}")),
+            query,
+        )
+        .await;
+    assert_eq!(refused.status, 401);
 }
 
 #[tokio::test]

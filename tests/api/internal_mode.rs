@@ -113,11 +113,12 @@ async fn userinfo_needs_an_identity_in_internal_mode() {
         .await
         .unwrap();
     assert_eq!(info["name"], "judy");
-    let viewer = client
-        .post(app.url("/api/graphql"))
-        .json(&json!({ "query": "{ notebooks { totalCount } }" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(Gql::read(viewer).await.data()["notebooks"]["totalCount"], 0);
+    let viewer = app
+        .query_as(
+            &client,
+            |request| request,
+            json!({ "query": "{ notebooks { totalCount } }" }),
+        )
+        .await;
+    assert_eq!(viewer.data()["notebooks"]["totalCount"], 0);
 }

@@ -164,6 +164,18 @@ impl TestApp {
         Gql::read(request.send().await.unwrap()).await
     }
 
+    /// POSTs a GraphQL `body` from `client` (whose cookies count), with whatever
+    /// credentials `credentials` adds to the request.
+    pub async fn query_as(
+        &self,
+        client: &reqwest::Client,
+        credentials: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+        body: Value,
+    ) -> Gql {
+        let request = credentials(client.post(self.url("/api/graphql")));
+        Gql::read(request.json(&body).send().await.unwrap()).await
+    }
+
     /// Creates a notebook through the API and returns its id and first revision id.
     pub async fn notebook(&self, owner: &TestUser, title: &str, content: &str) -> (String, String) {
         let response = self
