@@ -10,6 +10,7 @@ use async_graphql::{
     extensions::{Extension, ExtensionContext, ExtensionFactory, NextRequest},
 };
 
+use super::limits::{MAX_COMPLEXITY, MAX_DEPTH};
 use crate::error::Error;
 
 pub struct ErrorPresenter;
@@ -36,8 +37,10 @@ fn present(error: &mut ServerError) {
     let (code, message) = match domain {
         Some(domain) => (domain.code(), Some(domain.public_message())),
         None if has_code(error) => return,
-        None if is_limit(error) => ("QUERY_TOO_COMPLEX", None),
-        None => ("BAD_USER_INPUT", None),
+        None => match limit_message(&error.message) {
+            Some(message) => ("QUERY_TOO_COMPLEX", Some(message)),
+            None => ("BAD_USER_INPUT", None),
+        },
     };
     if let Some(message) = message {
         error.message = message;
@@ -49,15 +52,22 @@ fn present(error: &mut ServerError) {
 }
 
 /// The parser's and the schema's depth and complexity limits report themselves
-/// only in words.
-fn is_limit(error: &ServerError) -> bool {
-    [
-        "Query is too complex",
-        "Query is nested too deep",
-        "The recursion depth",
-    ]
-    .iter()
-    .any(|prefix| error.message.starts_with(prefix))
+/// only in words, and without the limit: say which limit, and its value.
+fn limit_message(message: &str) -> Option<String> {
+    if message.starts_with("Query is too complex") {
+        Some(format!(
+            "The query is too complex: its cost is over the limit of {MAX_COMPLEXITY} \
+             (a connection costs its page size times its fields)"
+        ))
+    } else if message.starts_with("Query is nested too deep")
+        || message.starts_with("The recursion depth")
+    {
+        Some(format!(
+            "The query is nested more than {MAX_DEPTH} levels deep"
+        ))
+    } else {
+        None
+    }
 }
 
 fn has_code(error: &ServerError) -> bool {

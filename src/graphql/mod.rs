@@ -10,6 +10,7 @@ mod errors;
 mod file;
 mod file_source;
 mod guards;
+pub mod limits;
 mod loaders;
 mod notebook;
 mod revision;
@@ -43,16 +44,12 @@ pub struct Mutation(
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 
-/// Deep enough for any query the editor sends, shallow enough that a cyclic
-/// notebook -> owner -> notebooks -> ... query cannot fan out without bound.
-const MAX_DEPTH: usize = 16;
-const MAX_COMPLEXITY: usize = 10_000;
-
 fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
     Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .extension(errors::ErrorPresenter)
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
+        .extension(limits::QueryLimits)
+        .limit_depth(limits::MAX_DEPTH)
+        .limit_complexity(limits::MAX_COMPLEXITY)
         .disable_suggestions()
 }
 
@@ -71,8 +68,10 @@ pub fn request_data(
     request: async_graphql::Request,
     viewer: Viewer,
     db: &DatabaseConnection,
+    budget: &limits::BatchBudget,
 ) -> async_graphql::Request {
     request
         .data(viewer)
+        .data(budget.clone())
         .data(DataLoader::new(DbLoader::new(db.clone()), tokio::spawn))
 }

@@ -6,6 +6,7 @@ use super::{
     file::File,
     file_source::FileSource,
     guards::CanRead,
+    limits::page_cost,
     loaders::{FileSourcesOf, FilesOf, LatestRevision, RevisionById, RevisionCount, UserById},
     revision::Revision,
     user::User,
@@ -63,6 +64,7 @@ impl Notebook {
     }
 
     /// Newest first. ids filters to those revisions.
+    #[graphql(complexity = "page_cost(first, last) * child_complexity")]
     async fn revisions(
         &self,
         ctx: &Context<'_>,
@@ -140,7 +142,10 @@ impl NotebookQuery {
     }
 
     /// Keyset (cursor) pagination, newest first; first/last at most 100.
-    #[graphql(guard = "CanRead")]
+    #[graphql(
+        guard = "CanRead",
+        complexity = "page_cost(first, last) * child_complexity"
+    )]
     #[allow(clippy::too_many_arguments)]
     async fn notebooks(
         &self,

@@ -4,6 +4,7 @@ use super::{
     connection::{IdCursor, NotebookTotal, PageArgs},
     context::{db, to_id, viewer},
     guards::CanRead,
+    limits::page_cost,
     notebook::{Notebook, notebook_connection},
 };
 use crate::{entity::user, notebooks::NotebookFilter, policy, users};
@@ -44,6 +45,7 @@ impl User {
     }
 
     /// The user's notebooks, newest first.
+    #[graphql(complexity = "page_cost(first, last) * child_complexity")]
     async fn notebooks(
         &self,
         ctx: &Context<'_>,

@@ -28,7 +28,7 @@ use axum::{
 use futures_util::{StreamExt, TryStreamExt};
 use tokio_util::{compat::TokioAsyncReadCompatExt, io::StreamReader};
 
-use crate::{app::AppState, auth::Viewer, error::Error, graphql};
+use crate::{app::AppState, auth::Viewer, error::Error, graphql, policy::ApiMode};
 
 /// More queries in one batch than the editor ever sends.
 const MAX_BATCH: usize = 10;
@@ -234,7 +234,17 @@ async fn execute(
     viewer: Viewer,
     batch: BatchRequest,
 ) -> Result<Response, Refusal> {
-    let with_data = |request| graphql::request_data(request, viewer.clone(), &state.db);
+    // Anonymous visitors of a private server learn nothing, not even the schema.
+    let hide_schema = viewer.user.is_none() && state.mode() == ApiMode::Internal;
+    let budget = graphql::limits::BatchBudget::default();
+    let with_data = |request: async_graphql::Request| {
+        let request = if hide_schema {
+            request.disable_introspection()
+        } else {
+            request
+        };
+        graphql::request_data(request, viewer.clone(), &state.db, &budget)
+    };
     let batch = match batch {
         BatchRequest::Single(request) => BatchRequest::Single(with_data(request)),
         BatchRequest::Batch(requests) if requests.len() > MAX_BATCH => {

@@ -84,10 +84,7 @@ pub async fn create(
     validate_title(&new.title)?;
     let owner = match policy::notebook_owner(viewer, new.owner.as_deref())? {
         NotebookOwner::Viewer(user) => user.clone(),
-        NotebookOwner::OnBehalfOf(username) => {
-            users::validate_username(username)?;
-            users::find_or_create(db, username).await?
-        }
+        NotebookOwner::OnBehalfOf(username) => users::find_or_create(db, username).await?,
     };
     if let Some(revision_id) = new.forked_from
         && revision::Entity::find_by_id(revision_id)

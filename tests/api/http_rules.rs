@@ -151,7 +151,7 @@ async fn deep_queries_are_refused() {
     let nested = |levels: usize| {
         let mut query = String::from("id");
         for _ in 0..levels {
-            query = format!("notebooks {{ nodes {{ owner {{ {query} }} }} }}");
+            query = format!("notebooks(first: 1) {{ nodes {{ owner {{ {query} }} }} }}");
         }
         format!("{{ {query} }}")
     };

@@ -12,6 +12,7 @@ mod cli;
 mod files;
 mod http_rules;
 mod internal_mode;
+mod limits;
 mod notebooks;
 mod pages;
 mod pagination;

@@ -1,0 +1,128 @@
+//! What one request may ask of the server: query text size, aliases, depth,
+//! complexity (connections cost by their page size) and, for a batch, the
+//! complexity summed over its operations. (Directives need no limit of their own:
+//! validation refuses repeated and unknown ones, which leaves two per field.) Each refusal says which limit and its
+//! value, with the code QUERY_TOO_COMPLEX.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
+};
+
+use async_graphql::{
+    ErrorExtensionValues, ServerError, ServerResult, ValidationResult, Value, Variables,
+    async_trait,
+    extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation},
+    parser::types::{ExecutableDocument, Selection, SelectionSet},
+};
+
+use crate::pagination::DEFAULT_PAGE_SIZE;
+
+/// Characters of query text; the editor's largest query is a few hundred.
+pub const MAX_QUERY_CHARS: usize = 20_000;
+pub const MAX_ALIASES: usize = 30;
+pub const MAX_DEPTH: usize = 16;
+/// One page of 100 notebooks with their owners, latest revisions and files
+/// costs about 1,500.
+pub const MAX_COMPLEXITY: usize = 5_000;
+
+/// The cost multiplier of a connection: the page size that it asks for.
+pub fn page_cost(first: Option<i32>, last: Option<i32>) -> usize {
+    first
+        .or(last)
+        .unwrap_or(DEFAULT_PAGE_SIZE)
+        .clamp(1, crate::pagination::MAX_PAGE_SIZE) as usize
+}
+
+/// Complexity already spent by the operations of one HTTP request (a batch).
+#[derive(Clone, Default)]
+pub struct BatchBudget(Arc<AtomicUsize>);
+
+pub struct QueryLimits;
+
+impl ExtensionFactory for QueryLimits {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(QueryLimits)
+    }
+}
+
+fn too_complex(message: String) -> ServerError {
+    let mut error = ServerError::new(message, None);
+    error
+        .extensions
+        .get_or_insert_with(ErrorExtensionValues::default)
+        .set("code", Value::from("QUERY_TOO_COMPLEX"));
+    error
+}
+
+#[async_trait::async_trait]
+impl Extension for QueryLimits {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        if query.chars().count() > MAX_QUERY_CHARS {
+            return Err(too_complex(format!(
+                "The query is longer than {MAX_QUERY_CHARS} characters"
+            )));
+        }
+        let document = next.run(ctx, query, variables).await?;
+        let aliases = count_aliases(&document);
+        if aliases > MAX_ALIASES {
+            return Err(too_complex(format!(
+                "The query uses {aliases} aliases; the limit is {MAX_ALIASES}"
+            )));
+        }
+        Ok(document)
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let result = next.run(ctx).await?;
+        if let Some(budget) = ctx.data_opt::<BatchBudget>() {
+            let spent =
+                budget.0.fetch_add(result.complexity, Ordering::Relaxed) + result.complexity;
+            if spent > MAX_COMPLEXITY {
+                return Err(vec![too_complex(format!(
+                    "The batch's operations together have a complexity of {spent}; the limit is {MAX_COMPLEXITY}"
+                ))]);
+            }
+        }
+        Ok(result)
+    }
+}
+
+/// Aliases in every operation and fragment of the document.
+fn count_aliases(document: &ExecutableDocument) -> usize {
+    let operations = document
+        .operations
+        .iter()
+        .map(|(_, operation)| count_in(&operation.node.selection_set.node))
+        .sum::<usize>();
+    let fragments = document
+        .fragments
+        .values()
+        .map(|fragment| count_in(&fragment.node.selection_set.node))
+        .sum::<usize>();
+    operations + fragments
+}
+
+fn count_in(selection_set: &SelectionSet) -> usize {
+    selection_set
+        .items
+        .iter()
+        .map(|selection| match &selection.node {
+            Selection::Field(field) => {
+                usize::from(field.node.alias.is_some()) + count_in(&field.node.selection_set.node)
+            }
+            Selection::InlineFragment(fragment) => count_in(&fragment.node.selection_set.node),
+            Selection::FragmentSpread(_) => 0,
+        })
+        .sum()
+}

@@ -1,0 +1,121 @@
+use iodide_server::graphql::limits::{MAX_ALIASES, MAX_COMPLEXITY, MAX_QUERY_CHARS};
+use serde_json::json;
+
+use crate::common::{Gql, TestApp};
+
+fn assert_too_complex(response: &Gql, limit: usize) {
+    assert_eq!(response.code(), "QUERY_TOO_COMPLEX", "{}", response.body);
+    assert!(
+        response.message().contains(&limit.to_string()),
+        "{}",
+        response.message()
+    );
+}
+
+#[tokio::test]
+async fn query_text_is_limited_in_length() {
+    let app = TestApp::spawn().await;
+    let padded = |length: usize| {
+        let query = "{ viewer { id } }";
+        format!("{query}{}", " ".repeat(length - query.len()))
+    };
+    let fits = app.gql(None, &padded(MAX_QUERY_CHARS), json!({})).await;
+    assert_eq!(fits.data()["viewer"], json!(null));
+    let over = app.gql(None, &padded(MAX_QUERY_CHARS + 1), json!({})).await;
+    assert_too_complex(&over, MAX_QUERY_CHARS);
+}
+
+#[tokio::test]
+async fn aliases_are_limited() {
+    let app = TestApp::spawn().await;
+    let aliased = |count: usize| {
+        let fields: Vec<String> = (0..count)
+            .map(|n| format!("a{n}: viewer {{ id }}"))
+            .collect();
+        format!("{{ {} }}", fields.join(" "))
+    };
+    let fits = app.gql(None, &aliased(MAX_ALIASES), json!({})).await;
+    assert_eq!(fits.data()["a0"], json!(null));
+    let over = app.gql(None, &aliased(MAX_ALIASES + 1), json!({})).await;
+    assert_too_complex(&over, MAX_ALIASES);
+}
+
+#[tokio::test]
+async fn connections_cost_their_page_size() {
+    let app = TestApp::spawn().await;
+    let nested = |outer: usize, inner: usize| {
+        format!(
+            "{{ notebooks(first: {outer}) {{ nodes {{ revisions(first: {inner}) {{ nodes {{ id title content }} }} }} }} }}"
+        )
+    };
+    let fits = app.gql(None, &nested(10, 10), json!({})).await;
+    assert_eq!(fits.data()["notebooks"]["nodes"], json!([]));
+    let over = app.gql(None, &nested(100, 100), json!({})).await;
+    assert_too_complex(&over, MAX_COMPLEXITY);
+}
+
+#[tokio::test]
+async fn a_batch_sums_the_cost_of_its_operations() {
+    let app = TestApp::spawn().await;
+    // Each costs about three quarters of the limit: one passes, two together do not.
+    let heavy =
+        "{ notebooks(first: 35) { nodes { revisions(first: 35) { nodes { id title } } } } }";
+    let single = app.gql(None, heavy, json!({})).await;
+    assert_eq!(single.data()["notebooks"]["nodes"], json!([]));
+    let batch = json!([{ "query": heavy }, { "query": heavy }]);
+    let response = app
+        .client
+        .post(app.url("/api/graphql"))
+        .json(&batch)
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = response.json().await.unwrap();
+    let codes: Vec<_> = body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|part| part["errors"][0]["extensions"]["code"].clone())
+        .collect();
+    assert_eq!(codes, [json!(null), json!("QUERY_TOO_COMPLEX")], "{body}");
+}
+
+#[tokio::test]
+async fn repeated_or_unknown_directives_are_refused() {
+    let app = TestApp::spawn().await;
+    let two = app
+        .gql(
+            None,
+            "{ viewer @include(if: true) @skip(if: false) { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(two.data()["viewer"], json!(null));
+    for query in [
+        "{ viewer @include(if: true) @include(if: true) { id } }",
+        "{ viewer @slow @slow @slow { id } }",
+    ] {
+        let response = app.gql(None, query, json!({})).await;
+        assert_eq!(response.code(), "BAD_USER_INPUT", "{query}");
+    }
+}
+
+#[tokio::test]
+async fn introspection_is_hidden_from_anonymous_visitors_of_a_private_server() {
+    let app = TestApp::builder().restrict_api().spawn().await;
+    let introspect = "{ __schema { queryType { name } } }";
+    let anonymous = app.gql(None, introspect, json!({})).await;
+    assert_eq!(
+        anonymous.body["data"]["__schema"],
+        json!(null),
+        "{}",
+        anonymous.body
+    );
+    let alice = app.user("alice").await;
+    let signed_in = app.gql(Some(&alice), introspect, json!({})).await;
+    assert_eq!(signed_in.data()["__schema"]["queryType"]["name"], "Query");
+
+    let public = TestApp::spawn().await;
+    let response = public.gql(None, introspect, json!({})).await;
+    assert_eq!(response.data()["__schema"]["queryType"]["name"], "Query");
+}
