@@ -85,7 +85,8 @@ pub async fn get_meta(db: &impl ConnectionTrait, id: i32) -> Result<Option<FileM
         .await?)
 }
 
-/// The files of each notebook, by name, without their bytes.
+/// The files of each notebook, by name, without their bytes; every id has an
+/// entry.
 pub async fn metas_for(
     db: &impl ConnectionTrait,
     notebook_ids: &[i32],
@@ -96,7 +97,8 @@ pub async fn metas_for(
         .into_partial_model::<FileMeta>()
         .all(db)
         .await?;
-    let mut by_notebook: HashMap<i32, Vec<FileMeta>> = HashMap::new();
+    let mut by_notebook: HashMap<i32, Vec<FileMeta>> =
+        notebook_ids.iter().map(|id| (*id, Vec::new())).collect();
     for meta in metas {
         by_notebook.entry(meta.notebook_id).or_default().push(meta);
     }

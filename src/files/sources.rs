@@ -90,7 +90,8 @@ pub async fn for_notebooks(
         .order_by_asc(file_source::Column::Filename)
         .all(db)
         .await?;
-    let mut by_notebook: HashMap<i32, Vec<file_source::Model>> = HashMap::new();
+    let mut by_notebook: HashMap<i32, Vec<file_source::Model>> =
+        notebook_ids.iter().map(|id| (*id, Vec::new())).collect();
     for source in sources {
         by_notebook
             .entry(source.notebook_id)

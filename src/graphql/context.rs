@@ -2,13 +2,10 @@
 
 use std::hash::Hash;
 
-use async_graphql::{
-    Context, ID,
-    dataloader::{DataLoader, Loader},
-};
+use async_graphql::{Context, ID, dataloader::Loader};
 use sea_orm::DatabaseConnection;
 
-use super::loaders::DbLoader;
+use super::loaders::{DbLoader, RequestLoader};
 use crate::{
     auth::Viewer,
     error::{Error, Result},
@@ -27,7 +24,7 @@ where
     K: Send + Sync + Hash + Eq + Clone + 'static,
     DbLoader: Loader<K, Error = std::sync::Arc<Error>>,
 {
-    ctx.data_unchecked::<DataLoader<DbLoader>>()
+    ctx.data_unchecked::<RequestLoader>()
         .load_one(key)
         .await
         .map_err(|err| Error::Internal(err.to_string()))

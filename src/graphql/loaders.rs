@@ -1,10 +1,21 @@
 //! One request-scoped DataLoader with a key type per relation, so that a page of
 //! notebooks with owners, latest revisions and files costs one query per relation,
 //! whatever the page size. The queries themselves belong to the domain services.
+//!
+//! A DataLoader batch closes a moment after its first key, and async-graphql
+//! resolves a long list in slices, so on a busy machine one list can straddle two
+//! batches. Lists therefore prefetch the relations that the query selects (see
+//! [`prefetch_notebooks`]) into the loader's request-scoped cache, which makes
+//! the number of queries per page exact; the cache is emptied after each mutation
+//! so that nothing read before a write is served after it.
 
 use std::{collections::HashMap, sync::Arc};
 
-use async_graphql::dataloader::Loader;
+use async_graphql::{
+    Context, ServerResult, Value,
+    dataloader::{DataLoader, HashMapCache, Loader},
+    extensions::{Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo},
+};
 use sea_orm::DatabaseConnection;
 
 use crate::{
@@ -67,3 +78,89 @@ batch_key!(
     /// Keyed by file source id.
     LatestOperation => file_update_operation::Model, files::sources::latest_operations
 );
+
+pub type RequestLoader = DataLoader<DbLoader, HashMapCache>;
+
+pub fn request_loader(db: DatabaseConnection) -> RequestLoader {
+    DataLoader::with_cache(DbLoader::new(db), tokio::spawn, HashMapCache::default())
+}
+
+fn forget_everything(loader: &RequestLoader) {
+    loader.clear::<UserById>();
+    loader.clear::<NotebookById>();
+    loader.clear::<RevisionById>();
+    loader.clear::<LatestRevision>();
+    loader.clear::<RevisionCount>();
+    loader.clear::<FilesOf>();
+    loader.clear::<FileSourcesOf>();
+    loader.clear::<FileSourceById>();
+    loader.clear::<LatestOperation>();
+}
+
+/// Loads, in one query per relation, what the selected fields of a page of
+/// notebooks will ask for.
+pub async fn prefetch_notebooks(ctx: &Context<'_>, notebooks: &[notebook::Model]) -> Result<()> {
+    let lookahead = ctx.look_ahead();
+    let selected = |field: &str| {
+        lookahead.field("nodes").field(field).exists()
+            || lookahead.field("edges").field("node").field(field).exists()
+    };
+    let loader = ctx.data_unchecked::<RequestLoader>();
+    let ids: Vec<i32> = notebooks.iter().map(|notebook| notebook.id).collect();
+    let owners: Vec<UserById> = notebooks.iter().map(|nb| UserById(nb.owner_id)).collect();
+    let failed = |err: Arc<Error>| Error::Internal(err.to_string());
+    if selected("owner") {
+        loader.load_many(owners).await.map_err(failed)?;
+    }
+    if selected("latestRevision") {
+        loader
+            .load_many(ids.iter().copied().map(LatestRevision))
+            .await
+            .map_err(failed)?;
+    }
+    if selected("revisionCount") {
+        loader
+            .load_many(ids.iter().copied().map(RevisionCount))
+            .await
+            .map_err(failed)?;
+    }
+    if selected("files") {
+        loader
+            .load_many(ids.iter().copied().map(FilesOf))
+            .await
+            .map_err(failed)?;
+    }
+    if selected("fileSources") {
+        loader
+            .load_many(ids.iter().copied().map(FileSourcesOf))
+            .await
+            .map_err(failed)?;
+    }
+    Ok(())
+}
+
+/// Empties the loader's cache after each mutation field.
+pub struct ForgetAfterMutations;
+
+impl ExtensionFactory for ForgetAfterMutations {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ForgetAfterMutations)
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for ForgetAfterMutations {
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<Value>> {
+        let mutation = info.parent_type == "Mutation";
+        let value = next.run(ctx, info).await;
+        if mutation && let Some(loader) = ctx.data_opt::<RequestLoader>() {
+            forget_everything(loader);
+        }
+        value
+    }
+}

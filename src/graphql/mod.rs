@@ -16,9 +16,7 @@ mod notebook;
 mod revision;
 mod user;
 
-use async_graphql::{
-    EmptySubscription, MergedObject, Schema, SchemaBuilder, dataloader::DataLoader,
-};
+use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 use sea_orm::DatabaseConnection;
 
 use crate::{auth::Viewer, policy::ApiMode};
@@ -48,6 +46,7 @@ fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
     Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .extension(errors::ErrorPresenter)
         .extension(limits::QueryLimits)
+        .extension(loaders::ForgetAfterMutations)
         .limit_depth(limits::MAX_DEPTH)
         .limit_complexity(limits::MAX_COMPLEXITY)
         .disable_suggestions()
@@ -73,5 +72,5 @@ pub fn request_data(
     request
         .data(viewer)
         .data(budget.clone())
-        .data(DataLoader::new(DbLoader::new(db.clone()), tokio::spawn))
+        .data(loaders::request_loader(db.clone()))
 }

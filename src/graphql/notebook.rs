@@ -7,7 +7,10 @@ use super::{
     file_source::FileSource,
     guards::CanRead,
     limits::page_cost,
-    loaders::{FileSourcesOf, FilesOf, LatestRevision, RevisionById, RevisionCount, UserById},
+    loaders::{
+        FileSourcesOf, FilesOf, LatestRevision, RevisionById, RevisionCount, UserById,
+        prefetch_notebooks,
+    },
     revision::Revision,
     user::User,
 };
@@ -122,6 +125,7 @@ pub async fn notebook_connection(
 ) -> Result<Connection<IdCursor, Notebook, NotebookTotal>> {
     let request = page.into_request()?;
     let page = notebooks::list(db(ctx), &filter, &request).await?;
+    prefetch_notebooks(ctx, &page.items).await?;
     Ok(connection(
         page,
         NotebookTotal(filter),

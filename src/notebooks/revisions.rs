@@ -68,7 +68,7 @@ pub async fn latest_for(
     Ok(revisions.into_iter().map(|r| (r.notebook_id, r)).collect())
 }
 
-/// How many revisions each notebook has, in one query.
+/// How many revisions each notebook has, in one query; every id has an entry.
 pub async fn counts_for(
     db: &impl ConnectionTrait,
     notebook_ids: &[i32],
@@ -82,7 +82,9 @@ pub async fn counts_for(
         .into_tuple()
         .all(db)
         .await?;
-    Ok(counts.into_iter().collect())
+    let mut by_notebook: HashMap<i32, i64> = notebook_ids.iter().map(|id| (*id, 0)).collect();
+    by_notebook.extend(counts);
+    Ok(by_notebook)
 }
 
 pub async fn list(

@@ -198,3 +198,29 @@ async fn revisions_list_newest_first_and_filter_by_ids() {
         json!({ "totalCount": 2, "nodes": [{ "id": ids[2], "content": "2" }, { "id": ids[0], "content": "0" }] })
     );
 }
+
+#[tokio::test]
+async fn each_mutation_in_a_document_sees_the_writes_before_it() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let (id, _) = app.notebook(&alice, "T", "0").await;
+    let response = app
+        .gql(
+            Some(&alice),
+            "mutation($id: ID!) {
+               a: createRevision(input: { notebookId: $id, title: \"T\", content: \"1\" }) { notebook { revisionCount latestRevision { content } } }
+               b: createRevision(input: { notebookId: $id, title: \"T\", content: \"2\" }) { notebook { revisionCount latestRevision { content } } }
+             }",
+            json!({ "id": id }),
+        )
+        .await;
+    let data = response.data();
+    assert_eq!(
+        data["a"]["notebook"],
+        json!({ "revisionCount": 2, "latestRevision": { "content": "1" } })
+    );
+    assert_eq!(
+        data["b"]["notebook"],
+        json!({ "revisionCount": 3, "latestRevision": { "content": "2" } })
+    );
+}
