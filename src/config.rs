@@ -10,7 +10,6 @@ use url::Url;
 
 /// The embedded default: an SQLite file under ./data, created on first start.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/iodide.db?mode=rwc";
-pub const DEFAULT_SERVER_URI: &str = "http://localhost:8000/";
 pub const DEFAULT_OPENIDC_HEADER: &str = "X-Forwarded-User";
 pub const DEFAULT_OPENIDC_AUTH_WHITELIST: &str = "^/api/";
 pub const DEFAULT_GITHUB_AUTHORIZE_URL: &str = "https://github.com/login/oauth/authorize";
@@ -149,6 +148,7 @@ impl Config {
             None
         };
         let default_bind = if dev_mode { "127.0.0.1" } else { "0.0.0.0" };
+        let port = env.parse("PORT")?.unwrap_or(8000);
         let eval_frame_origin = env.url("EVAL_FRAME_ORIGIN")?;
         let cors_allowed_origins = env.url_list("CORS_ALLOWED_ORIGINS")?;
         if let Some(eval) = &eval_frame_origin
@@ -168,13 +168,13 @@ impl Config {
             redis_url: env.url("REDIS_URL")?,
             secret_key,
             secret_key_is_ephemeral,
-            server_uri: env
-                .url("SERVER_URI")?
-                .unwrap_or_else(|| Url::parse(DEFAULT_SERVER_URI).expect("default is valid")),
+            server_uri: env.url("SERVER_URI")?.unwrap_or_else(|| {
+                Url::parse(&format!("http://localhost:{port}/")).expect("a port makes a valid URL")
+            }),
             bind_address: env
                 .parse("BIND_ADDRESS")?
                 .unwrap_or_else(|| default_bind.parse().expect("default is valid")),
-            port: env.parse("PORT")?.unwrap_or(8000),
+            port,
             eval_frame_origin,
             cors_allowed_origins,
             github,
@@ -185,7 +185,7 @@ impl Config {
             max_body_bytes: MAX_FILE_BYTES + 1024 * 1024,
             max_file_bytes: MAX_FILE_BYTES,
             db_acquire_timeout: Duration::from_secs(
-                env.parse("DATABASE_ACQUIRE_TIMEOUT_SECS")?.unwrap_or(5),
+                env.parse("DATABASE_ACQUIRE_TIMEOUT_SECS")?.unwrap_or(3),
             ),
             db_max_connections: env.parse("DATABASE_MAX_CONNECTIONS")?.unwrap_or(10),
             token_requests_per_minute: env.parse("TOKEN_REQUESTS_PER_MINUTE")?.unwrap_or(10),
@@ -342,10 +342,16 @@ mod tests {
     fn defaults_are_the_embedded_setup() {
         let config = config(&[("SECRET_KEY", "0123456789abcdef0123")]).unwrap();
         assert_eq!(config.database_url, DEFAULT_DATABASE_URL);
-        assert_eq!(config.server_uri.as_str(), DEFAULT_SERVER_URI);
+        assert_eq!(config.server_uri.as_str(), "http://localhost:8000/");
         assert_eq!(config.port, 8000);
         assert!(!config.restrict_api);
         assert!(config.openidc.is_none());
+    }
+
+    #[test]
+    fn the_default_server_uri_follows_the_port() {
+        let config = config(&[("SECRET_KEY", "0123456789abcdef0123"), ("PORT", "5000")]).unwrap();
+        assert_eq!(config.server_uri.as_str(), "http://localhost:5000/");
     }
 
     #[test]

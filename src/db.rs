@@ -35,6 +35,9 @@ pub async fn connect(
     options
         .max_connections(config.db_max_connections)
         .acquire_timeout(config.db_acquire_timeout)
+        // While the database is away, fail fast so that clients get a 503 to
+        // retry instead of hanging.
+        .connect_timeout(config.db_acquire_timeout)
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|opts| {
             opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)

@@ -28,12 +28,51 @@ pub enum Error {
     RateLimited(u64),
     /// Details stay in the logs; the client sees a generic message.
     #[error("database error: {0}")]
-    Database(#[from] DbErr),
+    Database(DbErr),
+    /// The database cannot be reached: worth retrying shortly.
+    #[error("database unavailable: {0}")]
+    Unavailable(DbErr),
     #[error("internal error: {0}")]
     Internal(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// How long a client should wait before retrying while the database is away.
+pub const RETRY_AFTER_SECONDS: u64 = 5;
+
+impl From<DbErr> for Error {
+    fn from(err: DbErr) -> Self {
+        if is_connection_failure(&err) {
+            Error::Unavailable(err)
+        } else {
+            Error::Database(err)
+        }
+    }
+}
+
+/// Whether the error says the database could not be reached, as opposed to a
+/// statement that failed: no connection, a broken one, or a server shutting down
+/// (SQLSTATE classes 08, connection exception, and 57, operator intervention).
+fn is_connection_failure(err: &DbErr) -> bool {
+    use sea_orm::{RuntimeErr, sqlx};
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(inner)) | DbErr::Query(RuntimeErr::SqlxError(inner)) => {
+            match inner.as_ref() {
+                sqlx::Error::Io(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed => true,
+                sqlx::Error::Database(db) => db
+                    .code()
+                    .is_some_and(|code| code.starts_with("08") || code.starts_with("57")),
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
 
 impl Error {
     pub fn not_found(what: impl std::fmt::Display) -> Self {
@@ -55,7 +94,7 @@ impl Error {
             Error::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
             Error::QueryTooComplex(_) => "QUERY_TOO_COMPLEX",
             Error::RateLimited(_) => "RATE_LIMITED",
-            Error::Database(_) | Error::Internal(_) => "INTERNAL",
+            Error::Database(_) | Error::Unavailable(_) | Error::Internal(_) => "INTERNAL",
         }
     }
 
@@ -69,6 +108,7 @@ impl Error {
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Error::Database(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -79,6 +119,12 @@ impl Error {
                 tracing::error!(error = %self, "request failed");
                 "Something went wrong on the server. It has been logged; please try again."
                     .to_string()
+            }
+            Error::Unavailable(_) => {
+                tracing::warn!(error = %self, "the database is unreachable");
+                format!(
+                    "The server cannot reach its database right now; try again in {RETRY_AFTER_SECONDS} seconds."
+                )
             }
             other => other.to_string(),
         }
@@ -113,6 +159,9 @@ impl IntoResponse for Error {
             }
             Error::RateLimited(seconds) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            }
+            Error::Unavailable(_) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
             }
             _ => {}
         }

@@ -121,7 +121,30 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     if dev_mode {
         tracing::info!("development mode: open {server_uri} (GraphiQL: {server_uri}graphiql)");
     }
-    iodide_server::app::serve(listener, build_app(state), shutdown_signal()).await?;
+    let db = state.db.clone();
+    let (stopping, stop_signal) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stopping.send(true);
+    });
+    let stop_requested = |mut signal: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = signal.wait_for(|stop| *stop).await;
+    };
+    let server = iodide_server::app::serve(
+        listener,
+        build_app(state),
+        stop_requested(stop_signal.clone()),
+    );
+    let deadline = async {
+        stop_requested(stop_signal).await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    tokio::select! {
+        served = server => served?,
+        () = deadline => tracing::warn!("requests still running {SHUTDOWN_GRACE:?} after SIGTERM; stopping anyway"),
+    }
+    db.close().await?;
+    tracing::info!("stopped");
     Ok(())
 }
 
@@ -145,6 +168,10 @@ fn warn_about_sign_in(config: &Config) {
         }
     }
 }
+
+/// How long in-flight requests may finish after SIGTERM: Heroku sends SIGKILL
+/// 30 s after it.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(20);
 
 async fn shutdown_signal() {
     let ctrl_c = async {

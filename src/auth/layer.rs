@@ -33,19 +33,20 @@ pub enum AuthError {
     ProxyHeaderMissing(String),
     #[error("The sign-in proxy's {0} header does not name a valid user")]
     ProxyHeaderInvalid(String),
+    /// Identity could not be checked (the database or the session store failed).
     #[error("Authentication is temporarily unavailable")]
-    Unavailable(String),
+    Unavailable(Error),
 }
 
 impl From<sea_orm::DbErr> for AuthError {
     fn from(err: sea_orm::DbErr) -> Self {
-        AuthError::Unavailable(err.to_string())
+        AuthError::Unavailable(err.into())
     }
 }
 
 impl From<Error> for AuthError {
     fn from(err: Error) -> Self {
-        AuthError::Unavailable(err.to_string())
+        AuthError::Unavailable(err)
     }
 }
 
@@ -53,7 +54,7 @@ impl From<Error> for AuthError {
 impl From<AuthError> for Error {
     fn from(err: AuthError) -> Self {
         match err {
-            AuthError::Unavailable(reason) => Error::Internal(reason),
+            AuthError::Unavailable(err) => err,
             refused => Error::Unauthenticated(refused.to_string()),
         }
     }
@@ -70,8 +71,8 @@ impl AuthError {
 
 impl IntoResponse for AuthError {
     fn into_response(self) -> Response {
-        if let AuthError::Unavailable(reason) = self {
-            return Error::Internal(reason).into_response();
+        if let AuthError::Unavailable(err) = self {
+            return err.into_response();
         }
         let body = Error::body("UNAUTHENTICATED", &self.to_string());
         let mut response = (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
@@ -166,7 +167,10 @@ async fn from_authorization(state: &AppState, value: &HeaderValue) -> Result<Vie
 async fn from_session(state: &AppState, session: &Session) -> Result<Viewer, AuthError> {
     let user_id = session::user_id(session)
         .await
-        .map_err(|err| AuthError::Unavailable(err.to_string()))?;
+        // The session store is the database: when it fails, it is away.
+        .map_err(|err| {
+            Error::Unavailable(sea_orm::DbErr::Custom(format!("session store: {err}")))
+        })?;
     let Some(user_id) = user_id else {
         return Ok(Viewer::anonymous());
     };

@@ -11,7 +11,7 @@ use async_graphql::{
 };
 
 use super::limits::{MAX_COMPLEXITY, MAX_DEPTH};
-use crate::error::Error;
+use crate::error::{Error, RETRY_AFTER_SECONDS};
 
 pub struct ErrorPresenter;
 
@@ -34,6 +34,7 @@ fn present(error: &mut ServerError) {
     let domain = error
         .source::<Error>()
         .or_else(|| error.source::<Arc<Error>>().map(Arc::as_ref));
+    let retry = matches!(domain, Some(Error::Unavailable(_)));
     let (code, message) = match domain {
         Some(domain) => (domain.code(), Some(domain.public_message())),
         None if has_code(error) => return,
@@ -45,11 +46,18 @@ fn present(error: &mut ServerError) {
     if let Some(message) = message {
         error.message = message;
     }
-    error
+    let extensions = error
         .extensions
-        .get_or_insert_with(ErrorExtensionValues::default)
-        .set("code", Value::from(code));
+        .get_or_insert_with(ErrorExtensionValues::default);
+    extensions.set("code", Value::from(code));
+    if retry {
+        extensions.set(RETRY_AFTER, Value::from(RETRY_AFTER_SECONDS));
+    }
 }
+
+/// Marks an error that a retry may cure: the HTTP layer answers 503 with
+/// Retry-After when a response carries one.
+pub const RETRY_AFTER: &str = "retryAfter";
 
 /// The parser's and the schema's depth and complexity limits report themselves
 /// only in words, and without the limit: say which limit, and its value.

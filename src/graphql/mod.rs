@@ -21,6 +21,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::{auth::Viewer, policy::ApiMode};
 
+pub use errors::RETRY_AFTER;
 pub use loaders::DbLoader;
 
 #[derive(MergedObject, Default)]

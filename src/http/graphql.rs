@@ -257,5 +257,31 @@ async fn execute(
             BatchRequest::Batch(requests.into_iter().map(with_data).collect())
         }
     };
-    Ok(GraphQLResponse::from(state.schema.execute_batch(batch).await).into_response())
+    let response = state.schema.execute_batch(batch).await;
+    let retry = retry_after(&response);
+    let mut response = GraphQLResponse::from(response).into_response();
+    if let Some(seconds) = retry {
+        // The database is away: tell clients and load balancers to come back.
+        *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    Ok(response)
+}
+
+/// The retry delay that an error of the response asks for, if any.
+fn retry_after(response: &async_graphql::BatchResponse) -> Option<u64> {
+    let responses: Vec<&async_graphql::Response> = match response {
+        async_graphql::BatchResponse::Single(one) => vec![one],
+        async_graphql::BatchResponse::Batch(many) => many.iter().collect(),
+    };
+    responses
+        .into_iter()
+        .flat_map(|response| &response.errors)
+        .filter_map(|error| error.extensions.as_ref()?.get(graphql::RETRY_AFTER))
+        .find_map(|value| match value {
+            async_graphql::Value::Number(seconds) => seconds.as_u64(),
+            _ => None,
+        })
 }

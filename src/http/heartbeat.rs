@@ -40,7 +40,6 @@ async fn version() -> Json<serde_json::Value> {
     Json(json!({
         "name": env!("CARGO_PKG_NAME"),
         "version": env!("CARGO_PKG_VERSION"),
-        "source": env!("CARGO_PKG_REPOSITORY"),
-        "commit": option_env!("SOURCE_VERSION").unwrap_or("unknown"),
+        "commit": env!("IODIDE_BUILD_COMMIT"),
     }))
 }

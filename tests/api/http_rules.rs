@@ -196,6 +196,8 @@ async fn unknown_routes_are_json_404s_and_heartbeats_answer() {
         .await
         .unwrap();
     assert_eq!(version["version"], env!("CARGO_PKG_VERSION"));
+    let commit = version["commit"].as_str().unwrap();
+    assert!(commit == "unknown" || commit.len() >= 7, "{commit}");
 }
 
 #[tokio::test]

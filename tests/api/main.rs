@@ -9,6 +9,7 @@ mod auth_github;
 mod auth_jwt;
 mod auth_openidc;
 mod cli;
+mod faults;
 mod files;
 mod http_rules;
 mod internal_mode;

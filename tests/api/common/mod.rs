@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod fake_github;
+pub mod postgres_cluster;
 
 use std::net::SocketAddr;
 
@@ -35,6 +36,7 @@ type Configure = Box<dyn FnOnce(&mut Config)>;
 #[derive(Default)]
 pub struct TestAppBuilder {
     configure: Vec<Configure>,
+    database_url: Option<String>,
 }
 
 impl TestAppBuilder {
@@ -49,8 +51,20 @@ impl TestAppBuilder {
         self
     }
 
+    /// Uses this database (which the test owns) instead of a fresh one.
+    pub fn database_url(mut self, url: impl Into<String>) -> Self {
+        self.database_url = Some(url.into());
+        self
+    }
+
     pub async fn spawn(self) -> TestApp {
-        let database = TestDatabase::create().await;
+        let database = match self.database_url {
+            Some(url) => TestDatabase {
+                url,
+                cleanup: Cleanup::Nothing,
+            },
+            None => TestDatabase::create().await,
+        };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let mut config = Config::for_database(database.url.clone());
@@ -274,6 +288,7 @@ struct TestDatabase {
 }
 
 enum Cleanup {
+    Nothing,
     Folder(#[allow(dead_code)] tempfile::TempDir),
     Postgres { admin_url: String, name: String },
 }
