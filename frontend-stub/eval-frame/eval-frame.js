@@ -42,6 +42,9 @@
     if (typeof value === 'function') return 'function ' + (value.name || '(anonymous)');
     if (value instanceof Error) return value.name + ': ' + value.message;
     if (typeof value === 'symbol' || typeof value === 'bigint') return value.toString();
+    if (value instanceof Node) return value.outerHTML || value.textContent || value.nodeName;
+    if (value instanceof Map) return 'Map ' + describe(Object.fromEntries(value));
+    if (value instanceof Set) return 'Set ' + describe(Array.from(value));
     try {
       // Short values on one line, longer ones indented.
       var json = JSON.stringify(value);

@@ -44,6 +44,9 @@ test('signs in through the development login popup', async () => {
   await page.getByTestId('my-notebooks').getByText('You have no notebooks yet.').waitFor();
   const cookies = await context.cookies(server.origin);
   assert.ok(cookies.some((cookie) => cookie.name === 'iodide_session' && cookie.httpOnly));
+
+  await Promise.all([page.waitForURL(`${server.origin}/`), page.getByTestId('sign-out').click()]);
+  await page.getByTestId('sign-in').waitFor();
   await context.close();
 });
 
@@ -60,9 +63,13 @@ test('creates a notebook and lists it with its owner', async () => {
   // /new creates one too (a same-site navigation from the header).
   await Promise.all([page.waitForURL(/\/notebooks\/\d+\/$/), page.getByRole('link', { name: 'New notebook' }).click()]);
 
+  // Titles are text, never markup.
+  await createNotebook(context, '<img src=x onerror="window.pwned = 1">', '%% md\nx');
   const list = await openPage(context, '/');
-  await list.getByTestId('my-notebooks').getByTestId('notebook-row').nth(1).waitFor();
-  const row = list.getByTestId('all-notebooks').getByTestId('notebook-row').first();
+  await list.getByTestId('my-notebooks').getByTestId('notebook-row').nth(2).waitFor();
+  await list.getByText('<img src=x onerror="window.pwned = 1">').first().waitFor();
+  assert.equal(await list.evaluate(() => window.pwned), undefined);
+  const row = list.getByTestId('all-notebooks').getByTestId('notebook-row').nth(1);
   assert.match(await row.textContent(), /Untitled notebook.*bob/);
   await screenshot(list, 'notebooks-signed-in');
   await context.close();
@@ -159,13 +166,13 @@ test('browses the history and restores an old revision', async () => {
   await screenshot(history, 'revisions');
 
   // The old revision opens read-only with a way to restore it.
-  const [old] = await Promise.all([context.waitForEvent('page'), rows.nth(1).getByTestId('revision-open').click({ modifiers: ['Control'] })]);
-  await old.waitForSelector('body[data-ready="true"]');
+  const old = await openPage(context, await rows.nth(1).getByTestId('revision-open').getAttribute('href'));
   await old.getByTestId('old-revision').waitFor();
   assert.equal(await old.getByTestId('content').inputValue(), '%% md\nversion one');
   assert.equal(await old.getByTestId('content').getAttribute('readonly'), '');
   await screenshot(old, 'notebook-old-revision');
 
+  await history.bringToFront();
   await Promise.all([history.waitForURL(`**/notebooks/${id}/`), rows.nth(1).getByTestId('revision-restore').click()]);
   await history.waitForSelector('body[data-ready="true"]');
   assert.equal(await history.getByTestId('content').inputValue(), '%% md\nversion one');
@@ -176,6 +183,7 @@ test('browses the history and restores an old revision', async () => {
   // Restoring from the old revision's own page works the same way.
   await gql(context, 'mutation($input: CreateRevisionInput!) { createRevision(input: $input) { id } }',
     { input: { notebookId: id, title: 'Versions', content: '%% md\nversion four' } });
+  await old.bringToFront();
   await Promise.all([old.waitForURL(`**/notebooks/${id}/`), old.getByTestId('restore').click()]);
   assert.equal((await latestRevision(context, id)).count, 5);
   await context.close();

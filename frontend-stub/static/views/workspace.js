@@ -11,7 +11,7 @@ export class Workspace {
     this.onEdit = onEdit;
     this.titleInput = h('input', {
       class: 'title-input', id: 'notebook-title', testid: 'title', value: title,
-      'aria-label': 'Notebook title', maxLength: 200, readOnly,
+      'aria-label': 'Notebook title', maxLength: 255, readOnly,
     });
     this.textarea = h('textarea', {
       class: 'content-input', id: 'notebook-content', testid: 'content', spellcheck: false,
