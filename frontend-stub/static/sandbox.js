@@ -9,11 +9,13 @@ export class EvalSandbox {
   /**
    * evalFrameOrigin: where /eval-frame/ is served. When it is the editor's own
    * origin, the frame gets no allow-same-origin, so it runs in an opaque origin
-   * and its code cannot use the editor's origin, cookies or storage.
+   * and its code cannot use the editor's origin, cookies or storage. The
+   * editor's configured origin counts too, in case the page was reached under
+   * another name (127.0.0.1 for localhost).
    */
-  constructor(evalFrameOrigin) {
+  constructor(evalFrameOrigin, editorOrigin = location.origin) {
     this.evalFrameOrigin = new URL(evalFrameOrigin).origin;
-    this.opaque = this.evalFrameOrigin === location.origin;
+    this.opaque = this.evalFrameOrigin === location.origin || this.evalFrameOrigin === new URL(editorOrigin).origin;
     this.pending = new Map();
     this.nextId = 1;
     this.element = h('div', { class: 'sandbox' });

@@ -31,6 +31,7 @@ export function notebookPage(data) {
     title: revision.title,
     content: revision.content,
     evalFrameOrigin: data.evalFrameOrigin,
+    editorOrigin: data.editorOrigin,
     readOnly: !isLatest,
     onEdit: () => (saver ? saver.edited() : showStatus(notebook.viewerCanEdit ? 'old-revision' : 'read-only')),
     onSaveShortcut: () => saveNow(),

@@ -24,6 +24,7 @@ export function tryPage(data) {
     title: 'Untitled notebook',
     content: SAMPLE,
     evalFrameOrigin: data.evalFrameOrigin,
+    editorOrigin: data.editorOrigin,
     onSaveShortcut: () => saveAsNotebook(),
   });
 
