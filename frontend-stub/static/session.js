@@ -26,6 +26,15 @@ function setViewer(viewer) {
 }
 
 let pendingSignIn = null;
+let signInStarted = false;
+
+// A sign-in that finished out of our sight (the popup was cut off from this
+// window and ended elsewhere) shows when the person comes back to this window.
+window.addEventListener('focus', async () => {
+  if (!signInStarted || currentViewer || pendingSignIn) return;
+  const viewer = await queries.viewer().catch(() => null);
+  if (viewer) setViewer(viewer);
+});
 
 /**
  * Opens the sign-in popup and resolves with the viewer once /login_success/
@@ -36,6 +45,7 @@ export function signIn() {
     pendingSignIn.popup?.focus();
     return pendingSignIn.promise;
   }
+  signInStarted = true;
   const popup = window.open('/login/', 'iodide-sign-in', 'popup,width=520,height=640');
   if (!popup) {
     // A blocked popup: sign in in this window and come back here.
@@ -59,11 +69,18 @@ export function signIn() {
       setViewer(viewer);
       finish(viewer);
     };
-    // Closed without signing in: give a late message a moment, then give up.
+    // Closed without a message: the person gave up, or the provider's pages
+    // cut the popup off from this window (Cross-Origin-Opener-Policy), so ask
+    // the server who is signed in now.
     const closedWatch = setInterval(() => {
       if (!popup.closed) return;
       clearInterval(closedWatch);
-      setTimeout(() => { if (!reported) finish(currentViewer); }, 1000);
+      setTimeout(async () => {
+        if (reported) return;
+        const viewer = await queries.viewer().catch(() => currentViewer);
+        if (viewer?.id !== currentViewer?.id) setViewer(viewer);
+        finish(viewer);
+      }, 1000);
     }, 500);
     window.addEventListener('message', onMessage);
   });
