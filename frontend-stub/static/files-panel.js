@@ -7,6 +7,7 @@ import { describeError } from './api.js';
 import { confirmDialog, promptDialog } from './dialogs.js';
 
 const FINAL_STATES = new Set(['COMPLETED', 'FAILED']);
+const MAX_POLL_MS = 30_000;
 
 /** How often to ask about a running fetch; tests may set window.__IODIDE_POLL_MS. */
 function pollPeriod() {
@@ -220,33 +221,47 @@ export class FilesPanel {
     this.render();
   }
 
-  /** Polls a fetch until it completes or fails, then shows the new file. */
+  /**
+   * Polls a fetch until it completes or fails, then shows the new file. The
+   * wait grows after each poll (up to 30 s), so a tab left open on a fetch
+   * that waits for a busy worker does not keep asking every two seconds.
+   */
   watch(sourceId, operation) {
     this.stopWatching(sourceId);
+    let delay = pollPeriod();
     const poll = async () => {
+      let latest = null;
       try {
-        const latest = await queries.fileUpdateOperation(operation.id);
-        if (!latest) return;
-        this.setOperation(sourceId, latest);
-        if (FINAL_STATES.has(latest.status)) {
-          this.stopWatching(sourceId);
-          const source = this.sources.find((s) => s.id === sourceId);
-          if (latest.status === 'COMPLETED') {
-            this.say('info', `${source?.filename ?? 'The file'} was fetched.`);
-            await this.reloadFiles();
-          } else {
-            this.say('error', `Fetching ${source?.filename ?? 'the file'} failed${latest.failureReason ? `: ${latest.failureReason}` : '.'}`);
-          }
-        }
+        latest = await queries.fileUpdateOperation(operation.id);
       } catch {
         // A dropped poll is retried on the next tick.
       }
+      if (!this.polling.has(sourceId)) return;
+      if (latest) this.setOperation(sourceId, latest);
+      if (latest && FINAL_STATES.has(latest.status)) {
+        this.stopWatching(sourceId);
+        await this.finished(sourceId, latest);
+        return;
+      }
+      delay = Math.min(delay * 1.5, MAX_POLL_MS);
+      this.polling.set(sourceId, setTimeout(poll, delay));
     };
-    this.polling.set(sourceId, setInterval(poll, pollPeriod()));
+    this.polling.set(sourceId, setTimeout(poll, delay));
+  }
+
+  async finished(sourceId, operation) {
+    const source = this.sources.find((s) => s.id === sourceId);
+    const name = source?.filename ?? 'the file';
+    if (operation.status === 'COMPLETED') {
+      this.say('info', `${name} was fetched.`);
+      await this.reloadFiles().catch((error) => this.say('error', describeError(error)));
+    } else {
+      this.say('error', `Fetching ${name} failed${operation.failureReason ? `: ${operation.failureReason}` : '.'}`);
+    }
   }
 
   stopWatching(sourceId) {
-    clearInterval(this.polling.get(sourceId));
+    clearTimeout(this.polling.get(sourceId));
     this.polling.delete(sourceId);
   }
 
