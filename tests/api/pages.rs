@@ -316,3 +316,23 @@ async fn cors_answers_only_the_allowed_origins() {
         );
     }
 }
+
+#[tokio::test]
+async fn frontend_files_stay_inside_their_folders() {
+    let app = TestApp::spawn().await;
+    let status = |path: &'static str| {
+        let url = app.url(path);
+        async move { reqwest::get(url).await.unwrap().status() }
+    };
+    assert_eq!(status("/static/app.js").await, 200);
+    assert_eq!(status("/static/views/notebook.js").await, 200);
+    assert_eq!(status("/eval-frame/eval-frame.js").await, 200);
+    for escaping in [
+        "/static/..%2ftests%2fharness.js",
+        "/static/views%2f..%2fapp.js",
+        "/eval-frame/..%2fstatic%2fapp.js",
+        "/static/..%2f..%2fCargo.toml",
+    ] {
+        assert_eq!(status(escaping).await, 404, "{escaping}");
+    }
+}

@@ -1,0 +1,293 @@
+// A notebook's files (upload, download, rename, delete) and file sources (a URL
+// the server fetches into a file, with the state of the latest fetch).
+
+import { h, replaceChildren, formatSize, formatRelative, notice } from './dom.js';
+import * as queries from './queries.js';
+import { describeError } from './api.js';
+import { confirmDialog, promptDialog } from './dialogs.js';
+
+const FINAL_STATES = new Set(['COMPLETED', 'FAILED']);
+const MAX_POLL_MS = 30_000;
+
+/** How often to ask about a running fetch; tests may set window.__IODIDE_POLL_MS. */
+function pollPeriod() {
+  const override = Number(window.__IODIDE_POLL_MS);
+  return Number.isFinite(override) && override > 0 ? override : 2000;
+}
+
+export class FilesPanel {
+  constructor({ notebookId, canEdit }) {
+    this.notebookId = notebookId;
+    this.canEdit = canEdit;
+    this.files = [];
+    this.sources = [];
+    this.polling = new Map();
+    this.message = h('div', { class: 'panel-message' });
+    this.fileList = h('div', { testid: 'file-list' });
+    this.sourceList = h('div', { testid: 'source-list' });
+    this.uploadArea = h('div');
+    this.sourceForm = h('div');
+    this.element = h('section', { class: 'panel files-panel', id: 'files', 'aria-label': 'Files' },
+      h('h2', {}, 'Files'),
+      this.message,
+      this.fileList,
+      this.uploadArea,
+      h('h3', {}, 'File sources'),
+      h('p', { class: 'hint' }, 'A file source is a URL that the server fetches into a file of this notebook, on demand or on a schedule.'),
+      this.sourceList,
+      this.sourceForm,
+    );
+    this.renderForms();
+  }
+
+  setCanEdit(canEdit) {
+    this.canEdit = canEdit;
+    this.renderForms();
+    this.render();
+  }
+
+  say(kind, text) {
+    replaceChildren(this.message, text ? notice(kind, text) : null);
+  }
+
+  async load() {
+    try {
+      const notebook = await queries.notebookFiles(this.notebookId);
+      this.files = notebook?.files ?? [];
+      this.sources = notebook?.fileSources ?? [];
+      this.render();
+      for (const source of this.sources) {
+        const operation = source.latestUpdateOperation;
+        if (operation && !FINAL_STATES.has(operation.status)) this.watch(source.id, operation);
+      }
+    } catch (error) {
+      this.say('error', describeError(error));
+    }
+  }
+
+  render() {
+    replaceChildren(this.fileList, this.files.length
+      ? h('table', { class: 'table' },
+        h('thead', {}, h('tr', {}, h('th', {}, 'Name'), h('th', {}, 'Size'), h('th', {}, 'Updated'), h('th', {}, ''))),
+        h('tbody', {}, this.files.map((file) => this.fileRow(file))))
+      : h('p', { class: 'empty' }, 'No files yet.'));
+    replaceChildren(this.sourceList, this.sources.length
+      ? h('table', { class: 'table' },
+        h('thead', {}, h('tr', {}, h('th', {}, 'File'), h('th', {}, 'URL'), h('th', {}, 'Schedule'), h('th', {}, 'Latest fetch'), h('th', {}, ''))),
+        h('tbody', {}, this.sources.map((source) => this.sourceRow(source))))
+      : h('p', { class: 'empty' }, 'No file sources.'));
+  }
+
+  fileRow(file) {
+    return h('tr', { testid: 'file-row', dataset: { filename: file.filename } },
+      h('td', {}, h('a', { href: file.url, target: '_blank', rel: 'noopener', testid: 'file-open' }, file.filename)),
+      h('td', {}, formatSize(file.size)),
+      h('td', {}, formatRelative(file.lastUpdated)),
+      h('td', { class: 'row-actions' },
+        h('a', { class: 'button button-small', href: file.url, download: file.filename, testid: 'file-download' }, 'Download'),
+        this.canEdit && h('button', { class: 'button button-small', testid: 'file-rename', on: { click: () => this.rename(file) } }, 'Rename'),
+        this.canEdit && h('button', { class: 'button button-small button-danger-quiet', testid: 'file-delete', on: { click: () => this.remove(file) } }, 'Delete'),
+      ),
+    );
+  }
+
+  sourceRow(source) {
+    const operation = source.latestUpdateOperation;
+    return h('tr', { testid: 'source-row', dataset: { filename: source.filename } },
+      h('td', {}, source.filename),
+      h('td', { class: 'url-cell' }, source.url ?? '(hidden)'),
+      h('td', {}, source.updateInterval ? source.updateInterval.toLowerCase() : 'on demand'),
+      h('td', {}, operationStatus(operation)),
+      h('td', { class: 'row-actions' },
+        this.canEdit && h('button', { class: 'button button-small', testid: 'source-refresh', on: { click: () => this.refresh(source) } }, 'Fetch now'),
+        this.canEdit && h('button', { class: 'button button-small button-danger-quiet', testid: 'source-delete', on: { click: () => this.removeSource(source) } }, 'Delete'),
+      ),
+    );
+  }
+
+  renderForms() {
+    if (!this.canEdit) {
+      replaceChildren(this.uploadArea);
+      replaceChildren(this.sourceForm);
+      return;
+    }
+    const picker = h('input', { type: 'file', multiple: true, id: 'file-upload', testid: 'file-upload', class: 'visually-hidden' });
+    picker.addEventListener('change', async () => {
+      await this.upload([...picker.files]);
+      picker.value = '';
+    });
+    replaceChildren(this.uploadArea,
+      h('label', { class: 'button', for: 'file-upload' }, 'Upload files…'), picker,
+      h('span', { class: 'hint' }, ' Up to 10 MiB each. A file with the same name is replaced.'));
+
+    const filename = h('input', { class: 'input', name: 'filename', required: true, maxLength: 120, placeholder: 'data.csv', testid: 'source-filename' });
+    const url = h('input', { class: 'input', name: 'url', type: 'url', required: true, placeholder: 'https://example.org/data.csv', testid: 'source-url' });
+    const interval = h('select', { class: 'input', name: 'interval', testid: 'source-interval' },
+      h('option', { value: '' }, 'On demand'), h('option', { value: 'DAILY' }, 'Daily'), h('option', { value: 'WEEKLY' }, 'Weekly'));
+    const form = h('form', { class: 'inline-form', testid: 'source-form' },
+      h('label', { class: 'field' }, h('span', {}, 'File name'), filename),
+      h('label', { class: 'field field-wide' }, h('span', {}, 'URL'), url),
+      h('label', { class: 'field' }, h('span', {}, 'Schedule'), interval),
+      h('button', { class: 'button button-primary', type: 'submit', testid: 'source-add' }, 'Add source'));
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const added = await this.addSource({ filename: filename.value.trim(), url: url.value.trim(), updateInterval: interval.value || null });
+      if (added) form.reset();
+    });
+    replaceChildren(this.sourceForm, form);
+  }
+
+  async upload(files) {
+    for (const file of files) {
+      this.say('info', `Uploading ${file.name}…`);
+      try {
+        const existing = this.files.find((f) => f.filename === file.name);
+        const saved = existing ? await queries.replaceFile(existing.id, file) : await queries.uploadFile(this.notebookId, file.name, file);
+        this.files = [...this.files.filter((f) => f.id !== saved.id), saved].sort(byFilename);
+        this.render();
+        this.say('info', `${file.name} ${existing ? 'replaced' : 'uploaded'}.`);
+      } catch (error) {
+        this.say('error', `${file.name}: ${describeError(error)}`);
+        return;
+      }
+    }
+  }
+
+  async rename(file) {
+    const filename = await promptDialog({ title: 'Rename file', label: 'New name', value: file.filename, confirmLabel: 'Rename' });
+    if (!filename || filename === file.filename) return;
+    try {
+      const renamed = await queries.renameFile(file.id, filename);
+      this.files = this.files.map((f) => (f.id === file.id ? renamed : f)).sort(byFilename);
+      this.render();
+      this.say('info', `Renamed to ${renamed.filename}.`);
+    } catch (error) {
+      this.say('error', describeError(error));
+    }
+  }
+
+  async remove(file) {
+    const sure = await confirmDialog({ title: `Delete ${file.filename}?`, message: 'The file is gone for good; notebooks that load it will fail.', confirmLabel: 'Delete file', danger: true });
+    if (!sure) return;
+    try {
+      await queries.deleteFile(file.id);
+      this.files = this.files.filter((f) => f.id !== file.id);
+      this.render();
+      this.say('info', `${file.filename} deleted.`);
+    } catch (error) {
+      this.say('error', describeError(error));
+    }
+  }
+
+  async addSource(input) {
+    try {
+      const source = await queries.createFileSource({ notebookId: this.notebookId, ...input });
+      this.sources = [...this.sources, source].sort(byFilename);
+      this.render();
+      await this.refresh(source);
+      return true;
+    } catch (error) {
+      this.say('error', describeError(error));
+      return false;
+    }
+  }
+
+  async refresh(source) {
+    try {
+      const operation = await queries.refreshFileSource(source.id);
+      this.setOperation(source.id, operation);
+      this.say('info', `Fetch of ${source.filename} queued.`);
+      this.watch(source.id, operation);
+    } catch (error) {
+      this.say('error', describeError(error));
+    }
+  }
+
+  async removeSource(source) {
+    const sure = await confirmDialog({ title: `Delete the source of ${source.filename}?`, message: 'The file it filled stays.', confirmLabel: 'Delete source', danger: true });
+    if (!sure) return;
+    try {
+      await queries.deleteFileSource(source.id);
+      this.stopWatching(source.id);
+      this.sources = this.sources.filter((s) => s.id !== source.id);
+      this.render();
+    } catch (error) {
+      this.say('error', describeError(error));
+    }
+  }
+
+  setOperation(sourceId, operation) {
+    this.sources = this.sources.map((s) => (s.id === sourceId ? { ...s, latestUpdateOperation: operation } : s));
+    this.render();
+  }
+
+  /**
+   * Polls a fetch until it completes or fails, then shows the new file. The
+   * wait grows after each poll (up to 30 s), so a tab left open on a fetch
+   * that waits for a busy worker does not keep asking every two seconds.
+   */
+  watch(sourceId, operation) {
+    this.stopWatching(sourceId);
+    let delay = pollPeriod();
+    const poll = async () => {
+      let latest = null;
+      try {
+        latest = await queries.fileUpdateOperation(operation.id);
+      } catch {
+        // A dropped poll is retried on the next tick.
+      }
+      if (!this.polling.has(sourceId)) return;
+      if (latest) this.setOperation(sourceId, latest);
+      if (latest && FINAL_STATES.has(latest.status)) {
+        this.stopWatching(sourceId);
+        await this.finished(sourceId, latest);
+        return;
+      }
+      delay = Math.min(delay * 1.5, MAX_POLL_MS);
+      this.polling.set(sourceId, setTimeout(poll, delay));
+    };
+    this.polling.set(sourceId, setTimeout(poll, delay));
+  }
+
+  async finished(sourceId, operation) {
+    const source = this.sources.find((s) => s.id === sourceId);
+    const name = source?.filename ?? 'the file';
+    if (operation.status === 'COMPLETED') {
+      this.say('info', `${name} was fetched.`);
+      await this.reloadFiles().catch((error) => this.say('error', describeError(error)));
+    } else {
+      this.say('error', `Fetching ${name} failed${operation.failureReason ? `: ${operation.failureReason}` : '.'}`);
+    }
+  }
+
+  stopWatching(sourceId) {
+    clearTimeout(this.polling.get(sourceId));
+    this.polling.delete(sourceId);
+  }
+
+  async reloadFiles() {
+    const notebook = await queries.notebookFiles(this.notebookId);
+    this.files = notebook?.files ?? [];
+    this.render();
+  }
+}
+
+function byFilename(a, b) {
+  return a.filename.localeCompare(b.filename);
+}
+
+function operationStatus(operation) {
+  if (!operation) return h('span', { class: 'badge', testid: 'source-status' }, 'never fetched');
+  const label = {
+    PENDING: 'waiting to fetch',
+    RUNNING: 'fetching…',
+    COMPLETED: `fetched ${formatRelative(operation.endedAt ?? operation.scheduledAt)}`,
+    FAILED: 'failed',
+  }[operation.status] ?? operation.status.toLowerCase();
+  return h('span', {
+    class: `badge badge-${operation.status.toLowerCase()}`,
+    testid: 'source-status',
+    dataset: { status: operation.status },
+    title: operation.failureReason ?? '',
+  }, label);
+}

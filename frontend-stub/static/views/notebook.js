@@ -1,0 +1,217 @@
+// The notebook page: edit, save (autosave and on demand, with conflict
+// handling), run, fork, delete, restore an old revision, and the files.
+
+import { h, replaceChildren, userBadge, formatDate, notice } from '../dom.js';
+import { describeError } from '../api.js';
+import * as queries from '../queries.js';
+import { getViewer, onViewerChange, signIn } from '../session.js';
+import { confirmDialog } from '../dialogs.js';
+import { Saver } from '../saver.js';
+import { FilesPanel } from '../files-panel.js';
+import { Workspace } from './workspace.js';
+
+const STATUS_TEXT = {
+  saved: 'Saved',
+  dirty: 'Unsaved changes',
+  saving: 'Saving…',
+  conflict: 'Conflict',
+  error: 'Not saved',
+  'read-only': 'Read only',
+  'old-revision': 'Old revision',
+};
+
+export function notebookPage(data) {
+  const { notebook, revision, isLatest } = data;
+  const canEdit = notebook.viewerCanEdit && isLatest;
+  const status = h('span', { class: 'save-status', id: 'save-status', testid: 'save-status', role: 'status' });
+  const banners = h('div', { class: 'banners', testid: 'banners' });
+  const messages = h('div', { class: 'banners' });
+
+  const workspace = new Workspace({
+    title: revision.title,
+    content: revision.content,
+    evalFrameOrigin: data.evalFrameOrigin,
+    editorOrigin: data.editorOrigin,
+    readOnly: !isLatest,
+    onEdit: () => (saver ? saver.edited() : showStatus(notebook.viewerCanEdit ? 'old-revision' : 'read-only')),
+    onSaveShortcut: () => saveNow(),
+  });
+
+  const saver = canEdit
+    ? new Saver({
+      notebookId: notebook.id,
+      parentRevisionId: revision.id,
+      saved: { title: revision.title, content: revision.content },
+      readDraft: () => workspace.draft(),
+      onChange: (s) => {
+        showStatus(s.state, s.message);
+        showConflict(s.state === 'conflict');
+      },
+    })
+    : null;
+
+  function say(kind, text) {
+    replaceChildren(messages, text ? notice(kind, text) : null);
+  }
+
+  function showStatus(state, message = '') {
+    status.dataset.state = state;
+    let text = STATUS_TEXT[state] ?? state;
+    if (state === 'saved' && saver?.lastSavedAt) text += ` · ${saver.lastSavedAt.toLocaleTimeString()}`;
+    if (state === 'error') text += `: ${message}`;
+    status.textContent = text;
+  }
+
+  async function saveNow() {
+    if (!saver) {
+      say('info', isLatest ? 'This notebook is not yours: fork it to save your own copy.' : 'This is an old revision: restore it to make it the latest.');
+      return;
+    }
+    await saver.save();
+  }
+
+  function showConflict(inConflict) {
+    const existing = banners.querySelector('[data-testid="conflict"]');
+    if (!inConflict) {
+      existing?.remove();
+      return;
+    }
+    if (existing) return;
+    banners.append(notice('warning',
+      h('div', { testid: 'conflict' },
+        h('strong', {}, 'This notebook was saved from another tab or window after you opened it.'),
+        h('p', {}, 'Your changes here are not saved yet, and nothing was overwritten. Choose what to keep:'),
+        h('div', { class: 'notice-actions' },
+          h('button', { class: 'button', testid: 'conflict-reload', on: { click: loadLatest } }, 'Load the latest version (discard my changes)'),
+          h('button', { class: 'button button-danger', testid: 'conflict-overwrite', on: { click: overwrite } }, 'Save my version over it'),
+        ),
+      )));
+  }
+
+  async function loadLatest() {
+    try {
+      const latest = (await queries.notebookDetails(notebook.id)).latestRevision;
+      workspace.load(latest);
+      saver.adopt(latest);
+      history.replaceState(null, '', `/notebooks/${notebook.id}/`);
+      say('info', 'Loaded the latest saved version.');
+    } catch (error) {
+      say('error', describeError(error));
+    }
+  }
+
+  async function overwrite() {
+    await saver.save({ overwrite: true });
+  }
+
+  async function fork() {
+    const viewer = getViewer() ?? await signIn();
+    if (!viewer) return;
+    try {
+      const draft = workspace.draft();
+      const created = await queries.createNotebook({ title: draft.title, content: draft.content, forkedFrom: revision.id });
+      location.assign(`/notebooks/${created.id}/`);
+    } catch (error) {
+      say('error', describeError(error));
+    }
+  }
+
+  async function remove() {
+    const sure = await confirmDialog({
+      title: `Delete “${notebook.title}”?`,
+      message: 'Its revisions, files and file sources are deleted for good. Forks of it stay.',
+      confirmLabel: 'Delete notebook',
+      danger: true,
+    });
+    if (!sure) return;
+    try {
+      saver?.stopAutosave();
+      await queries.deleteNotebook(notebook.id);
+      location.assign('/');
+    } catch (error) {
+      say('error', describeError(error));
+    }
+  }
+
+  async function restore() {
+    try {
+      // An explicit choice, so no parentRevisionId: it becomes the latest
+      // whatever was saved since, and the older revisions all stay.
+      await queries.createRevision({ notebookId: notebook.id, title: revision.title, content: revision.content });
+      location.assign(`/notebooks/${notebook.id}/`);
+    } catch (error) {
+      say('error', describeError(error));
+    }
+  }
+
+  const actions = h('div', { class: 'notebook-actions' },
+    saver && h('button', { class: 'button button-primary', id: 'save', testid: 'save', on: { click: saveNow } }, 'Save'),
+    h('button', { class: 'button', id: 'run-all', testid: 'run-all', on: { click: () => workspace.runAll() } }, '▶ Run all'),
+    h('a', { class: 'button', href: `/notebooks/${notebook.id}/revisions/`, testid: 'history' }, 'History'),
+    h('button', { class: 'button', testid: 'fork', on: { click: fork } }, 'Fork'),
+    notebook.viewerCanEdit && h('button', { class: 'button button-danger-quiet', testid: 'delete-notebook', on: { click: remove } }, 'Delete'),
+  );
+
+  const forkedFrom = h('span', { testid: 'forked-from' });
+  const meta = h('div', { class: 'notebook-meta' },
+    h('span', {}, 'by '), userBadge(notebook.owner),
+    forkedFrom,
+    h('span', { class: 'meta-dot' }, '·'),
+    h('span', { testid: 'revision-info' }, `${isLatest ? 'Latest revision' : 'Revision'} saved ${formatDate(revision.createdAt)}`),
+  );
+  if (notebook.forkedFrom) describeFork(notebook.id, forkedFrom);
+
+  if (!isLatest) {
+    banners.append(notice('info', h('div', { testid: 'old-revision' },
+      h('strong', {}, `You are looking at an old revision (${formatDate(revision.createdAt)}).`),
+      h('div', { class: 'notice-actions' },
+        notebook.viewerCanEdit && h('button', { class: 'button button-primary', testid: 'restore', on: { click: restore } }, 'Restore this revision'),
+        h('a', { class: 'button', href: `/notebooks/${notebook.id}/` }, 'Open the latest'),
+      ))));
+  } else if (!notebook.viewerCanEdit) {
+    banners.append(notice('info', getViewer()
+      ? 'This notebook belongs to someone else. You can edit and run it here; fork it to save your changes.'
+      : 'Sign in to fork this notebook and save your own copy.'));
+  }
+
+  const files = new FilesPanel({ notebookId: notebook.id, canEdit: notebook.viewerCanEdit });
+  files.load();
+
+  if (saver) {
+    saver.startAutosave();
+    showStatus('saved');
+    window.addEventListener('beforeunload', (event) => {
+      if (saver.state !== 'saved') event.preventDefault();
+    });
+  } else {
+    showStatus(notebook.viewerCanEdit ? 'old-revision' : 'read-only');
+  }
+
+  onViewerChange(() => {
+    // Sign-in may make this the viewer's own notebook; start over if nothing
+    // was typed, else keep the text (they can still fork it).
+    const untouched = workspace.draft().content === revision.content && workspace.titleInput.value === revision.title;
+    if (untouched) location.reload();
+  });
+
+  return h('main', { class: 'page notebook-page' },
+    h('div', { class: 'notebook-bar' }, workspace.titleInput, status, actions),
+    meta,
+    banners,
+    messages,
+    workspace.panes(),
+    files.element,
+  );
+}
+
+async function describeFork(notebookId, container) {
+  try {
+    const details = await queries.notebookDetails(notebookId);
+    const source = details?.forkedFrom;
+    if (!source) return;
+    replaceChildren(container, h('span', { class: 'meta-dot' }, '·'), 'forked from ',
+      h('a', { href: `/notebooks/${source.notebook.id}/?revision=${source.id}` }, source.notebook.title));
+  } catch {
+    // The fork's origin is a nicety; the page works without it.
+  }
+}
