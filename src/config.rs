@@ -5,6 +5,7 @@
 
 use std::{net::IpAddr, time::Duration};
 
+use ipnet::IpNet;
 use url::Url;
 
 /// The embedded default: an SQLite file under ./data, created on first start.
@@ -15,6 +16,9 @@ pub const DEFAULT_OPENIDC_AUTH_WHITELIST: &str = "^/api/";
 
 /// Largest file a notebook may hold, and so the largest upload.
 pub const MAX_FILE_BYTES: usize = 10 * 1024 * 1024;
+
+/// Every cache key starts with this, so that one Redis can serve other programs.
+pub const DEFAULT_CACHE_KEY_PREFIX: &str = "iodide:";
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -51,6 +55,39 @@ pub struct Config {
     pub max_file_bytes: usize,
     pub db_acquire_timeout: Duration,
     pub db_max_connections: u32,
+    pub cache: CacheConfig,
+    pub worker: WorkerConfig,
+    pub fetch: FetchConfig,
+}
+
+#[derive(Clone, Debug)]
+pub struct CacheConfig {
+    pub key_prefix: String,
+    /// Longest wait for one Redis command; past it the request goes on from the
+    /// database.
+    pub redis_timeout: Duration,
+    /// After Redis fails, how long requests skip it before trying it again.
+    pub redis_retry_after: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    /// How often an idle worker looks for work.
+    pub poll_interval: Duration,
+    /// A job still running after this long belonged to a worker that died; it is
+    /// handed to another. Longer than any fetch may take.
+    pub job_timeout: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct FetchConfig {
+    /// The whole fetch of a file source: connecting, redirects and the body.
+    pub timeout: Duration,
+    pub max_redirects: usize,
+    pub max_bytes: usize,
+    /// Private, loopback or link-local networks that an operator lets file
+    /// sources reach (FILE_SOURCE_ALLOWED_NETWORKS); all others are refused.
+    pub allowed_networks: Vec<IpNet>,
 }
 
 #[derive(Clone, Debug)]
@@ -161,6 +198,27 @@ impl Config {
                 env.parse("DATABASE_ACQUIRE_TIMEOUT_SECS")?.unwrap_or(5),
             ),
             db_max_connections: env.parse("DATABASE_MAX_CONNECTIONS")?.unwrap_or(10),
+            cache: CacheConfig {
+                key_prefix: env
+                    .string("CACHE_KEY_PREFIX")
+                    .unwrap_or_else(|| DEFAULT_CACHE_KEY_PREFIX.into()),
+                redis_timeout: Duration::from_millis(env.parse("REDIS_TIMEOUT_MS")?.unwrap_or(250)),
+                redis_retry_after: Duration::from_secs(5),
+            },
+            worker: WorkerConfig {
+                poll_interval: Duration::from_millis(
+                    env.parse("WORKER_POLL_INTERVAL_MS")?.unwrap_or(2000),
+                ),
+                job_timeout: Duration::from_secs(
+                    env.parse("WORKER_JOB_TIMEOUT_SECS")?.unwrap_or(300),
+                ),
+            },
+            fetch: FetchConfig {
+                timeout: Duration::from_secs(env.parse("FILE_SOURCE_TIMEOUT_SECS")?.unwrap_or(30)),
+                max_redirects: 5,
+                max_bytes: MAX_FILE_BYTES,
+                allowed_networks: env.networks("FILE_SOURCE_ALLOWED_NETWORKS")?,
+            },
         })
     }
 
@@ -171,11 +229,6 @@ impl Config {
         config.database_url = database_url.into();
         config
     }
-}
-
-/// Reads the database URL alone, for the administration commands that need no more.
-pub fn database_url_from_env() -> String {
-    std::env::var("DATABASE_URL").unwrap_or_else(|_| DEFAULT_DATABASE_URL.into())
 }
 
 struct Env<'a, F: Fn(&str) -> Option<String>>(&'a F);
@@ -210,6 +263,25 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
                 })
             })
             .transpose()
+    }
+
+    /// A comma-separated list of networks (`10.0.0.0/8`) or single addresses.
+    fn networks(&self, name: &'static str) -> Result<Vec<IpNet>, ConfigError> {
+        let Some(list) = self.string(name) else {
+            return Ok(vec![]);
+        };
+        list.split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(|item| {
+                item.parse::<IpNet>()
+                    .or_else(|_| item.parse::<IpAddr>().map(IpNet::from))
+                    .map_err(|_| ConfigError::Invalid {
+                        name,
+                        reason: format!("expected networks such as 10.0.0.0/8, got {item:?}"),
+                    })
+            })
+            .collect()
     }
 
     fn url(&self, name: &'static str) -> Result<Option<Url>, ConfigError> {
@@ -263,6 +335,7 @@ mod tests {
             ("RESTRICT_API", "maybe"),
             ("SERVER_URI", "not a url"),
             ("BIND_ADDRESS", "example"),
+            ("FILE_SOURCE_ALLOWED_NETWORKS", "10.0.0.0/8, intranet"),
         ] {
             let err = config(&[key, (name, value)]).unwrap_err();
             assert!(err.to_string().starts_with(name), "{err}");
@@ -279,6 +352,24 @@ mod tests {
         assert_eq!(config.port, 8000);
         assert!(!config.restrict_api);
         assert!(config.openidc.is_none());
+        assert!(config.fetch.allowed_networks.is_empty());
+        assert_eq!(config.cache.key_prefix, DEFAULT_CACHE_KEY_PREFIX);
+    }
+
+    #[test]
+    fn allowed_networks_take_addresses_and_networks() {
+        let config = config(&[
+            ("SECRET_KEY", "0123456789abcdef0123"),
+            ("FILE_SOURCE_ALLOWED_NETWORKS", "10.1.0.0/16, 127.0.0.1"),
+        ])
+        .unwrap();
+        let networks: Vec<String> = config
+            .fetch
+            .allowed_networks
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(networks, ["10.1.0.0/16", "127.0.0.1/32"]);
     }
 
     #[test]
