@@ -8,6 +8,7 @@ use sea_orm::{
 };
 
 use crate::{
+    cache::{Cache, CacheKey},
     entity::user,
     error::{Error, Result},
 };
@@ -52,6 +53,20 @@ pub async fn find_by_username(
         .filter(user::Column::Username.eq(username))
         .one(db)
         .await?)
+}
+
+/// A user by name, for display (the user page, a list's owner filter). Reads
+/// that decide who may act use [`find_by_username`], which is never stale.
+pub async fn cached_by_username(
+    db: &impl ConnectionTrait,
+    cache: &Cache,
+    username: &str,
+) -> Result<Option<user::Model>> {
+    cache
+        .get_or_load(&CacheKey::User(username.to_string()), || {
+            find_by_username(db, username)
+        })
+        .await
 }
 
 pub async fn by_ids(db: &impl ConnectionTrait, ids: &[i32]) -> Result<HashMap<i32, user::Model>> {
@@ -100,6 +115,7 @@ pub async fn find_or_create(db: &impl ConnectionTrait, username: &str) -> Result
 /// Changes a user's grants; `None` leaves one as it is.
 pub async fn grant(
     db: &impl ConnectionTrait,
+    cache: &Cache,
     username: &str,
     is_staff: Option<bool>,
     can_create_on_behalf_of_others: Option<bool>,
@@ -114,5 +130,9 @@ pub async fn grant(
     if let Some(value) = can_create_on_behalf_of_others {
         active.can_create_on_behalf_of_others = Set(value);
     }
-    Ok(active.update(db).await?)
+    let user = active.update(db).await?;
+    cache
+        .invalidate([CacheKey::User(username.to_string())])
+        .await;
+    Ok(user)
 }
