@@ -4,7 +4,7 @@
 pub mod pruning;
 pub mod revisions;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     PaginatorTrait, QueryFilter, QuerySelect, Set, TransactionTrait,
@@ -133,6 +133,17 @@ pub async fn create(
     viewer: &Viewer,
     new: NewNotebook,
 ) -> Result<notebook::Model> {
+    create_at(db, cache, viewer, new, Utc::now()).await
+}
+
+/// [`create`], as if at `now`: tests of pruning and scheduling set the time.
+pub async fn create_at(
+    db: &DatabaseConnection,
+    cache: &Cache,
+    viewer: &Viewer,
+    new: NewNotebook,
+    now: DateTime<Utc>,
+) -> Result<notebook::Model> {
     validate_title(&new.title)?;
     let owner = match policy::notebook_owner(viewer, new.owner.as_deref())? {
         NotebookOwner::Viewer(user) => user.clone(),
@@ -149,7 +160,6 @@ pub async fn create(
     {
         return Err(Error::not_found(format!("Revision {revision_id}")));
     }
-    let now = Utc::now();
     let txn = db.begin().await?;
     let notebook = notebook::ActiveModel {
         owner_id: Set(owner.id),

@@ -118,9 +118,19 @@ pub async fn create(
     viewer: &Viewer,
     new: NewRevision,
 ) -> Result<revision::Model> {
+    create_at(db, cache, viewer, new, Utc::now()).await
+}
+
+/// [`create`], as if at `now`: tests of pruning set the time.
+pub async fn create_at(
+    db: &DatabaseConnection,
+    cache: &Cache,
+    viewer: &Viewer,
+    new: NewRevision,
+    now: DateTime<Utc>,
+) -> Result<revision::Model> {
     validate_title(&new.title)?;
     super::editable(db, viewer, new.notebook_id).await?;
-    let now = Utc::now();
     let txn = db.begin().await?;
     lock_notebook(&txn, new.notebook_id, now).await?;
     let latest = latest_in(&txn, new.notebook_id).await?;

@@ -32,7 +32,7 @@ pub enum FetchError {
     UnknownHost { host: String },
     #[error("Could not connect to {host}")]
     ConnectionFailed { host: String },
-    #[error("The server did not send the file within {seconds} seconds")]
+    #[error("The server did not send the file in time (the limit is {seconds} s)")]
     TimedOut { seconds: u64 },
     #[error("The server answered {status}")]
     HttpStatus { status: reqwest::StatusCode },

@@ -33,33 +33,7 @@ pub async fn claim_next(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
 ) -> Result<Option<Claimed>, DbErr> {
-    let oldest_pending = Query::select()
-        .column(file_update_operation::Column::Id)
-        .from(file_update_operation::Entity)
-        .and_where(file_update_operation::Column::Status.eq(Status::Pending))
-        .and_where(file_update_operation::Column::ScheduledAt.lte(now))
-        .order_by(
-            file_update_operation::Column::ScheduledAt,
-            sea_orm::Order::Asc,
-        )
-        .order_by(file_update_operation::Column::Id, sea_orm::Order::Asc)
-        .limit(1)
-        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-        .to_owned();
-    let claimed = file_update_operation::Entity::update_many()
-        .col_expr(
-            file_update_operation::Column::Status,
-            Expr::value(Status::Running),
-        )
-        .col_expr(file_update_operation::Column::StartedAt, Expr::value(now))
-        .col_expr(
-            file_update_operation::Column::Attempts,
-            Expr::col(file_update_operation::Column::Attempts).add(1),
-        )
-        .filter(file_update_operation::Column::Id.in_subquery(oldest_pending))
-        .filter(file_update_operation::Column::Status.eq(Status::Pending))
-        .exec_with_returning(db)
-        .await?;
+    let claimed = claim_statement(now).exec_with_returning(db).await?;
     let Some(operation) = claimed.into_iter().next() else {
         return Ok(None);
     };
@@ -160,15 +134,32 @@ pub async fn reclaim_abandoned(
     Ok(reclaimed.rows_affected)
 }
 
-/// Operations still pending, oldest first (for tests and operators).
-pub async fn pending(
-    db: &impl ConnectionTrait,
-) -> Result<Vec<file_update_operation::Model>, DbErr> {
-    file_update_operation::Entity::find()
+fn claim_statement(now: DateTime<Utc>) -> sea_orm::UpdateMany<file_update_operation::Entity> {
+    let oldest_pending = Query::select()
+        .column(file_update_operation::Column::Id)
+        .from(file_update_operation::Entity)
+        .and_where(file_update_operation::Column::Status.eq(Status::Pending))
+        .and_where(file_update_operation::Column::ScheduledAt.lte(now))
+        .order_by(
+            file_update_operation::Column::ScheduledAt,
+            sea_orm::Order::Asc,
+        )
+        .order_by(file_update_operation::Column::Id, sea_orm::Order::Asc)
+        .limit(1)
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        .to_owned();
+    file_update_operation::Entity::update_many()
+        .col_expr(
+            file_update_operation::Column::Status,
+            Expr::value(Status::Running),
+        )
+        .col_expr(file_update_operation::Column::StartedAt, Expr::value(now))
+        .col_expr(
+            file_update_operation::Column::Attempts,
+            Expr::col(file_update_operation::Column::Attempts).add(1),
+        )
+        .filter(file_update_operation::Column::Id.in_subquery(oldest_pending))
         .filter(file_update_operation::Column::Status.eq(Status::Pending))
-        .order_by_asc(file_update_operation::Column::Id)
-        .all(db)
-        .await
 }
 
 fn still_claimed(
@@ -179,4 +170,24 @@ fn still_claimed(
         .filter(file_update_operation::Column::Id.eq(operation.id))
         .filter(file_update_operation::Column::Status.eq(Status::Running))
         .filter(file_update_operation::Column::Attempts.eq(operation.attempts))
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{DbBackend, QueryTrait};
+
+    use super::*;
+
+    #[test]
+    fn postgres_workers_skip_each_others_claims_and_sqlite_is_guarded() {
+        let postgres = claim_statement(Utc::now())
+            .build(DbBackend::Postgres)
+            .to_string();
+        assert!(postgres.contains("FOR UPDATE SKIP LOCKED"), "{postgres}");
+        let sqlite = claim_statement(Utc::now())
+            .build(DbBackend::Sqlite)
+            .to_string();
+        assert!(!sqlite.contains("FOR UPDATE"), "{sqlite}");
+        assert!(sqlite.contains("\"status\" = 'pending'"), "{sqlite}");
+    }
 }

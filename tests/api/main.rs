@@ -1,5 +1,5 @@
 //! Integration tests: the real application over HTTP, on SQLite by default or on
-//! PostgreSQL when TEST_DATABASE_URL is set. One test binary, so that the suite
+//! PostgreSQL when TEST_DATABASE_URL is set, with Redis when TEST_REDIS_URL is. One test binary, so that the suite
 //! links once.
 
 mod common;
@@ -13,3 +13,4 @@ mod notebooks;
 mod pagination;
 mod revisions;
 mod schema;
+mod worker;
