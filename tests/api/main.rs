@@ -11,6 +11,7 @@ mod http_rules;
 mod internal_mode;
 mod notebooks;
 mod pagination;
+mod pruning;
 mod revisions;
 mod schema;
 mod worker;
