@@ -1,5 +1,6 @@
 //! What is cached, under which key, for how long. Every key here is invalidated
-//! by the writes that change it (see the domain services).
+//! by the writes that change it (see the domain services). Keys never contain
+//! '#' (usernames cannot), which the Redis backend uses for generations.
 
 use std::time::Duration;
 

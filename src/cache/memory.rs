@@ -1,26 +1,33 @@
 //! The in-process backend (moka): the embedded default, and what a single
 //! instance without REDIS_URL uses. It never fails.
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
 
 use moka::{Expiry, sync::Cache};
 
 use super::{
     CacheError,
-    store::{CacheStore, Lookup},
+    store::{CacheStore, GENERATION_TTL, Generation, Lookup},
 };
 
 /// Bytes of cached values an instance keeps at most.
 const CAPACITY_BYTES: u64 = 64 * 1024 * 1024;
+/// Keys whose generation is remembered at most.
+const GENERATIONS: u64 = 1_000_000;
 
 #[derive(Clone)]
 struct Stored {
-    /// None: an invalidation marker.
-    value: Option<std::sync::Arc<[u8]>>,
+    value: Arc<[u8]>,
     ttl: Duration,
 }
 
-/// Each entry lives its own time to live, from its last write.
+/// Each value lives its own time to live, from its last write.
 struct PerEntryTtl;
 
 impl Expiry<String, Stored> for PerEntryTtl {
@@ -40,20 +47,43 @@ impl Expiry<String, Stored> for PerEntryTtl {
 }
 
 pub struct MemoryStore {
-    entries: Cache<String, Stored>,
+    values: Cache<String, Stored>,
+    generations: Cache<String, u64>,
+    /// Each invalidation takes a number never used before, so that a forgotten
+    /// generation cannot come back.
+    next_generation: AtomicU64,
+    /// Makes "check the generation, then store" one step against invalidations.
+    writes: Mutex<()>,
 }
 
 impl MemoryStore {
     pub fn new() -> Self {
-        let entries = Cache::builder()
+        let values = Cache::builder()
             .max_capacity(CAPACITY_BYTES)
             .weigher(|key: &String, stored: &Stored| {
-                let size = key.len() + stored.value.as_ref().map_or(0, |value| value.len());
-                u32::try_from(size).unwrap_or(u32::MAX)
+                u32::try_from(key.len() + stored.value.len()).unwrap_or(u32::MAX)
             })
             .expire_after(PerEntryTtl)
             .build();
-        MemoryStore { entries }
+        let generations = Cache::builder()
+            .max_capacity(GENERATIONS)
+            .time_to_live(GENERATION_TTL)
+            .build();
+        MemoryStore {
+            values,
+            generations,
+            next_generation: AtomicU64::new(1),
+            writes: Mutex::new(()),
+        }
+    }
+
+    fn generation(&self, key: &str) -> Generation {
+        Generation(
+            self.generations
+                .get(key)
+                .map(|generation| generation.to_string())
+                .unwrap_or_default(),
+        )
     }
 }
 
@@ -70,42 +100,45 @@ impl CacheStore for MemoryStore {
     }
 
     async fn get(&self, key: &str) -> Result<Lookup, CacheError> {
-        Ok(match self.entries.get(key) {
-            Some(Stored {
-                value: Some(value), ..
-            }) => Lookup::Hit(value.to_vec()),
-            Some(Stored { value: None, .. }) => Lookup::Invalidated,
-            None => Lookup::Miss,
+        Ok(match self.values.get(key) {
+            Some(stored) => Lookup::Hit(stored.value.to_vec()),
+            None => Lookup::Miss(self.generation(key)),
         })
     }
 
-    async fn fill(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), CacheError> {
-        self.entries
-            .entry(key.to_string())
-            .or_insert_with(|| Stored {
-                value: Some(value.into()),
-                ttl,
-            });
-        Ok(())
-    }
-
-    async fn invalidate(&self, keys: &[String], marker_ttl: Duration) -> Result<(), CacheError> {
-        for key in keys {
-            self.entries.insert(
-                key.clone(),
-                Stored {
-                    value: None,
-                    ttl: marker_ttl,
-                },
-            );
+    async fn fill(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        ttl: Duration,
+        seen: &Generation,
+    ) -> Result<(), CacheError> {
+        let _writing = self.writes.lock().unwrap();
+        if self.generation(key) == *seen {
+            let value = value.into();
+            self.values.insert(key.to_string(), Stored { value, ttl });
         }
         Ok(())
     }
 
-    async fn clear(&self, _prefix: &str) -> Result<(), CacheError> {
-        // One process, one prefix: everything here is ours.
-        self.entries.invalidate_all();
+    async fn invalidate(&self, keys: &[String]) -> Result<(), CacheError> {
+        let _writing = self.writes.lock().unwrap();
+        for key in keys {
+            let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
+            self.generations.insert(key.clone(), generation);
+            self.values.invalidate(key);
+        }
         Ok(())
+    }
+
+    async fn clear(&self, prefix: &str) -> Result<(), CacheError> {
+        let keys: Vec<String> = self
+            .values
+            .iter()
+            .map(|(key, _)| key.as_ref().clone())
+            .filter(|key| key.starts_with(prefix))
+            .collect();
+        self.invalidate(&keys).await
     }
 
     async fn ping(&self) -> Result<(), CacheError> {

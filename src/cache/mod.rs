@@ -5,9 +5,9 @@
 //! reads go to the database and the instance leaves Redis alone for a moment;
 //! the invalidations it could not send are kept and sent before it reads from
 //! Redis again, so that a save made during an outage is never hidden by an
-//! older cached copy afterwards. Writes invalidate by leaving a short-lived
-//! marker rather than deleting, and readers fill only empty keys: a reader that
-//! loaded a row just before a save cannot put the old row back.
+//! older cached copy afterwards. Each key has a generation that invalidations
+//! change and fills check (see [`store`]), so that a reader racing a save
+//! cannot put the old row back.
 
 mod keys;
 mod memory;
@@ -27,7 +27,7 @@ use url::Url;
 pub use keys::CacheKey;
 pub use memory::MemoryStore;
 pub use redis::RedisStore;
-pub use store::{CacheStore, Lookup};
+pub use store::{CacheStore, Generation, Lookup};
 
 use crate::config::CacheConfig;
 
@@ -42,14 +42,6 @@ pub enum CacheError {
 /// Bumped when a cached type changes shape, so that instances of two versions
 /// sharing one Redis do not read each other's entries.
 const FORMAT_VERSION: &str = "v1";
-
-/// How long an invalidation marker lives: far longer than a reader takes between
-/// loading a row and filling the cache with it.
-const MARKER_TTL: Duration = Duration::from_secs(10);
-
-/// A reader that took longer than this to load does not fill: its row may be
-/// older than an invalidation marker that has already expired.
-const MAX_LOAD_TIME_TO_FILL: Duration = Duration::from_secs(5);
 
 /// Invalidations remembered during an outage; past this, the instance clears
 /// all of its keys when the cache returns.
@@ -90,8 +82,9 @@ impl OwedInvalidations {
 /// What a read found, and whether the reader may fill the key.
 enum Read {
     Hit(Vec<u8>),
-    Fillable,
-    NotFillable,
+    Fillable(Generation),
+    /// The store is resting or failed: straight to the database.
+    Unavailable,
 }
 
 impl Cache {
@@ -131,7 +124,6 @@ impl Cache {
         Loading: Future<Output = Result<Option<T>, E>>,
     {
         let full_key = self.full_key(key);
-        let started = Instant::now();
         let read = self.read(&full_key).await;
         if let Read::Hit(bytes) = &read {
             match serde_json::from_slice(bytes) {
@@ -140,10 +132,8 @@ impl Cache {
             }
         }
         let loaded = load().await?;
-        if let (Read::Fillable, Some(value)) = (&read, &loaded)
-            && started.elapsed() < MAX_LOAD_TIME_TO_FILL
-        {
-            self.fill(&full_key, value, key.ttl()).await;
+        if let (Read::Fillable(generation), Some(value)) = (&read, &loaded) {
+            self.fill(&full_key, value, key.ttl(), generation).await;
         }
         Ok(loaded)
     }
@@ -158,7 +148,7 @@ impl Cache {
             self.owe(keys);
             return;
         }
-        if let Err(err) = self.0.store.invalidate(&keys, MARKER_TTL).await {
+        if let Err(err) = self.0.store.invalidate(&keys).await {
             self.owe(keys);
             self.rest(&err);
         }
@@ -189,20 +179,19 @@ impl Cache {
 
     async fn read(&self, key: &str) -> Read {
         if self.resting() || !self.pay_owed_invalidations().await {
-            return Read::NotFillable;
+            return Read::Unavailable;
         }
         match self.0.store.get(key).await {
             Ok(Lookup::Hit(bytes)) => Read::Hit(bytes),
-            Ok(Lookup::Miss) => Read::Fillable,
-            Ok(Lookup::Invalidated) => Read::NotFillable,
+            Ok(Lookup::Miss(generation)) => Read::Fillable(generation),
             Err(err) => {
                 self.rest(&err);
-                Read::NotFillable
+                Read::Unavailable
             }
         }
     }
 
-    async fn fill<T: Serialize>(&self, key: &str, value: &T, ttl: Duration) {
+    async fn fill<T: Serialize>(&self, key: &str, value: &T, ttl: Duration, seen: &Generation) {
         let bytes = match serde_json::to_vec(value) {
             Ok(bytes) => bytes,
             Err(err) => {
@@ -210,7 +199,7 @@ impl Cache {
                 return;
             }
         };
-        if let Err(err) = self.0.store.fill(key, bytes, ttl).await {
+        if let Err(err) = self.0.store.fill(key, bytes, ttl, seen).await {
             self.rest(&err);
         }
     }
@@ -229,7 +218,7 @@ impl Cache {
         let sent = if clear_all {
             self.0.store.clear(&self.0.prefix).await
         } else {
-            self.0.store.invalidate(&keys, MARKER_TTL).await
+            self.0.store.invalidate(&keys).await
         };
         match sent {
             Ok(()) => {

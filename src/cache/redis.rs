@@ -12,7 +12,7 @@ use url::Url;
 
 use super::{
     CacheError,
-    store::{CacheStore, Lookup},
+    store::{CacheStore, GENERATION_TTL, Generation, Lookup},
 };
 
 /// Keys listed per SCAN step when clearing.
@@ -57,8 +57,20 @@ impl RedisStore {
     }
 }
 
-/// An invalidation marker: cached values are JSON, never empty.
-const MARKER: &[u8] = b"";
+/// Stores the value only if the key's generation is the one the reader saw, in
+/// one step on the server.
+const FILL_IF_SAME_GENERATION: &str = r"
+if (redis.call('GET', KEYS[2]) or '') == ARGV[2] then
+    redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+    return 1
+end
+return 0
+";
+
+/// Where a key's generation lives. Keys never contain '#': see CacheKey.
+fn generation_key(key: &str) -> String {
+    format!("{key}#generation")
+}
 
 #[async_trait::async_trait]
 impl CacheStore for RedisStore {
@@ -67,42 +79,55 @@ impl CacheStore for RedisStore {
     }
 
     async fn get(&self, key: &str) -> Result<Lookup, CacheError> {
-        let value: Option<Vec<u8>> = self.query(redis::cmd("GET").arg(key)).await?;
+        let command = redis::cmd("MGET")
+            .arg(key)
+            .arg(generation_key(key))
+            .to_owned();
+        let (value, generation): (Option<Vec<u8>>, Option<String>) = self.query(&command).await?;
         Ok(match value {
-            None => Lookup::Miss,
-            Some(value) if value == MARKER => Lookup::Invalidated,
             Some(value) => Lookup::Hit(value),
+            None => Lookup::Miss(Generation(generation.unwrap_or_default())),
         })
     }
 
-    async fn fill(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), CacheError> {
-        let command = redis::cmd("SET")
+    async fn fill(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        ttl: Duration,
+        seen: &Generation,
+    ) -> Result<(), CacheError> {
+        let command = redis::cmd("EVAL")
+            .arg(FILL_IF_SAME_GENERATION)
+            .arg(2)
             .arg(key)
+            .arg(generation_key(key))
             .arg(value)
-            .arg("NX")
-            .arg("PX")
+            .arg(&seen.0)
             .arg(millis(ttl))
             .to_owned();
         self.query::<Value>(&command).await?;
         Ok(())
     }
 
-    async fn invalidate(&self, keys: &[String], marker_ttl: Duration) -> Result<(), CacheError> {
+    async fn invalidate(&self, keys: &[String]) -> Result<(), CacheError> {
         if keys.is_empty() {
             return Ok(());
         }
-        let mut pipeline = redis::pipe();
+        let mut transaction = redis::pipe();
+        transaction.atomic();
         for key in keys {
-            pipeline
-                .cmd("SET")
-                .arg(key)
-                .arg(MARKER)
-                .arg("PX")
-                .arg(millis(marker_ttl))
+            let generation = generation_key(key);
+            transaction.cmd("INCR").arg(&generation).ignore();
+            transaction
+                .cmd("PEXPIRE")
+                .arg(&generation)
+                .arg(millis(GENERATION_TTL))
                 .ignore();
+            transaction.cmd("DEL").arg(key).ignore();
         }
         let mut connection = self.connection.clone();
-        self.bounded(pipeline.query_async::<()>(&mut connection))
+        self.bounded(transaction.query_async::<()>(&mut connection))
             .await
     }
 
@@ -118,9 +143,17 @@ impl CacheStore for RedisStore {
                 .arg(SCAN_BATCH)
                 .to_owned();
             let (next, keys): (u64, Vec<String>) = self.query(&command).await?;
-            if !keys.is_empty() {
-                self.query::<Value>(redis::cmd("UNLINK").arg(keys)).await?;
-            }
+            // A generation alone may belong to a reader about to fill its key.
+            let mut values: Vec<String> = keys
+                .into_iter()
+                .map(|key| match key.strip_suffix("#generation") {
+                    Some(value_key) => value_key.to_string(),
+                    None => key,
+                })
+                .collect();
+            values.sort_unstable();
+            values.dedup();
+            self.invalidate(&values).await?;
             if next == 0 {
                 return Ok(());
             }

@@ -253,7 +253,7 @@ async fn schedule_pruning(
         .col_expr(
             notebook::Column::PruneRevisionsAt,
             Func::coalesce([
-                Expr::col(notebook::Column::PruneRevisionsAt).into(),
+                Expr::col(notebook::Column::PruneRevisionsAt),
                 Expr::value(due),
             ])
             .into(),

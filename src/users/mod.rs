@@ -62,6 +62,11 @@ pub async fn cached_by_username(
     cache: &Cache,
     username: &str,
 ) -> Result<Option<user::Model>> {
+    // Nobody has an invalid name, and such a name could collide with the
+    // cache's own keys.
+    if validate_username(username).is_err() {
+        return Ok(None);
+    }
     cache
         .get_or_load(&CacheKey::User(username.to_string()), || {
             find_by_username(db, username)

@@ -5,6 +5,7 @@
 mod common;
 
 mod api_tokens;
+mod cache;
 mod cli;
 mod files;
 mod http_rules;

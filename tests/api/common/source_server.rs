@@ -56,7 +56,7 @@ impl SourceServer {
             .route("/missing", get(|| async { StatusCode::NOT_FOUND }))
             .route("/huge", get(|| async { vec![b'x'; 10 * MIB + 1] }))
             .route("/huge-unannounced", get(huge_without_length))
-            .route("/slow", get(|| std::future::pending::<&'static str>()))
+            .route("/slow", get(std::future::pending::<&'static str>))
             .route("/loop", get(|| async { Redirect::temporary("/loop") }))
             .route("/to-internal", get(to_internal))
             .route("/hold", get(hold_first))
