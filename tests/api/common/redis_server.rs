@@ -11,6 +11,9 @@ use url::Url;
 
 pub struct RedisServer {
     child: Child,
+    /// Whether `child` is alive: only then may it be signalled (a reaped pid
+    /// may belong to another process).
+    running: bool,
     port: u16,
     folder: tempfile::TempDir,
 }
@@ -23,6 +26,7 @@ impl RedisServer {
         let child = spawn(port, &folder)?;
         let server = RedisServer {
             child,
+            running: true,
             port,
             folder,
         };
@@ -36,13 +40,18 @@ impl RedisServer {
 
     /// Kills it, as a crash would.
     pub fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if self.running {
+            self.resume();
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            self.running = false;
+        }
     }
 
     /// Starts it again on the same port, empty.
     pub fn restart(&mut self) {
         self.child = spawn(self.port, &self.folder).expect("redis-server starts again");
+        self.running = true;
         self.wait_until_ready();
     }
 
@@ -57,6 +66,7 @@ impl RedisServer {
     }
 
     fn signal(&self, signal: &str) {
+        assert!(self.running, "redis-server is stopped");
         let status = Command::new("kill")
             .args([signal, &self.child.id().to_string()])
             .status()
@@ -75,7 +85,6 @@ impl RedisServer {
 
 impl Drop for RedisServer {
     fn drop(&mut self) {
-        self.resume();
         self.stop();
     }
 }
