@@ -22,12 +22,7 @@ use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
 use tokio_util::sync::CancellationToken;
 
 use self::{fetch::Fetcher, queue::Claimed};
-use crate::{
-    cache::Cache,
-    config::Config,
-    entity::{file_update_operation, file_update_operation::Status},
-    files,
-};
+use crate::{cache::Cache, config::Config, entity::file_update_operation, error::Error, files};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
@@ -58,7 +53,16 @@ pub struct Pass {
 #[derive(Debug, PartialEq, Eq)]
 pub struct Finished {
     pub operation_id: i32,
-    pub status: Status,
+    pub outcome: Outcome,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Completed,
+    Failed,
+    /// The job was handed to another worker (this one was too slow) or its
+    /// source deleted meanwhile: nothing was recorded.
+    Dropped,
 }
 
 pub struct Worker {
@@ -142,11 +146,11 @@ impl Worker {
         };
         *self.in_flight.lock().unwrap() = Some(claimed.operation.clone());
         let result = self.fetcher.fetch(&claimed.source.url).await;
-        let status = self.finish(&claimed, result).await?;
+        let outcome = self.finish(&claimed, result).await?;
         *self.in_flight.lock().unwrap() = None;
         Ok(Some(Finished {
             operation_id: claimed.operation.id,
-            status,
+            outcome,
         }))
     }
 
@@ -155,40 +159,46 @@ impl Worker {
         &self,
         claimed: &Claimed,
         result: Result<Vec<u8>, fetch::FetchError>,
-    ) -> Result<Status, WorkerError> {
+    ) -> Result<Outcome, WorkerError> {
         let Claimed { operation, source } = claimed;
         let now = self.now();
         let bytes = match result {
             Ok(bytes) => bytes,
             Err(err) => {
                 tracing::info!(operation = operation.id, %err, "a file source fetch failed");
-                queue::finish(&self.db, operation, Some(err.to_string()), now).await?;
-                return Ok(Status::Failed);
+                return self.fail(operation, err.to_string()).await;
             }
         };
         let txn = self.db.begin().await?;
-        let stored = files::put(&txn, source.notebook_id, &source.filename, bytes, now).await;
-        if let Err(err) = stored {
+        if let Err(err) = files::put(&txn, source.notebook_id, &source.filename, bytes, now).await {
             drop(txn);
-            let reason = match &err {
-                crate::error::Error::Database(_) | crate::error::Error::Internal(_) => {
+            let reason = match err {
+                Error::Database(_) | Error::Internal(_) => {
                     tracing::error!(operation = operation.id, %err, "could not store a fetched file");
                     "The file was fetched but could not be saved; refresh to try again".to_string()
                 }
+                // Such as a file too large: the owner's to know.
                 user_error => user_error.to_string(),
             };
-            queue::finish(&self.db, operation, Some(reason), now).await?;
-            return Ok(Status::Failed);
+            return self.fail(operation, reason).await;
         }
-        if queue::finish(&txn, operation, None, now).await? {
-            txn.commit().await?;
+        if !queue::finish(&txn, operation, None, now).await? {
+            return Ok(dropped(operation));
+        }
+        txn.commit().await?;
+        Ok(Outcome::Completed)
+    }
+
+    async fn fail(
+        &self,
+        operation: &file_update_operation::Model,
+        reason: String,
+    ) -> Result<Outcome, WorkerError> {
+        if queue::finish(&self.db, operation, Some(reason), self.now()).await? {
+            Ok(Outcome::Failed)
         } else {
-            tracing::warn!(
-                operation = operation.id,
-                "a fetch finished after its job was handed to another worker; dropped"
-            );
+            Ok(dropped(operation))
         }
-        Ok(Status::Completed)
     }
 
     async fn release_in_flight(&self) {
@@ -199,4 +209,12 @@ impl Worker {
             tracing::warn!(operation = operation.id, %err, "could not release a fetch");
         }
     }
+}
+
+fn dropped(operation: &file_update_operation::Model) -> Outcome {
+    tracing::warn!(
+        operation = operation.id,
+        "a fetch finished after its job was handed to another worker or its source deleted"
+    );
+    Outcome::Dropped
 }

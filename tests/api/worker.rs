@@ -5,9 +5,9 @@ use std::{sync::atomic::Ordering, time::Duration};
 
 use chrono::{TimeDelta, Utc};
 use iodide_server::{
-    entity::{file_update_operation, file_update_operation::Status},
+    entity::file_update_operation,
     files::sources,
-    worker::{Finished, queue, schedule},
+    worker::{Finished, Outcome, queue, schedule},
 };
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
@@ -82,10 +82,10 @@ async fn raw_file(app: &TestApp, notebook_id: &str, filename: &str) -> (u16, Str
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
-fn finished(id: &str, status: Status) -> Finished {
+fn finished(id: &str, outcome: Outcome) -> Finished {
     Finished {
         operation_id: id.parse().unwrap(),
-        status,
+        outcome,
     }
 }
 
@@ -108,7 +108,7 @@ async fn a_refreshed_source_fills_its_file_and_a_later_fetch_replaces_it() {
 
     let clock = TestClock::at(Utc::now());
     let pass = app.worker(&clock).run_pending().await.unwrap();
-    assert_eq!(pass.fetched, [finished(&first, Status::Completed)]);
+    assert_eq!(pass.fetched, [finished(&first, Outcome::Completed)]);
     let done = operation(&app, Some(&alice), &first).await;
     assert_eq!(done["status"], "COMPLETED");
     assert_eq!(done["failureReason"], Value::Null);
@@ -131,7 +131,7 @@ async fn a_refreshed_source_fills_its_file_and_a_later_fetch_replaces_it() {
     let second = refresh(&app, &alice, &source).await;
     clock.set(Utc::now());
     let pass = app.worker(&clock).run_pending().await.unwrap();
-    assert_eq!(pass.fetched, [finished(&second, Status::Completed)]);
+    assert_eq!(pass.fetched, [finished(&second, Outcome::Completed)]);
     assert_eq!(
         raw_file(&app, &notebook, "data.csv").await,
         (200, "a,b\n3,4\n".into())
@@ -290,7 +290,7 @@ async fn a_job_whose_worker_was_killed_is_finished_by_another() {
     );
     let pass = survivor.run_pending().await.unwrap();
     assert_eq!(pass.reclaimed, 1);
-    assert_eq!(pass.fetched, [finished(&id, Status::Completed)]);
+    assert_eq!(pass.fetched, [finished(&id, Outcome::Completed)]);
     assert_eq!(
         raw_file(&app, &notebook, "held.csv").await,
         (200, "held,data\n".into())
