@@ -182,7 +182,11 @@ async fn a_save_during_a_redis_stall_is_not_hidden_by_the_old_copy_afterwards() 
     let Some(redis) = RedisServer::start() else {
         return eprintln!("skipped: redis-server is not installed");
     };
-    let app = TestApp::builder().redis(redis.url()).spawn().await;
+    let app = TestApp::builder()
+        .redis(redis.url())
+        .configure(|config| config.cache.redis_timeout = Duration::from_millis(250))
+        .spawn()
+        .await;
     let alice = app.user("alice").await;
     let (id, _) = app.notebook(&alice, "Stall", "old").await;
     until_cached_again(&app, &id, &notebook("Stall", "old")).await;

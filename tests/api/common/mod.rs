@@ -79,6 +79,9 @@ impl TestAppBuilder {
         config.cache.key_prefix = format!("iodide-test-{}:", uuid_like());
         // A test that stops Redis sees it used again soon after it returns.
         config.cache.redis_retry_after = Duration::from_millis(100);
+        // A loaded test machine can stall a test's runtime for longer than the
+        // production bound; tests of a slow Redis set their own.
+        config.cache.redis_timeout = Duration::from_secs(2);
         config.worker.poll_interval = Duration::from_millis(50);
         for change in self.changes {
             change(&mut config);
