@@ -18,6 +18,7 @@ use tower_http::{
 
 use crate::{
     auth::{self, github::Github, openidc::OpenIdc, session},
+    cache::Cache,
     config::Config,
     db::{self, StatementCounter},
     error::Error,
@@ -31,6 +32,7 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub config: Arc<Config>,
     pub schema: AppSchema,
+    pub cache: Cache,
     /// SQL statements run since start-up.
     pub statements: Arc<StatementCounter>,
     pub github: Option<Github>,
@@ -39,13 +41,19 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Connects to the database, applies pending migrations and builds the schema.
+    /// Connects to the database, applies pending migrations, prepares the cache
+    /// (Redis is connected on first use, so the server starts while it is down)
+    /// and builds the schema.
     pub async fn init(config: Config) -> anyhow::Result<Self> {
         let statements = Arc::new(StatementCounter::default());
         let db = db::connect(&config, statements.clone()).await?;
         db::migrate(&db).await?;
-        let schema =
-            graphql::build_schema(db.clone(), ApiMode::from_restrict_api(config.restrict_api));
+        let cache = Cache::from_config(&config.cache, config.redis_url.as_ref())?;
+        let schema = graphql::build_schema(
+            db.clone(),
+            cache.clone(),
+            ApiMode::from_restrict_api(config.restrict_api),
+        );
         Ok(AppState {
             db,
             github: Github::from_config(&config),
@@ -55,6 +63,7 @@ impl AppState {
             )),
             config: Arc::new(config),
             schema,
+            cache,
             statements,
         })
     }

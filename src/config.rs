@@ -5,6 +5,7 @@
 
 use std::{net::IpAddr, time::Duration};
 
+use ipnet::IpNet;
 use regex::Regex;
 use url::Url;
 
@@ -18,6 +19,9 @@ pub const DEFAULT_GITHUB_API_URL: &str = "https://api.github.com/";
 
 /// Largest file a notebook may hold, and so the largest upload.
 pub const MAX_FILE_BYTES: usize = 10 * 1024 * 1024;
+
+/// Every cache key starts with this, so that one Redis can serve other programs.
+pub const DEFAULT_CACHE_KEY_PREFIX: &str = "iodide:";
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -59,6 +63,39 @@ pub struct Config {
     pub cors_allowed_origins: Vec<Url>,
     /// Tokens that one client may obtain from /token/ and /token/refresh/ per minute.
     pub token_requests_per_minute: u32,
+    pub cache: CacheConfig,
+    pub worker: WorkerConfig,
+    pub fetch: FetchConfig,
+}
+
+#[derive(Clone, Debug)]
+pub struct CacheConfig {
+    pub key_prefix: String,
+    /// Longest wait for one Redis command; past it the request goes on from the
+    /// database.
+    pub redis_timeout: Duration,
+    /// After Redis fails, how long requests skip it before trying it again.
+    pub redis_retry_after: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    /// How often an idle worker looks for work.
+    pub poll_interval: Duration,
+    /// A job still running after this long belonged to a worker that died; it is
+    /// handed to another. Longer than any fetch may take.
+    pub job_timeout: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct FetchConfig {
+    /// The whole fetch of a file source: connecting, redirects and the body.
+    pub timeout: Duration,
+    pub max_redirects: usize,
+    pub max_bytes: usize,
+    /// Private, loopback or link-local networks that an operator lets file
+    /// sources reach (FILE_SOURCE_ALLOWED_NETWORKS); all others are refused.
+    pub allowed_networks: Vec<IpNet>,
 }
 
 /// GitHub OAuth2. The endpoints are configurable so that tests (and GitHub
@@ -189,6 +226,27 @@ impl Config {
             ),
             db_max_connections: env.parse("DATABASE_MAX_CONNECTIONS")?.unwrap_or(10),
             token_requests_per_minute: env.parse("TOKEN_REQUESTS_PER_MINUTE")?.unwrap_or(10),
+            cache: CacheConfig {
+                key_prefix: env
+                    .string("CACHE_KEY_PREFIX")
+                    .unwrap_or_else(|| DEFAULT_CACHE_KEY_PREFIX.into()),
+                redis_timeout: Duration::from_millis(env.parse("REDIS_TIMEOUT_MS")?.unwrap_or(250)),
+                redis_retry_after: Duration::from_secs(5),
+            },
+            worker: WorkerConfig {
+                poll_interval: Duration::from_millis(
+                    env.parse("WORKER_POLL_INTERVAL_MS")?.unwrap_or(2000),
+                ),
+                job_timeout: Duration::from_secs(
+                    env.parse("WORKER_JOB_TIMEOUT_SECS")?.unwrap_or(300),
+                ),
+            },
+            fetch: FetchConfig {
+                timeout: Duration::from_secs(env.parse("FILE_SOURCE_TIMEOUT_SECS")?.unwrap_or(30)),
+                max_redirects: 5,
+                max_bytes: MAX_FILE_BYTES,
+                allowed_networks: env.networks("FILE_SOURCE_ALLOWED_NETWORKS")?,
+            },
         })
     }
 
@@ -199,11 +257,6 @@ impl Config {
         config.database_url = database_url.into();
         config
     }
-}
-
-/// Reads the database URL alone, for the administration commands that need no more.
-pub fn database_url_from_env() -> String {
-    std::env::var("DATABASE_URL").unwrap_or_else(|_| DEFAULT_DATABASE_URL.into())
 }
 
 struct Env<'a, F: Fn(&str) -> Option<String>>(&'a F);
@@ -240,22 +293,43 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
             .transpose()
     }
 
-    /// Comma-separated absolute URLs.
-    fn url_list(&self, name: &'static str) -> Result<Vec<Url>, ConfigError> {
+    /// Comma-separated items, each parsed by `parse`; `expected` says what an item
+    /// should look like.
+    fn list<T>(
+        &self,
+        name: &'static str,
+        expected: &str,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Result<Vec<T>, ConfigError> {
         let Some(list) = self.string(name) else {
             return Ok(vec![]);
         };
         list.split(',')
             .map(str::trim)
             .filter(|item| !item.is_empty())
-            .map(|item| match Url::parse(item) {
-                Ok(url) if url.host_str().is_some() => Ok(url),
-                _ => Err(ConfigError::Invalid {
+            .map(|item| {
+                parse(item).ok_or_else(|| ConfigError::Invalid {
                     name,
-                    reason: format!("{item:?} is not an absolute URL with a host"),
-                }),
+                    reason: format!("expected {expected}, got {item:?}"),
+                })
             })
             .collect()
+    }
+
+    /// Comma-separated absolute URLs.
+    fn url_list(&self, name: &'static str) -> Result<Vec<Url>, ConfigError> {
+        self.list(name, "absolute URLs with a host", |item| {
+            Url::parse(item).ok().filter(|url| url.host_str().is_some())
+        })
+    }
+
+    /// A comma-separated list of networks (`10.0.0.0/8`) or single addresses.
+    fn networks(&self, name: &'static str) -> Result<Vec<IpNet>, ConfigError> {
+        self.list(name, "networks such as 10.0.0.0/8", |item| {
+            item.parse::<IpNet>()
+                .or_else(|_| item.parse::<IpAddr>().map(IpNet::from))
+                .ok()
+        })
     }
 
     fn url_or(&self, name: &'static str, default: &str) -> Result<Url, ConfigError> {
@@ -330,6 +404,7 @@ mod tests {
             ("RESTRICT_API", "maybe"),
             ("SERVER_URI", "not a url"),
             ("BIND_ADDRESS", "example"),
+            ("FILE_SOURCE_ALLOWED_NETWORKS", "10.0.0.0/8, intranet"),
         ] {
             let err = config(&[key, (name, value)]).unwrap_err();
             assert!(err.to_string().starts_with(name), "{err}");
@@ -346,6 +421,24 @@ mod tests {
         assert_eq!(config.port, 8000);
         assert!(!config.restrict_api);
         assert!(config.openidc.is_none());
+        assert!(config.fetch.allowed_networks.is_empty());
+        assert_eq!(config.cache.key_prefix, DEFAULT_CACHE_KEY_PREFIX);
+    }
+
+    #[test]
+    fn allowed_networks_take_addresses_and_networks() {
+        let config = config(&[
+            ("SECRET_KEY", "0123456789abcdef0123"),
+            ("FILE_SOURCE_ALLOWED_NETWORKS", "10.1.0.0/16, 127.0.0.1"),
+        ])
+        .unwrap();
+        let networks: Vec<String> = config
+            .fetch
+            .allowed_networks
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(networks, ["10.1.0.0/16", "127.0.0.1/32"]);
     }
 
     #[test]

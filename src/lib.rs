@@ -3,10 +3,12 @@
 //!
 //! A request travels one way: `app` (router and layers) -> `auth` (who asks) ->
 //! `http` (routes) -> `graphql` (types and guards) -> `policy` (may they?) ->
-//! domain services (`notebooks`, `files`, `users`) -> `entity` (the tables).
+//! domain services (`notebooks`, `files`, `users`) -> `entity` (the tables),
+//! with `cache` beside them. The `worker` enters at the domain services too.
 
 pub mod app;
 pub mod auth;
+pub mod cache;
 pub mod config;
 pub mod db;
 pub mod entity;
@@ -18,5 +20,6 @@ pub mod notebooks;
 pub mod pagination;
 pub mod policy;
 pub mod users;
+pub mod worker;
 
 pub use app::{AppState, build_app};

@@ -1,17 +1,14 @@
-//! The `iodide-server` command: serve, migrate, print the schema, and administer
-//! users and API tokens.
+//! The `iodide-server` command: serve, run the worker, migrate, print the
+//! schema, and administer users and API tokens.
 
 use std::{io::IsTerminal, net::SocketAddr};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use iodide_server::{
-    AppState,
-    auth::api_token,
-    build_app,
-    config::{self, Config},
-    db, users,
+    AppState, auth::api_token, build_app, cache::Cache, config::Config, db, users, worker::Worker,
 };
+use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -25,7 +22,18 @@ struct Cli {
 enum Command {
     /// Run the web server (the default).
     Serve {
-        /// Development mode: no SECRET_KEY needed, listens on 127.0.0.1.
+        /// Development mode: no SECRET_KEY needed, listens on 127.0.0.1, and
+        /// runs the worker in this process (the one-command embedded setup).
+        #[arg(long)]
+        dev: bool,
+        /// Run the background worker inside this process.
+        #[arg(long)]
+        with_worker: bool,
+    },
+    /// Run the background worker: file source fetches and schedules, revision
+    /// pruning.
+    Worker {
+        /// Development mode: no SECRET_KEY needed.
         #[arg(long)]
         dev: bool,
     },
@@ -85,8 +93,15 @@ async fn main() {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command.unwrap_or(Command::Serve { dev: false }) {
-        Command::Serve { dev } => serve(Config::from_env(dev)?).await,
+    let command = cli.command.unwrap_or(Command::Serve {
+        dev: false,
+        with_worker: false,
+    });
+    match command {
+        Command::Serve { dev, with_worker } => {
+            serve(Config::from_env(dev)?, with_worker || dev).await
+        }
+        Command::Worker { dev } => work(Config::from_env(dev)?).await,
         Command::Migrate => {
             let db = connect_for_admin().await?;
             db::migrate(&db).await?;
@@ -102,7 +117,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+async fn serve(config: Config, with_worker: bool) -> anyhow::Result<()> {
     let address = SocketAddr::new(config.bind_address, config.port);
     let dev_mode = config.dev_mode;
     let server_uri = config.server_uri.clone();
@@ -117,34 +132,66 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .with_context(|| format!("could not listen on {address}"))?;
-    tracing::info!(%address, "listening");
+    let shutdown = CancellationToken::new();
+    let worker = if with_worker {
+        let worker = Worker::new(state.db.clone(), state.cache.clone(), &state.config)?;
+        let token = shutdown.clone();
+        Some(tokio::spawn(async move { worker.run(token).await }))
+    } else {
+        None
+    };
+    tracing::info!(%address, with_worker, "listening");
     if dev_mode {
         tracing::info!("development mode: open {server_uri} (GraphiQL: {server_uri}graphiql)");
     }
     let db = state.db.clone();
-    let (stopping, stop_signal) = tokio::sync::watch::channel(false);
+    let rate_limit = state.token_rate_limit.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(300));
+        loop {
+            every.tick().await;
+            rate_limit.forget_idle();
+        }
+    });
+    let stop = shutdown.clone();
     tokio::spawn(async move {
         shutdown_signal().await;
-        let _ = stopping.send(true);
+        stop.cancel();
     });
-    let stop_requested = |mut signal: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = signal.wait_for(|stop| *stop).await;
-    };
-    let server = iodide_server::app::serve(
-        listener,
-        build_app(state),
-        stop_requested(stop_signal.clone()),
-    );
+    let stop = shutdown.clone();
+    let server = iodide_server::app::serve(listener, build_app(state), async move {
+        stop.cancelled().await;
+    });
     let deadline = async {
-        stop_requested(stop_signal).await;
+        shutdown.cancelled().await;
         tokio::time::sleep(SHUTDOWN_GRACE).await;
     };
     tokio::select! {
         served = server => served?,
         () = deadline => tracing::warn!("requests still running {SHUTDOWN_GRACE:?} after SIGTERM; stopping anyway"),
     }
+    shutdown.cancel();
+    if let Some(worker) = worker {
+        // The worker finishes its job or hands it back to the queue.
+        worker.await?;
+    }
     db.close().await?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+async fn work(config: Config) -> anyhow::Result<()> {
+    let db = db::connect(&config, Default::default()).await?;
+    db::migrate(&db).await?;
+    let cache = Cache::from_config(&config.cache, config.redis_url.as_ref())?;
+    let worker = Worker::new(db, cache, &config)?;
+    let shutdown = CancellationToken::new();
+    let token = shutdown.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        token.cancel();
+    });
+    worker.run(shutdown).await;
     Ok(())
 }
 
@@ -194,9 +241,14 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
+/// Administration commands read the environment as the server does, but need
+/// no SECRET_KEY.
+fn admin_config() -> anyhow::Result<Config> {
+    Ok(Config::from_lookup(true, |name| std::env::var(name).ok())?)
+}
+
 async fn connect_for_admin() -> anyhow::Result<sea_orm::DatabaseConnection> {
-    let config = Config::for_database(config::database_url_from_env());
-    Ok(db::connect(&config, Default::default()).await?)
+    Ok(db::connect(&admin_config()?, Default::default()).await?)
 }
 
 /// Administration commands work on an up-to-date schema.
@@ -204,6 +256,16 @@ async fn migrated_db() -> anyhow::Result<sea_orm::DatabaseConnection> {
     let db = connect_for_admin().await?;
     db::migrate(&db).await?;
     Ok(db)
+}
+
+/// The servers' cache, so that a change made here is not hidden by it (with an
+/// in-process cache, entries expire on their own).
+fn admin_cache() -> anyhow::Result<Cache> {
+    let config = admin_config()?;
+    Ok(Cache::from_config(
+        &config.cache,
+        config.redis_url.as_ref(),
+    )?)
 }
 
 async fn user_command(command: UserCommand) -> anyhow::Result<()> {
@@ -232,7 +294,15 @@ async fn user_command(command: UserCommand) -> anyhow::Result<()> {
             staff,
             can_create_on_behalf_of_others,
         } => {
-            let user = users::grant(&db, &username, staff, can_create_on_behalf_of_others).await?;
+            let cache = admin_cache()?;
+            let user = users::grant(
+                &db,
+                &cache,
+                &username,
+                staff,
+                can_create_on_behalf_of_others,
+            )
+            .await?;
             println!(
                 "{}: staff={}, can_create_on_behalf_of_others={}",
                 user.username, user.is_staff, user.can_create_on_behalf_of_others

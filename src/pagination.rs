@@ -53,6 +53,11 @@ impl PageRequest {
         })
     }
 
+    /// The newest rows, with no cursor: the page that is cached.
+    pub fn is_first_forward_page(&self) -> bool {
+        self.after.is_none() && self.before.is_none() && !self.backward
+    }
+
     /// Filters, orders and limits `select` to this page, fetching one row more than
     /// asked so that [`PageRequest::finish`] knows whether another page follows.
     pub fn apply<E: EntityTrait>(&self, select: Select<E>, id: E::Column) -> Select<E> {

@@ -3,6 +3,12 @@
 //! Public mode: anyone reads everything, only the owner writes. Internal mode
 //! (RESTRICT_API=1): nothing is readable without an identity. Staff read
 //! everything and see private fields, but never write into others' notebooks.
+//! The worker fetches file sources only from public addresses, unless an operator
+//! allows more.
+
+use std::{net::IpAddr, sync::LazyLock};
+
+use ipnet::IpNet;
 
 use crate::{
     auth::Viewer,
@@ -92,10 +98,81 @@ pub fn notebook_owner<'a>(
     }
 }
 
+/// Networks that a file source may not reach: a notebook must not make the
+/// server talk to its own host or its internal network (cloud metadata
+/// services, databases, admin pages).
+static NON_PUBLIC_NETWORKS: LazyLock<Vec<IpNet>> = LazyLock::new(|| {
+    [
+        "0.0.0.0/8",      // "this network"
+        "10.0.0.0/8",     // private
+        "100.64.0.0/10",  // carrier-grade NAT
+        "127.0.0.0/8",    // loopback
+        "169.254.0.0/16", // link-local, cloud metadata
+        "172.16.0.0/12",  // private
+        "192.0.0.0/24",   // protocol assignments
+        "192.168.0.0/16", // private
+        "198.18.0.0/15",  // benchmarking
+        "224.0.0.0/3",    // multicast, reserved, broadcast
+        "::/127",         // unspecified, loopback
+        "64:ff9b::/96",   // NAT64: would reach any IPv4 address
+        "2002::/16",      // 6to4: likewise
+        "fc00::/7",       // unique local
+        "fe80::/10",      // link-local
+        "ff00::/8",       // multicast
+    ]
+    .iter()
+    .map(|net| net.parse().expect("a valid network"))
+    .collect()
+});
+
+/// Whether the worker may fetch a file source from `ip`: public addresses, and
+/// the networks the operator allows (FILE_SOURCE_ALLOWED_NETWORKS).
+pub fn may_fetch_from(ip: IpAddr, allowed: &[IpNet]) -> bool {
+    // ::ffff:10.0.0.1 is 10.0.0.1.
+    let ip = match ip {
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map(IpAddr::V4)
+            .unwrap_or(IpAddr::V6(v6)),
+        v4 => v4,
+    };
+    allowed.iter().any(|net| net.contains(&ip))
+        || !NON_PUBLIC_NETWORKS.iter().any(|net| net.contains(&ip))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::auth::AuthMethod;
+
+    #[test]
+    fn fetches_reach_public_addresses_and_allowed_networks_only() {
+        let ip = |text: &str| text.parse::<IpAddr>().unwrap();
+        for public in ["93.184.216.34", "2606:2800:220:1::1", "8.8.8.8"] {
+            assert!(may_fetch_from(ip(public), &[]), "{public}");
+        }
+        for internal in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "::1",
+            "::",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "64:ff9b::a00:1",
+        ] {
+            assert!(!may_fetch_from(ip(internal), &[]), "{internal}");
+        }
+        let allowed: Vec<IpNet> = vec!["10.1.0.0/16".parse().unwrap()];
+        assert!(may_fetch_from(ip("10.1.2.3"), &allowed));
+        assert!(!may_fetch_from(ip("10.2.0.1"), &allowed));
+    }
 
     fn user(id: i32, staff: bool, on_behalf: bool) -> user::Model {
         user::Model {
@@ -119,6 +196,7 @@ mod tests {
             forked_from_id: None,
             created_at: chrono::Utc::now(),
             updated_at: chrono::Utc::now(),
+            prune_revisions_at: None,
         }
     }
 

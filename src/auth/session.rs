@@ -39,10 +39,10 @@ impl DbSessionStore {
         DbSessionStore { db }
     }
 
-    /// Deletes sessions that have expired; returns how many.
-    pub async fn delete_expired(&self) -> Result<u64, sea_orm::DbErr> {
+    /// Deletes sessions that had expired at `now`; returns how many.
+    pub async fn delete_expired(&self, now: DateTime<Utc>) -> Result<u64, sea_orm::DbErr> {
         let deleted = session::Entity::delete_many()
-            .filter(session::Column::ExpiresAt.lt(Utc::now()))
+            .filter(session::Column::ExpiresAt.lt(now))
             .exec(&self.db)
             .await?;
         Ok(deleted.rows_affected)

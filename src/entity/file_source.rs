@@ -21,6 +21,8 @@ pub struct Model {
     pub url: String,
     pub update_interval: Option<UpdateInterval>,
     pub created_at: DateTimeUtc,
+    /// When the scheduler next queues a fetch; null with an interval: at once.
+    pub next_fetch_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

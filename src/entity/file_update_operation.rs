@@ -13,7 +13,8 @@ pub enum Status {
     Failed,
 }
 
-/// One fetch of a file source. The table is also the worker's queue.
+/// One fetch of a file source. The table is also the worker's queue: a worker
+/// claims a pending operation by marking it running.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "file_update_operations")]
 pub struct Model {
@@ -26,6 +27,9 @@ pub struct Model {
     pub ended_at: Option<DateTimeUtc>,
     #[sea_orm(column_type = "Text", nullable)]
     pub failure_reason: Option<String>,
+    /// How many times a worker started this fetch; also tells a worker whether
+    /// the job is still the one it claimed.
+    pub attempts: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

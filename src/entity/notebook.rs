@@ -3,7 +3,7 @@ use sea_orm::entity::prelude::*;
 /// `title` and `updated_at` follow the latest revision. They are kept here, written
 /// in the same transaction as each revision, so that a page of the notebook list
 /// needs no revision content.
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "notebooks")]
 pub struct Model {
     #[sea_orm(primary_key)]
@@ -13,6 +13,9 @@ pub struct Model {
     pub forked_from_id: Option<i32>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// When the worker should next prune this notebook's draft revisions; set by
+    /// each save, cleared by the worker. Null: nothing to prune.
+    pub prune_revisions_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

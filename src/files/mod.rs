@@ -5,7 +5,7 @@ pub mod sources;
 
 use std::collections::HashMap;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
     QueryFilter, QueryOrder, Set,
@@ -168,6 +168,40 @@ pub async fn update(
     get_meta(db, id)
         .await?
         .ok_or_else(|| Error::not_found(format!("File {id}")))
+}
+
+/// Creates the notebook's file `filename`, or replaces its bytes: a file source
+/// filled by the worker, which acts for the notebook's owner.
+pub async fn put(
+    db: &impl ConnectionTrait,
+    notebook_id: i32,
+    filename: &str,
+    bytes: Vec<u8>,
+    now: DateTime<Utc>,
+) -> Result<FileMeta> {
+    validate_size(&bytes)?;
+    let existing = file::Entity::find()
+        .filter(file::Column::NotebookId.eq(notebook_id))
+        .filter(file::Column::Filename.eq(filename))
+        .into_partial_model::<FileMeta>()
+        .one(db)
+        .await?;
+    let mut active = file::ActiveModel {
+        notebook_id: Set(notebook_id),
+        filename: Set(filename.to_string()),
+        size: Set(bytes.len() as i64),
+        content: Set(bytes),
+        last_updated: Set(now),
+        ..Default::default()
+    };
+    let saved = match existing {
+        Some(meta) => {
+            active.id = Set(meta.id);
+            active.update(db).await
+        }
+        None => active.insert(db).await,
+    };
+    Ok(meta_of(saved.map_err(map_unique(filename))?))
 }
 
 pub async fn delete(db: &DatabaseConnection, viewer: &Viewer, id: i32) -> Result<()> {

@@ -1,6 +1,6 @@
 //! File sources: a URL that the worker fetches into a notebook's file, on demand,
 //! daily or weekly. This module keeps the records and queues fetches; the fetching
-//! itself belongs to the worker.
+//! and the schedule belong to the worker (src/worker/).
 
 use std::collections::HashMap;
 
@@ -170,8 +170,12 @@ pub async fn update(
         validate_url(&url)?;
         active.url = Set(url);
     }
-    if let Some(interval) = changes.update_interval {
+    if let Some(interval) = changes.update_interval
+        && interval != source.update_interval
+    {
         active.update_interval = Set(interval);
+        // A new schedule starts with a fetch at once.
+        active.next_fetch_at = Set(None);
     }
     active
         .update(db)

@@ -8,11 +8,16 @@ use sea_orm::DatabaseConnection;
 use super::loaders::{DbLoader, RequestLoader};
 use crate::{
     auth::Viewer,
+    cache::Cache,
     error::{Error, Result},
 };
 
 pub fn db<'a>(ctx: &Context<'a>) -> &'a DatabaseConnection {
     ctx.data_unchecked::<DatabaseConnection>()
+}
+
+pub fn cache<'a>(ctx: &Context<'a>) -> &'a Cache {
+    ctx.data_unchecked::<Cache>()
 }
 
 pub fn viewer<'a>(ctx: &Context<'a>) -> &'a Viewer {

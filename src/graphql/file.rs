@@ -31,7 +31,7 @@ impl File {
     }
 
     async fn notebook(&self, ctx: &Context<'_>) -> async_graphql::Result<Notebook> {
-        Ok(Notebook(
+        Ok(Notebook::from(
             load_required(ctx, NotebookById(self.0.notebook_id)).await?,
         ))
     }

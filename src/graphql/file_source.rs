@@ -48,7 +48,7 @@ impl FileSource {
     }
 
     async fn notebook(&self, ctx: &Context<'_>) -> async_graphql::Result<Notebook> {
-        Ok(Notebook(
+        Ok(Notebook::from(
             load_required(ctx, NotebookById(self.0.notebook_id)).await?,
         ))
     }

@@ -19,7 +19,7 @@ mod user;
 use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 use sea_orm::DatabaseConnection;
 
-use crate::{auth::Viewer, policy::ApiMode};
+use crate::{auth::Viewer, cache::Cache, policy::ApiMode};
 
 pub use errors::RETRY_AFTER;
 pub use loaders::DbLoader;
@@ -53,8 +53,8 @@ fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
         .disable_suggestions()
 }
 
-pub fn build_schema(db: DatabaseConnection, mode: ApiMode) -> AppSchema {
-    builder().data(db).data(mode).finish()
+pub fn build_schema(db: DatabaseConnection, cache: Cache, mode: ApiMode) -> AppSchema {
+    builder().data(db).data(cache).data(mode).finish()
 }
 
 /// The SDL of the API, as committed in schema.graphql.

@@ -2,7 +2,7 @@ use async_graphql::{Context, ID, InputObject, Object, connection::Connection};
 
 use super::{
     connection::{IdCursor, NotebookTotal, PageArgs, RevisionTotal, connection},
-    context::{db, load, load_required, parse_id, to_id, viewer},
+    context::{cache, db, load, load_required, parse_id, to_id, viewer},
     file::File,
     file_source::FileSource,
     guards::CanRead,
@@ -15,13 +15,26 @@ use super::{
     user::User,
 };
 use crate::{
-    entity::notebook,
+    entity::{notebook, revision},
     error::Result,
-    notebooks::{self, NewNotebook, NotebookFilter, revisions::RevisionFilter},
+    notebooks::{self, NewNotebook, NotebookFilter, NotebookWithLatest, revisions::RevisionFilter},
     policy,
 };
 
-pub struct Notebook(pub notebook::Model);
+/// A notebook, with its latest revision when it was read (or cached) with it.
+pub struct Notebook(pub notebook::Model, Option<revision::Model>);
+
+impl From<notebook::Model> for Notebook {
+    fn from(notebook: notebook::Model) -> Self {
+        Notebook(notebook, None)
+    }
+}
+
+impl From<NotebookWithLatest> for Notebook {
+    fn from(read: NotebookWithLatest) -> Self {
+        Notebook(read.notebook, Some(read.latest_revision))
+    }
+}
 
 #[Object]
 impl Notebook {
@@ -56,6 +69,9 @@ impl Notebook {
     }
 
     async fn latest_revision(&self, ctx: &Context<'_>) -> async_graphql::Result<Revision> {
+        if let Some(latest) = &self.1 {
+            return Ok(Revision(latest.clone()));
+        }
         Ok(Revision(
             load_required(ctx, LatestRevision(self.0.id)).await?,
         ))
@@ -124,13 +140,13 @@ pub async fn notebook_connection(
     page: PageArgs,
 ) -> Result<Connection<IdCursor, Notebook, NotebookTotal>> {
     let request = page.into_request()?;
-    let page = notebooks::list(db(ctx), &filter, &request).await?;
+    let page = notebooks::list(db(ctx), cache(ctx), &filter, &request).await?;
     prefetch_notebooks(ctx, &page.items).await?;
     Ok(connection(
         page,
         NotebookTotal(filter),
         |nb| nb.id,
-        Notebook,
+        Notebook::from,
     ))
 }
 
@@ -142,7 +158,9 @@ impl NotebookQuery {
     #[graphql(guard = "CanRead")]
     async fn notebook(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Notebook>> {
         let id = parse_id(&id, "notebook")?;
-        Ok(notebooks::get(db(ctx), id).await?.map(Notebook))
+        Ok(notebooks::get_with_latest(db(ctx), cache(ctx), id)
+            .await?
+            .map(Notebook::from))
     }
 
     /// Keyset (cursor) pagination, newest first; first/last at most 100.
@@ -170,11 +188,13 @@ impl NotebookQuery {
         };
         let owner_id = match owner {
             None => None,
-            Some(username) => match notebooks::owner_filter(db(ctx), &username).await? {
-                Some(id) => Some(id),
-                // Nobody by that name: an empty list, as for a user without notebooks.
-                None => Some(0),
-            },
+            Some(username) => {
+                match notebooks::owner_filter(db(ctx), cache(ctx), &username).await? {
+                    Some(id) => Some(id),
+                    // Nobody by that name: an empty list, as for a user without notebooks.
+                    None => Some(0),
+                }
+            }
         };
         Ok(notebook_connection(ctx, NotebookFilter { owner_id, search }, page).await?)
     }
@@ -209,8 +229,8 @@ impl NotebookMutation {
                 .transpose()?,
             owner: input.owner,
         };
-        Ok(Notebook(
-            notebooks::create(db(ctx), viewer(ctx), new).await?,
+        Ok(Notebook::from(
+            notebooks::create(db(ctx), cache(ctx), viewer(ctx), new).await?,
         ))
     }
 
@@ -222,15 +242,15 @@ impl NotebookMutation {
         title: String,
     ) -> async_graphql::Result<Notebook> {
         let id = parse_id(&id, "notebook")?;
-        Ok(Notebook(
-            notebooks::update_title(db(ctx), viewer(ctx), id, title).await?,
+        Ok(Notebook::from(
+            notebooks::update_title(db(ctx), cache(ctx), viewer(ctx), id, title).await?,
         ))
     }
 
     /// Deletes the notebook with its revisions, files and sources; returns its id.
     async fn delete_notebook(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
         let notebook_id = parse_id(&id, "notebook")?;
-        notebooks::delete(db(ctx), viewer(ctx), notebook_id).await?;
+        notebooks::delete(db(ctx), cache(ctx), viewer(ctx), notebook_id).await?;
         Ok(id)
     }
 }

@@ -2,7 +2,7 @@ use async_graphql::{Context, ID, Object, connection::Connection};
 
 use super::{
     connection::{IdCursor, NotebookTotal, PageArgs},
-    context::{db, to_id, viewer},
+    context::{cache, db, to_id, viewer},
     guards::CanRead,
     limits::page_cost,
     notebook::{Notebook, notebook_connection},
@@ -90,6 +90,8 @@ impl UserQuery {
         ctx: &Context<'_>,
         username: String,
     ) -> async_graphql::Result<Option<User>> {
-        Ok(users::find_by_username(db(ctx), &username).await?.map(User))
+        Ok(users::cached_by_username(db(ctx), cache(ctx), &username)
+            .await?
+            .map(User))
     }
 }

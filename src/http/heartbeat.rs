@@ -9,7 +9,7 @@ use axum::{
 };
 use serde_json::json;
 
-use crate::{app::AppState, db};
+use crate::{app::AppState, cache::CacheHealth, db};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -21,15 +21,33 @@ pub fn routes() -> Router<AppState> {
         .route("/__version__", get(version))
 }
 
-/// Whether the process can do its work: the database answers.
+/// Whether the process can do its work: the database answers (else 503). A
+/// failing cache is reported as "degraded" with a 200: requests still succeed
+/// from the database, and every instance shares one Redis, so a 503 would have
+/// a load balancer take all of them out of service for a cache outage.
 async fn heartbeat(State(state): State<AppState>) -> Response {
-    match db::ping(&state.db).await {
-        Ok(()) => Json(json!({ "status": "ok", "checks": { "database": "ok" } })).into_response(),
+    let (database, cache) = tokio::join!(db::ping(&state.db), state.cache.health());
+    let cache = match cache {
+        CacheHealth::Ok => "ok",
+        CacheHealth::Degraded => "degraded",
+    };
+    let backend = state.cache.backend();
+    match database {
+        Ok(()) => Json(json!({
+            "status": if cache == "ok" { "ok" } else { "degraded" },
+            "checks": { "database": "ok", "cache": cache },
+            "cache_backend": backend,
+        }))
+        .into_response(),
         Err(err) => {
             tracing::warn!(%err, "heartbeat: the database does not answer");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "status": "error", "checks": { "database": "unreachable" } })),
+                Json(json!({
+                    "status": "error",
+                    "checks": { "database": "unreachable", "cache": cache },
+                    "cache_backend": backend,
+                })),
             )
                 .into_response()
         }

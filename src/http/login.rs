@@ -140,7 +140,7 @@ async fn github_callback(
         avatar: profile.avatar_url,
         email: profile.email,
     };
-    match users::sign_in_external(&state.db, profile).await {
+    match users::sign_in_external(&state.db, &state.cache, profile).await {
         Ok(user) => finish_sign_in(&session, user.id, pending.next).await,
         Err(err) => err.into_response(),
     }

@@ -41,6 +41,13 @@ impl TokenRateLimit {
         TokenRateLimit(RateLimiter::keyed(quota))
     }
 
+    /// Forgets clients whose allowance is full again, so that the table of
+    /// clients does not grow without bound.
+    pub fn forget_idle(&self) {
+        self.0.retain_recent();
+        self.0.shrink_to_fit();
+    }
+
     fn check(&self, client: String) -> Result<(), Error> {
         self.0.check_key(&client).map_err(|not_until| {
             let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());

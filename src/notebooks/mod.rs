@@ -1,20 +1,24 @@
 //! Notebooks: the rules of SERVER.md for creating, listing, renaming and deleting
 //! them. A notebook's title is its latest revision's title.
 
+pub mod pruning;
 pub mod revisions;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, Set, TransactionTrait,
+    PaginatorTrait, QueryFilter, QuerySelect, Set, TransactionTrait,
     sea_query::{Expr, ExprTrait, Func, LikeExpr},
 };
 
+use serde::{Deserialize, Serialize};
+
 use crate::{
     auth::Viewer,
-    entity::{notebook, revision, user},
+    cache::{Cache, CacheKey},
+    entity::{notebook, revision},
     error::{Error, Result},
-    pagination::{Page, PageRequest},
+    pagination::{MAX_PAGE_SIZE, Page, PageRequest},
     policy::{self, NotebookOwner},
     users,
 };
@@ -51,6 +55,53 @@ pub async fn get(db: &impl ConnectionTrait, id: i32) -> Result<Option<notebook::
     Ok(notebook::Entity::find_by_id(id).one(db).await?)
 }
 
+/// What the editor opens, and so what is cached: a notebook and its text.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct NotebookWithLatest {
+    pub notebook: notebook::Model,
+    pub latest_revision: revision::Model,
+}
+
+pub async fn get_with_latest(
+    db: &impl ConnectionTrait,
+    cache: &Cache,
+    id: i32,
+) -> Result<Option<NotebookWithLatest>> {
+    cache
+        .get_or_load(&CacheKey::Notebook(id), || async {
+            let Some(notebook) = get(db, id).await? else {
+                return Ok(None);
+            };
+            let latest = revisions::latest_for(db, &[id]).await?.remove(&id);
+            Ok(latest.map(|latest_revision| NotebookWithLatest {
+                notebook,
+                latest_revision,
+            }))
+        })
+        .await
+}
+
+/// The cache keys that a change to these notebooks' rows makes stale.
+pub(crate) fn changed_keys(notebook_ids: &[i32]) -> Vec<CacheKey> {
+    notebook_ids
+        .iter()
+        .map(|id| CacheKey::Notebook(*id))
+        .chain([CacheKey::FirstNotebookPage])
+        .collect()
+}
+
+/// Notebooks forked from any of these revisions: deleting the revisions sets
+/// their `forked_from` to null.
+async fn forks_of(db: &impl ConnectionTrait, revision_ids: Vec<i32>) -> Result<Vec<i32>> {
+    Ok(notebook::Entity::find()
+        .select_only()
+        .column(notebook::Column::Id)
+        .filter(notebook::Column::ForkedFromId.is_in(revision_ids))
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
 pub async fn by_ids(
     db: &impl ConnectionTrait,
     ids: &[i32],
@@ -78,8 +129,20 @@ pub async fn editable(
 
 pub async fn create(
     db: &DatabaseConnection,
+    cache: &Cache,
     viewer: &Viewer,
     new: NewNotebook,
+) -> Result<notebook::Model> {
+    create_at(db, cache, viewer, new, Utc::now()).await
+}
+
+/// [`create`], as if at `now`: tests of pruning and scheduling set the time.
+pub async fn create_at(
+    db: &DatabaseConnection,
+    cache: &Cache,
+    viewer: &Viewer,
+    new: NewNotebook,
+    now: DateTime<Utc>,
 ) -> Result<notebook::Model> {
     validate_title(&new.title)?;
     let owner = match policy::notebook_owner(viewer, new.owner.as_deref())? {
@@ -94,7 +157,6 @@ pub async fn create(
     {
         return Err(Error::not_found(format!("Revision {revision_id}")));
     }
-    let now = Utc::now();
     let txn = db.begin().await?;
     let notebook = notebook::ActiveModel {
         owner_id: Set(owner.id),
@@ -108,6 +170,7 @@ pub async fn create(
     .await?;
     revisions::insert(&txn, notebook.id, new.title, new.content, now).await?;
     txn.commit().await?;
+    cache.invalidate([CacheKey::FirstNotebookPage]).await;
     Ok(notebook)
 }
 
@@ -115,6 +178,7 @@ pub async fn create(
 /// stays the latest revision's and the history shows the rename.
 pub async fn update_title(
     db: &DatabaseConnection,
+    cache: &Cache,
     viewer: &Viewer,
     id: i32,
     title: String,
@@ -127,6 +191,7 @@ pub async fn update_title(
     let content = latest.map(|revision| revision.content).unwrap_or_default();
     revisions::create(
         db,
+        cache,
         viewer,
         revisions::NewRevision {
             notebook_id: id,
@@ -143,19 +208,52 @@ pub async fn update_title(
 
 /// Deletes the notebook with its revisions, files and sources (cascades in the
 /// schema); forks keep existing with `forked_from` set to null.
-pub async fn delete(db: &DatabaseConnection, viewer: &Viewer, id: i32) -> Result<()> {
+pub async fn delete(
+    db: &DatabaseConnection,
+    cache: &Cache,
+    viewer: &Viewer,
+    id: i32,
+) -> Result<()> {
     editable(db, viewer, id).await?;
+    let revision_ids: Vec<i32> = revision::Entity::find()
+        .select_only()
+        .column(revision::Column::Id)
+        .filter(revision::Column::NotebookId.eq(id))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut changed = forks_of(db, revision_ids).await?;
     notebook::Entity::delete_by_id(id).exec(db).await?;
+    changed.push(id);
+    cache.invalidate(changed_keys(&changed)).await;
     Ok(())
 }
 
 pub async fn list(
     db: &impl ConnectionTrait,
+    cache: &Cache,
     filter: &NotebookFilter,
     page: &PageRequest,
 ) -> Result<Page<notebook::Model>> {
+    if *filter == NotebookFilter::default() && page.is_first_forward_page() {
+        let newest = first_page(db, cache).await?;
+        return Ok(page.finish(newest.into_iter().take(page.limit as usize + 1).collect()));
+    }
     let select = page.apply(filtered(filter), notebook::Column::Id);
     Ok(page.finish(select.all(db).await?))
+}
+
+/// The front page, cached once for every page size: the largest page and the
+/// one row that tells whether another page follows.
+async fn first_page(db: &impl ConnectionTrait, cache: &Cache) -> Result<Vec<notebook::Model>> {
+    let largest = PageRequest::new(Some(MAX_PAGE_SIZE), None, None, None)?;
+    let newest = cache
+        .get_or_load(&CacheKey::FirstNotebookPage, || async {
+            let select = largest.apply(notebook::Entity::find(), notebook::Column::Id);
+            Ok::<_, Error>(Some(select.all(db).await?))
+        })
+        .await?;
+    Ok(newest.unwrap_or_default())
 }
 
 pub async fn count(db: &impl ConnectionTrait, filter: &NotebookFilter) -> Result<u64> {
@@ -163,10 +261,14 @@ pub async fn count(db: &impl ConnectionTrait, filter: &NotebookFilter) -> Result
 }
 
 /// The id of `username`, or `None` when nobody has that name (an empty list).
-pub async fn owner_filter(db: &impl ConnectionTrait, username: &str) -> Result<Option<i32>> {
-    Ok(users::find_by_username(db, username)
+pub async fn owner_filter(
+    db: &impl ConnectionTrait,
+    cache: &Cache,
+    username: &str,
+) -> Result<Option<i32>> {
+    Ok(users::cached_by_username(db, cache, username)
         .await?
-        .map(|user: user::Model| user.id))
+        .map(|user| user.id))
 }
 
 fn filtered(filter: &NotebookFilter) -> sea_orm::Select<notebook::Entity> {

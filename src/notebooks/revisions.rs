@@ -3,6 +3,10 @@
 //! Writes to one notebook are serialised by first touching the notebook row (a row
 //! lock on PostgreSQL, the write lock on SQLite), so that the stale-parent check
 //! and the insert cannot interleave with another tab's save.
+//!
+//! Each save also tells the worker when to prune the notebook's drafts (see
+//! [`super::pruning`]); the marker is written in the save's transaction, so no
+//! save is ever left unpruned.
 
 use std::collections::HashMap;
 
@@ -10,12 +14,13 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
-    sea_query::{Expr, ExprTrait, Query},
+    sea_query::{Expr, ExprTrait, Func, Query},
 };
 
-use super::validate_title;
+use super::{changed_keys, forks_of, pruning, validate_title};
 use crate::{
     auth::Viewer,
+    cache::Cache,
     entity::{notebook, revision},
     error::{Error, Result},
     pagination::{Page, PageRequest},
@@ -111,12 +116,23 @@ fn filtered(filter: &RevisionFilter) -> sea_orm::Select<revision::Entity> {
 
 pub async fn create(
     db: &DatabaseConnection,
+    cache: &Cache,
     viewer: &Viewer,
     new: NewRevision,
 ) -> Result<revision::Model> {
+    create_at(db, cache, viewer, new, Utc::now()).await
+}
+
+/// [`create`], as if at `now`: tests of pruning set the time.
+pub async fn create_at(
+    db: &DatabaseConnection,
+    cache: &Cache,
+    viewer: &Viewer,
+    new: NewRevision,
+    now: DateTime<Utc>,
+) -> Result<revision::Model> {
     validate_title(&new.title)?;
     super::editable(db, viewer, new.notebook_id).await?;
-    let now = Utc::now();
     let txn = db.begin().await?;
     lock_notebook(&txn, new.notebook_id, now).await?;
     let latest = latest_in(&txn, new.notebook_id).await?;
@@ -139,12 +155,18 @@ pub async fn create(
     }
     let revision = insert(&txn, new.notebook_id, new.title, new.content, now).await?;
     txn.commit().await?;
+    cache.invalidate(changed_keys(&[new.notebook_id])).await;
     Ok(revision)
 }
 
 /// Deletes one revision; the notebook's title follows its new latest revision. A
 /// notebook's only revision cannot be deleted: delete the notebook instead.
-pub async fn delete(db: &DatabaseConnection, viewer: &Viewer, id: i32) -> Result<i32> {
+pub async fn delete(
+    db: &DatabaseConnection,
+    cache: &Cache,
+    viewer: &Viewer,
+    id: i32,
+) -> Result<i32> {
     let revision = get(db, id)
         .await?
         .ok_or_else(|| Error::not_found(format!("Revision {id}")))?;
@@ -163,14 +185,18 @@ pub async fn delete(db: &DatabaseConnection, viewer: &Viewer, id: i32) -> Result
             "This is the notebook's only revision; delete the notebook instead",
         ));
     };
+    let mut changed = forks_of(&txn, vec![id]).await?;
     revision::Entity::delete_by_id(id).exec(&txn).await?;
     set_title(&txn, revision.notebook_id, &new_latest.title).await?;
     txn.commit().await?;
+    changed.push(revision.notebook_id);
+    cache.invalidate(changed_keys(&changed)).await;
     Ok(revision.notebook_id)
 }
 
-/// Inserts a draft revision and makes its title the notebook's. Callers hold the
-/// notebook's write lock or have just created it.
+/// Inserts a draft revision, makes its title the notebook's and schedules the
+/// pruning of drafts. Callers hold the notebook's write lock or have just
+/// created it.
 pub(super) async fn insert(
     db: &impl ConnectionTrait,
     notebook_id: i32,
@@ -179,6 +205,7 @@ pub(super) async fn insert(
     now: DateTime<Utc>,
 ) -> Result<revision::Model> {
     set_title(db, notebook_id, &title).await?;
+    schedule_pruning(db, notebook_id, pruning::due_after_save(now)).await?;
     Ok(revision::ActiveModel {
         notebook_id: Set(notebook_id),
         title: Set(title),
@@ -214,6 +241,28 @@ async fn lock_notebook(
     if updated.rows_affected == 0 {
         return Err(Error::not_found(format!("Notebook {notebook_id}")));
     }
+    Ok(())
+}
+
+/// An earlier due time is kept: during a long editing session the worker then
+/// prunes as it goes rather than waiting for the last save.
+async fn schedule_pruning(
+    db: &impl ConnectionTrait,
+    notebook_id: i32,
+    due: DateTime<Utc>,
+) -> Result<()> {
+    notebook::Entity::update_many()
+        .col_expr(
+            notebook::Column::PruneRevisionsAt,
+            Func::coalesce([
+                Expr::col(notebook::Column::PruneRevisionsAt),
+                Expr::value(due),
+            ])
+            .into(),
+        )
+        .filter(notebook::Column::Id.eq(notebook_id))
+        .exec(db)
+        .await?;
     Ok(())
 }
 

@@ -8,6 +8,7 @@ use sea_orm::{
 };
 
 use crate::{
+    cache::{Cache, CacheKey},
     entity::user,
     error::{Error, Result},
 };
@@ -52,6 +53,25 @@ pub async fn find_by_username(
         .filter(user::Column::Username.eq(username))
         .one(db)
         .await?)
+}
+
+/// A user by name, for display (the user page, a list's owner filter). Reads
+/// that decide who may act use [`find_by_username`], which is never stale.
+pub async fn cached_by_username(
+    db: &impl ConnectionTrait,
+    cache: &Cache,
+    username: &str,
+) -> Result<Option<user::Model>> {
+    // Nobody has an invalid name, and such a name could collide with the
+    // cache's own keys.
+    if validate_username(username).is_err() {
+        return Ok(None);
+    }
+    cache
+        .get_or_load(&CacheKey::User(username.to_string()), || {
+            find_by_username(db, username)
+        })
+        .await
 }
 
 pub async fn by_ids(db: &impl ConnectionTrait, ids: &[i32]) -> Result<HashMap<i32, user::Model>> {
@@ -110,6 +130,7 @@ pub struct ExternalProfile {
 /// avatar and email refreshed on every sign-in after that.
 pub async fn sign_in_external(
     db: &impl ConnectionTrait,
+    cache: &Cache,
     profile: ExternalProfile,
 ) -> Result<user::Model> {
     let user = find_or_create(db, &profile.username).await?;
@@ -124,7 +145,11 @@ pub async fn sign_in_external(
         active.email = Set(profile.email);
     }
     active.last_login_at = Set(Some(Utc::now()));
-    Ok(active.update(db).await?)
+    let user = active.update(db).await?;
+    cache
+        .invalidate([CacheKey::User(user.username.clone())])
+        .await;
+    Ok(user)
 }
 
 pub async fn by_id(db: &impl ConnectionTrait, id: i32) -> Result<Option<user::Model>> {
@@ -134,6 +159,7 @@ pub async fn by_id(db: &impl ConnectionTrait, id: i32) -> Result<Option<user::Mo
 /// Changes a user's grants; `None` leaves one as it is.
 pub async fn grant(
     db: &impl ConnectionTrait,
+    cache: &Cache,
     username: &str,
     is_staff: Option<bool>,
     can_create_on_behalf_of_others: Option<bool>,
@@ -148,5 +174,9 @@ pub async fn grant(
     if let Some(value) = can_create_on_behalf_of_others {
         active.can_create_on_behalf_of_others = Set(value);
     }
-    Ok(active.update(db).await?)
+    let user = active.update(db).await?;
+    cache
+        .invalidate([CacheKey::User(username.to_string())])
+        .await;
+    Ok(user)
 }

@@ -286,3 +286,28 @@ async fn login_explains_when_it_is_not_configured() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn the_worker_deletes_expired_sessions_only() {
+    let app = TestApp::spawn().await;
+    let client = browser();
+    app.sign_in(&client, "sam").await;
+    let count = || async {
+        use sea_orm::{EntityTrait, PaginatorTrait};
+        iodide_server::entity::session::Entity::find()
+            .count(&app.state.db)
+            .await
+            .unwrap()
+    };
+    assert_eq!(count().await, 1);
+
+    let clock = crate::common::clock::TestClock::at(chrono::Utc::now());
+    let pass = app.worker(&clock).run_pending().await.unwrap();
+    assert_eq!(pass.expired_sessions, 0);
+    assert_eq!(count().await, 1, "a live session stays");
+
+    clock.advance(chrono::TimeDelta::days(15));
+    let pass = app.worker(&clock).run_pending().await.unwrap();
+    assert_eq!(pass.expired_sessions, 1);
+    assert_eq!(count().await, 0);
+}

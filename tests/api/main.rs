@@ -1,5 +1,5 @@
 //! Integration tests: the real application over HTTP, on SQLite by default or on
-//! PostgreSQL when TEST_DATABASE_URL is set. One test binary, so that the suite
+//! PostgreSQL when TEST_DATABASE_URL is set, with Redis when TEST_REDIS_URL is. One test binary, so that the suite
 //! links once.
 
 mod common;
@@ -8,6 +8,7 @@ mod api_tokens;
 mod auth_github;
 mod auth_jwt;
 mod auth_openidc;
+mod cache;
 mod cli;
 mod faults;
 mod files;
@@ -17,5 +18,7 @@ mod limits;
 mod notebooks;
 mod pages;
 mod pagination;
+mod pruning;
 mod revisions;
 mod schema;
+mod worker;

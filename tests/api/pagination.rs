@@ -99,6 +99,8 @@ async fn a_page_costs_the_same_statements_whatever_its_size() {
     let query = "query($first: Int) { notebooks(first: $first) {
         nodes { id title revisionCount owner { username avatar } latestRevision { title content } files { filename } fileSources { filename } }
     } }";
+    // Warm the cache of the list's first page, so that both sizes read it alike.
+    app.gql(None, query, json!({ "first": 1 })).await.data();
     let mut costs = vec![];
     for size in [5, 50] {
         let before = app.statements();
@@ -110,6 +112,7 @@ async fn a_page_costs_the_same_statements_whatever_its_size() {
         assert_eq!(nodes, size);
         costs.push(app.statements() - before);
     }
-    // One query for the page, one per selected relation, whatever the page size.
-    assert_eq!(costs, [6, 6], "statements for 5 and for 50 notebooks");
+    // The front page comes from the cache; then one query per selected relation,
+    // whatever the page size.
+    assert_eq!(costs, [5, 5], "statements for 5 and for 50 notebooks");
 }

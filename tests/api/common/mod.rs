@@ -3,52 +3,55 @@
 //!
 //! The database comes from the environment: TEST_DATABASE_URL (a PostgreSQL server
 //! where each test creates and later drops its own database), or else an SQLite
-//! file in a temporary folder.
+//! file in a temporary folder. The cache likewise: TEST_REDIS_URL (each test
+//! with its own key prefix), or else in-process.
 
 #![allow(dead_code)]
 
+pub mod clock;
 pub mod fake_github;
 pub mod postgres_cluster;
+pub mod redis_server;
+pub mod source_server;
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use iodide_server::{
     AppState,
-    auth::api_token,
+    auth::{AuthMethod, Viewer, api_token},
     build_app,
     config::Config,
     entity::user,
     users::{self, NewUser},
+    worker::Worker,
 };
 use reqwest::{StatusCode, header::HeaderMap};
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
+use url::Url;
+
+use self::clock::TestClock;
 
 pub struct TestApp {
     pub address: SocketAddr,
     pub state: AppState,
     pub client: reqwest::Client,
-    _database: TestDatabase,
+    database: Arc<TestDatabase>,
 }
 
-type Configure = Box<dyn FnOnce(&mut Config)>;
+type ConfigChange = Box<dyn FnOnce(&mut Config) + Send>;
 
 #[derive(Default)]
 pub struct TestAppBuilder {
-    configure: Vec<Configure>,
+    redis_url: Option<Url>,
+    with_worker: bool,
     database_url: Option<String>,
+    changes: Vec<ConfigChange>,
 }
 
 impl TestAppBuilder {
     pub fn restrict_api(self) -> Self {
         self.configure(|config| config.restrict_api = true)
-    }
-
-    /// Changes the configuration, which starts as development mode with
-    /// SERVER_URI set to the test server's own address.
-    pub fn configure(mut self, change: impl FnOnce(&mut Config) + 'static) -> Self {
-        self.configure.push(Box::new(change));
-        self
     }
 
     /// Uses this database (which the test owns) instead of a fresh one.
@@ -57,34 +60,50 @@ impl TestAppBuilder {
         self
     }
 
+    /// This Redis rather than TEST_REDIS_URL's (or the in-process cache).
+    pub fn redis(mut self, url: Url) -> Self {
+        self.redis_url = Some(url);
+        self
+    }
+
+    /// Runs the worker's loop beside the app, as `serve --with-worker` does.
+    pub fn with_worker(mut self) -> Self {
+        self.with_worker = true;
+        self
+    }
+
+    /// Changes the configuration, which starts as development mode with
+    /// SERVER_URI set to the test server's own address.
+    pub fn configure(mut self, change: impl FnOnce(&mut Config) + Send + 'static) -> Self {
+        self.changes.push(Box::new(change));
+        self
+    }
+
     pub async fn spawn(self) -> TestApp {
-        let database = match self.database_url {
+        let database = Arc::new(match self.database_url {
             Some(url) => TestDatabase {
                 url,
                 cleanup: Cleanup::Nothing,
             },
             None => TestDatabase::create().await,
-        };
+        });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let mut config = Config::for_database(database.url.clone());
-        config.server_uri = url::Url::parse(&format!("http://{address}/")).unwrap();
-        for change in self.configure {
+        config.server_uri = Url::parse(&format!("http://{address}/")).unwrap();
+        config.redis_url = self.redis_url.or_else(test_redis_url);
+        // Tests share TEST_REDIS_URL's Redis: each keeps to its own keys.
+        config.cache.key_prefix = format!("iodide-test-{}:", uuid_like());
+        // A test that stops Redis sees it used again soon after it returns.
+        config.cache.redis_retry_after = Duration::from_millis(100);
+        // A loaded test machine can stall a test's runtime for longer than the
+        // production bound; tests of a slow Redis set their own.
+        config.cache.redis_timeout = Duration::from_secs(2);
+        config.worker.poll_interval = Duration::from_millis(50);
+        for change in self.changes {
             change(&mut config);
         }
-        let state = AppState::init(config).await.expect("the app starts");
-        let app = build_app(state.clone());
-        tokio::spawn(iodide_server::app::serve(
-            listener,
-            app,
-            std::future::pending(),
-        ));
-        TestApp {
-            address,
-            state,
-            client: browser(),
-            _database: database,
-        }
+        TestApp::start(config, listener, database, self.with_worker).await
     }
 }
 
@@ -96,6 +115,11 @@ pub fn browser() -> reqwest::Client {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
+}
+
+fn test_redis_url() -> Option<Url> {
+    let url = std::env::var("TEST_REDIS_URL").ok()?;
+    (!url.trim().is_empty()).then(|| Url::parse(&url).expect("TEST_REDIS_URL is a URL"))
 }
 
 /// A user and an API token for them.
@@ -145,6 +169,57 @@ impl Gql {
 impl TestApp {
     pub async fn spawn() -> TestApp {
         TestAppBuilder::default().spawn().await
+    }
+
+    async fn start(
+        config: Config,
+        listener: tokio::net::TcpListener,
+        database: Arc<TestDatabase>,
+        with_worker: bool,
+    ) -> TestApp {
+        let state = AppState::init(config).await.expect("the app starts");
+        let address = listener.local_addr().unwrap();
+        let app = build_app(state.clone());
+        tokio::spawn(iodide_server::app::serve(
+            listener,
+            app,
+            std::future::pending(),
+        ));
+        if with_worker {
+            let worker = Worker::new(state.db.clone(), state.cache.clone(), &state.config).unwrap();
+            tokio::spawn(async move { worker.run(Default::default()).await });
+        }
+        TestApp {
+            address,
+            state,
+            client: browser(),
+            database,
+        }
+    }
+
+    /// Another instance of the server on the same database and cache, as a
+    /// second web process behind a load balancer.
+    pub async fn second_instance(&self) -> TestApp {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let config = (*self.state.config).clone();
+        TestApp::start(config, listener, self.database.clone(), false).await
+    }
+
+    /// A worker for this app's database and cache, reading the time from `clock`.
+    pub fn worker(&self, clock: &TestClock) -> Worker {
+        Worker::new(
+            self.state.db.clone(),
+            self.state.cache.clone(),
+            &self.state.config,
+        )
+        .unwrap()
+        .with_clock(clock.as_clock())
+    }
+
+    /// The user as the domain services see them, for arranging data at chosen
+    /// times.
+    pub fn viewer(&self, user: &TestUser) -> Viewer {
+        Viewer::user(user.model.clone(), AuthMethod::ApiToken)
     }
 
     pub fn builder() -> TestAppBuilder {

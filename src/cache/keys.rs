@@ -1,0 +1,36 @@
+//! What is cached, under which key, for how long. Every key here is invalidated
+//! by the writes that change it (see the domain services). Keys never contain
+//! '#' (usernames cannot), which the Redis backend uses for generations.
+
+use std::time::Duration;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum CacheKey {
+    /// A notebook with its latest revision: what the editor opens.
+    Notebook(i32),
+    /// The newest notebooks, as many as the largest page: the front page.
+    FirstNotebookPage,
+    /// A user by username.
+    User(String),
+}
+
+impl CacheKey {
+    pub fn path(&self) -> String {
+        match self {
+            CacheKey::Notebook(id) => format!("notebook:{id}"),
+            CacheKey::FirstNotebookPage => "notebooks:first-page".into(),
+            CacheKey::User(username) => format!("user:{username}"),
+        }
+    }
+
+    /// An upper bound on staleness should an invalidation ever be lost (another
+    /// process that has no way to reach this cache, such as the command line
+    /// next to an in-process cache).
+    pub fn ttl(&self) -> Duration {
+        match self {
+            CacheKey::Notebook(_) => Duration::from_secs(600),
+            CacheKey::FirstNotebookPage => Duration::from_secs(300),
+            CacheKey::User(_) => Duration::from_secs(60),
+        }
+    }
+}

@@ -1,0 +1,276 @@
+//! The cache beside the database: Redis when REDIS_URL is set (shared by every
+//! instance), else in-process.
+//!
+//! The cache is never needed for correctness. When Redis fails or is slow,
+//! reads go to the database and the instance leaves Redis alone for a moment;
+//! the invalidations it could not send are kept and sent before it reads from
+//! Redis again, so that a save made during an outage is never hidden by an
+//! older cached copy afterwards. Each key has a generation that invalidations
+//! change and fills check (see [`store`]), so that a reader racing a save
+//! cannot put the old row back.
+
+mod keys;
+mod memory;
+mod redis;
+mod store;
+
+use std::{
+    collections::HashSet,
+    future::Future,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use serde::{Serialize, de::DeserializeOwned};
+use url::Url;
+
+pub use keys::CacheKey;
+pub use memory::MemoryStore;
+pub use redis::RedisStore;
+pub use store::{CacheStore, Generation, Lookup};
+
+use crate::config::CacheConfig;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("the cache did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("redis: {0}")]
+    Redis(#[from] ::redis::RedisError),
+}
+
+/// Bumped when a cached type changes shape, so that instances of two versions
+/// sharing one Redis do not read each other's entries.
+const FORMAT_VERSION: &str = "v1";
+
+/// Invalidations remembered during an outage; past this, the instance clears
+/// all of its keys when the cache returns.
+const MAX_OWED_INVALIDATIONS: usize = 10_000;
+
+/// What the heartbeat reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CacheHealth {
+    Ok,
+    /// Unreachable, slow, or owed invalidations: requests go to the database.
+    Degraded,
+}
+
+#[derive(Clone)]
+pub struct Cache(Arc<Inner>);
+
+struct Inner {
+    store: Box<dyn CacheStore>,
+    prefix: String,
+    retry_after: Duration,
+    /// While set and in the future, the store is left alone.
+    resting_until: Mutex<Option<Instant>>,
+    owed: Mutex<OwedInvalidations>,
+}
+
+#[derive(Default)]
+struct OwedInvalidations {
+    keys: HashSet<String>,
+    too_many: bool,
+}
+
+impl OwedInvalidations {
+    fn is_empty(&self) -> bool {
+        self.keys.is_empty() && !self.too_many
+    }
+}
+
+/// What a read found, and whether the reader may fill the key.
+enum Read {
+    Hit(Vec<u8>),
+    Fillable(Generation),
+    /// The store is resting or failed: straight to the database.
+    Unavailable,
+}
+
+impl Cache {
+    /// Redis when `redis_url` is given, else in-process.
+    pub fn from_config(config: &CacheConfig, redis_url: Option<&Url>) -> Result<Self, CacheError> {
+        let store: Box<dyn CacheStore> = match redis_url {
+            Some(url) => Box::new(RedisStore::new(url, config.redis_timeout)?),
+            None => Box::new(MemoryStore::new()),
+        };
+        Ok(Self::with_store(store, config))
+    }
+
+    pub fn with_store(store: Box<dyn CacheStore>, config: &CacheConfig) -> Self {
+        Cache(Arc::new(Inner {
+            store,
+            prefix: format!("{}{FORMAT_VERSION}:", config.key_prefix),
+            retry_after: config.redis_retry_after,
+            resting_until: Mutex::new(None),
+            owed: Mutex::new(OwedInvalidations::default()),
+        }))
+    }
+
+    pub fn backend(&self) -> &'static str {
+        self.0.store.name()
+    }
+
+    /// The cached value of `key`, or what `load` reads from the database (then
+    /// cached). `None` is not cached.
+    pub async fn get_or_load<T, E, Load, Loading>(
+        &self,
+        key: &CacheKey,
+        load: Load,
+    ) -> Result<Option<T>, E>
+    where
+        T: Serialize + DeserializeOwned,
+        Load: FnOnce() -> Loading,
+        Loading: Future<Output = Result<Option<T>, E>>,
+    {
+        let full_key = self.full_key(key);
+        let read = self.read(&full_key).await;
+        if let Read::Hit(bytes) = &read {
+            match serde_json::from_slice(bytes) {
+                Ok(value) => return Ok(Some(value)),
+                Err(err) => tracing::warn!(key = %full_key, %err, "unreadable cache entry"),
+            }
+        }
+        let loaded = load().await?;
+        if let (Read::Fillable(generation), Some(value)) = (&read, &loaded) {
+            self.fill(&full_key, value, key.ttl(), generation).await;
+        }
+        Ok(loaded)
+    }
+
+    /// Called after a write commits, with every key that it changed.
+    pub async fn invalidate(&self, keys: impl IntoIterator<Item = CacheKey>) {
+        let keys: Vec<String> = keys.into_iter().map(|key| self.full_key(&key)).collect();
+        if keys.is_empty() {
+            return;
+        }
+        if self.resting() {
+            self.owe(keys);
+            return;
+        }
+        if let Err(err) = self.0.store.invalidate(&keys).await {
+            self.owe(keys);
+            self.rest(&err);
+        }
+    }
+
+    /// Asks the store directly, whatever the recent failures, so that the
+    /// heartbeat shows the state of now (and a recovered Redis is used again).
+    pub async fn health(&self) -> CacheHealth {
+        match self.0.store.ping().await {
+            Ok(()) => {
+                *self.0.resting_until.lock().unwrap() = None;
+                if self.pay_owed_invalidations().await {
+                    CacheHealth::Ok
+                } else {
+                    CacheHealth::Degraded
+                }
+            }
+            Err(err) => {
+                self.rest(&err);
+                CacheHealth::Degraded
+            }
+        }
+    }
+
+    fn full_key(&self, key: &CacheKey) -> String {
+        format!("{}{}", self.0.prefix, key.path())
+    }
+
+    async fn read(&self, key: &str) -> Read {
+        if self.resting() || !self.pay_owed_invalidations().await {
+            return Read::Unavailable;
+        }
+        match self.0.store.get(key).await {
+            Ok(Lookup::Hit(bytes)) => Read::Hit(bytes),
+            Ok(Lookup::Miss(generation)) => Read::Fillable(generation),
+            Err(err) => {
+                self.rest(&err);
+                Read::Unavailable
+            }
+        }
+    }
+
+    async fn fill<T: Serialize>(&self, key: &str, value: &T, ttl: Duration, seen: &Generation) {
+        let bytes = match serde_json::to_vec(value) {
+            Ok(bytes) => bytes,
+            Err(err) => {
+                tracing::error!(key, %err, "could not serialise a cache entry");
+                return;
+            }
+        };
+        if let Err(err) = self.0.store.fill(key, bytes, ttl, seen).await {
+            self.rest(&err);
+        }
+    }
+
+    /// Sends the invalidations missed during an outage. Until they are sent, the
+    /// store is not read: it may hold rows older than this instance's writes.
+    /// Keys stay owed until sent, so that a concurrent reader waits for them too.
+    async fn pay_owed_invalidations(&self) -> bool {
+        let (keys, clear_all) = {
+            let owed = self.0.owed.lock().unwrap();
+            if owed.is_empty() {
+                return true;
+            }
+            (owed.keys.iter().cloned().collect::<Vec<_>>(), owed.too_many)
+        };
+        let sent = if clear_all {
+            self.0.store.clear(&self.0.prefix).await
+        } else {
+            self.0.store.invalidate(&keys).await
+        };
+        match sent {
+            Ok(()) => {
+                let mut owed = self.0.owed.lock().unwrap();
+                for key in &keys {
+                    owed.keys.remove(key);
+                }
+                if clear_all {
+                    owed.too_many = false;
+                }
+                tracing::info!(
+                    backend = self.backend(),
+                    "the cache answers again; missed invalidations sent"
+                );
+                owed.is_empty()
+            }
+            Err(err) => {
+                self.rest(&err);
+                false
+            }
+        }
+    }
+
+    fn owe(&self, keys: Vec<String>) {
+        let mut owed = self.0.owed.lock().unwrap();
+        if owed.too_many {
+            return;
+        }
+        owed.keys.extend(keys);
+        if owed.keys.len() > MAX_OWED_INVALIDATIONS {
+            owed.keys.clear();
+            owed.too_many = true;
+        }
+    }
+
+    fn resting(&self) -> bool {
+        let resting_until = self.0.resting_until.lock().unwrap();
+        resting_until.is_some_and(|until| Instant::now() < until)
+    }
+
+    /// Leaves the store alone for a moment after a failure, so that an outage
+    /// costs each request nothing rather than a timeout per cache command.
+    fn rest(&self, err: &CacheError) {
+        let mut resting_until = self.0.resting_until.lock().unwrap();
+        let already = resting_until.is_some_and(|until| Instant::now() < until);
+        *resting_until = Some(Instant::now() + self.0.retry_after);
+        if !already {
+            tracing::warn!(
+                backend = self.backend(),
+                %err,
+                "the cache failed; reading from the database for now"
+            );
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! The Redis backend: one multiplexed connection, kept up by redis-rs's
+//! connection manager (it reconnects by itself when Redis comes back), and a
+//! bound on every command so that a slow Redis never holds a request.
+
+use std::{future::Future, time::Duration};
+
+use redis::{
+    Cmd, FromRedisValue, RedisError, Value,
+    aio::{ConnectionManager, ConnectionManagerConfig},
+};
+use url::Url;
+
+use super::{
+    CacheError,
+    store::{CacheStore, GENERATION_TTL, Generation, Lookup},
+};
+
+/// Keys listed per SCAN step when clearing.
+const SCAN_BATCH: usize = 500;
+
+pub struct RedisStore {
+    connection: ConnectionManager,
+    timeout: Duration,
+}
+
+impl RedisStore {
+    /// Prepares the connection without opening it, so that the server starts
+    /// while Redis is down.
+    pub fn new(url: &Url, timeout: Duration) -> Result<Self, CacheError> {
+        let client = redis::Client::open(url.as_str())?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout))
+            // Requests do not wait for reconnection attempts: they go on from the
+            // database and a later request finds the connection back.
+            .set_number_of_retries(0);
+        let connection = ConnectionManager::new_lazy_with_config(client, config)?;
+        Ok(RedisStore {
+            connection,
+            timeout,
+        })
+    }
+
+    async fn bounded<T>(
+        &self,
+        command: impl Future<Output = Result<T, RedisError>>,
+    ) -> Result<T, CacheError> {
+        match tokio::time::timeout(self.timeout, command).await {
+            Ok(result) => Ok(result?),
+            Err(_) => Err(CacheError::Timeout(self.timeout)),
+        }
+    }
+
+    async fn query<T: FromRedisValue>(&self, command: &Cmd) -> Result<T, CacheError> {
+        let mut connection = self.connection.clone();
+        self.bounded(command.query_async(&mut connection)).await
+    }
+}
+
+/// Stores the value only if the key's generation is the one the reader saw, in
+/// one step on the server.
+const FILL_IF_SAME_GENERATION: &str = r"
+if (redis.call('GET', KEYS[2]) or '') == ARGV[2] then
+    redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+    return 1
+end
+return 0
+";
+
+/// Where a key's generation lives. Keys never contain '#': see CacheKey.
+fn generation_key(key: &str) -> String {
+    format!("{key}#generation")
+}
+
+#[async_trait::async_trait]
+impl CacheStore for RedisStore {
+    fn name(&self) -> &'static str {
+        "redis"
+    }
+
+    async fn get(&self, key: &str) -> Result<Lookup, CacheError> {
+        let command = redis::cmd("MGET")
+            .arg(key)
+            .arg(generation_key(key))
+            .to_owned();
+        let (value, generation): (Option<Vec<u8>>, Option<String>) = self.query(&command).await?;
+        Ok(match value {
+            Some(value) => Lookup::Hit(value),
+            None => Lookup::Miss(Generation(generation.unwrap_or_default())),
+        })
+    }
+
+    async fn fill(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        ttl: Duration,
+        seen: &Generation,
+    ) -> Result<(), CacheError> {
+        let command = redis::cmd("EVAL")
+            .arg(FILL_IF_SAME_GENERATION)
+            .arg(2)
+            .arg(key)
+            .arg(generation_key(key))
+            .arg(value)
+            .arg(&seen.0)
+            .arg(millis(ttl))
+            .to_owned();
+        self.query::<Value>(&command).await?;
+        Ok(())
+    }
+
+    async fn invalidate(&self, keys: &[String]) -> Result<(), CacheError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let mut transaction = redis::pipe();
+        transaction.atomic();
+        for key in keys {
+            let generation = generation_key(key);
+            transaction.cmd("INCR").arg(&generation).ignore();
+            transaction
+                .cmd("PEXPIRE")
+                .arg(&generation)
+                .arg(millis(GENERATION_TTL))
+                .ignore();
+            transaction.cmd("DEL").arg(key).ignore();
+        }
+        let mut connection = self.connection.clone();
+        self.bounded(transaction.query_async::<()>(&mut connection))
+            .await
+    }
+
+    async fn clear(&self, prefix: &str) -> Result<(), CacheError> {
+        let pattern = format!("{}*", escape_glob(prefix));
+        let mut cursor: u64 = 0;
+        loop {
+            let command = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(SCAN_BATCH)
+                .to_owned();
+            let (next, keys): (u64, Vec<String>) = self.query(&command).await?;
+            // A generation alone may belong to a reader about to fill its key.
+            let mut values: Vec<String> = keys
+                .into_iter()
+                .map(|key| match key.strip_suffix("#generation") {
+                    Some(value_key) => value_key.to_string(),
+                    None => key,
+                })
+                .collect();
+            values.sort_unstable();
+            values.dedup();
+            self.invalidate(&values).await?;
+            if next == 0 {
+                return Ok(());
+            }
+            cursor = next;
+        }
+    }
+
+    async fn ping(&self) -> Result<(), CacheError> {
+        self.query::<Value>(&redis::cmd("PING")).await?;
+        Ok(())
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
+/// A prefix as a literal in a SCAN MATCH pattern.
+fn escape_glob(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}

@@ -1,0 +1,52 @@
+//! What a cache backend does: five commands, each of which may fail.
+//!
+//! Each key has a generation that every invalidation changes. A reader that
+//! misses notes the generation, loads from the database and fills the key only
+//! if the generation is still the one it saw: a reader that loaded a row just
+//! before a save can never put the old row back after that save's
+//! invalidation, and a reader that starts after it fills at once.
+
+use std::time::Duration;
+
+use super::CacheError;
+
+/// A key's generation as a reader saw it: opaque, compared for equality.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Generation(pub String);
+
+/// How long a key's generation is remembered after its last invalidation:
+/// far longer than any reader takes between a miss and its fill.
+pub const GENERATION_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Lookup {
+    Hit(Vec<u8>),
+    /// Nothing cached: the reader may fill the key if it is still at this
+    /// generation.
+    Miss(Generation),
+}
+
+#[async_trait::async_trait]
+pub trait CacheStore: Send + Sync {
+    /// "redis" or "in-process", for the heartbeat.
+    fn name(&self) -> &'static str;
+
+    async fn get(&self, key: &str) -> Result<Lookup, CacheError>;
+
+    /// Stores `value` if the key is still at generation `seen`.
+    async fn fill(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        ttl: Duration,
+        seen: &Generation,
+    ) -> Result<(), CacheError>;
+
+    /// Removes each key's value and moves it to a new generation.
+    async fn invalidate(&self, keys: &[String]) -> Result<(), CacheError>;
+
+    /// Invalidates every key that starts with `prefix`.
+    async fn clear(&self, prefix: &str) -> Result<(), CacheError>;
+
+    async fn ping(&self) -> Result<(), CacheError>;
+}
