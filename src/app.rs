@@ -23,7 +23,7 @@ use crate::{
     db::{self, StatementCounter},
     error::Error,
     graphql::{self, AppSchema},
-    http::{self, token::TokenRateLimit},
+    http::{self, rate_limit::RequestRateLimit, token::TokenRateLimit},
     policy::ApiMode,
 };
 
@@ -38,6 +38,7 @@ pub struct AppState {
     pub github: Option<Github>,
     pub openidc: Option<OpenIdc>,
     pub token_rate_limit: Arc<TokenRateLimit>,
+    pub request_rate_limit: Arc<RequestRateLimit>,
 }
 
 impl AppState {
@@ -61,6 +62,9 @@ impl AppState {
             token_rate_limit: Arc::new(TokenRateLimit::per_minute(
                 config.token_requests_per_minute,
             )),
+            request_rate_limit: Arc::new(RequestRateLimit::per_minute(
+                config.rate_limit_per_minute,
+            )),
             config: Arc::new(config),
             schema,
             cache,
@@ -78,6 +82,10 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn build_app(state: AppState) -> Router {
     Router::new()
         .merge(http::routes(&state.config))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            http::rate_limit::limit_requests,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::identify,

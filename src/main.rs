@@ -145,12 +145,16 @@ async fn serve(config: Config, with_worker: bool) -> anyhow::Result<()> {
         tracing::info!("development mode: open {server_uri} (GraphiQL: {server_uri}graphiql)");
     }
     let db = state.db.clone();
-    let rate_limit = state.token_rate_limit.clone();
+    let (token_limit, request_limit) = (
+        state.token_rate_limit.clone(),
+        state.request_rate_limit.clone(),
+    );
     tokio::spawn(async move {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(300));
         loop {
             every.tick().await;
-            rate_limit.forget_idle();
+            token_limit.forget_idle();
+            request_limit.forget_idle();
         }
     });
     let stop = shutdown.clone();

@@ -62,6 +62,8 @@ export async function startServer({ separateEvalOrigin = true } = {}) {
     PORT: String(port),
     BIND_ADDRESS: '127.0.0.1',
     SERVER_URI: `${origin}/`,
+    // Every test here shares one anonymous client address; the limits have tests of their own.
+    RATE_LIMIT_PER_MINUTE: '100000',
     RUST_LOG: env.RUST_LOG ?? 'warn',
   });
   if (separateEvalOrigin) env.EVAL_FRAME_ORIGIN = `http://127.0.0.1:${port}/`;

@@ -124,4 +124,16 @@ mod tests {
         assert!(!looks_like_a_key(&key.replace('a', "é")));
         assert!(!looks_like_a_key(""));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_header_value_is_checked_without_panicking(text in "\\PC{0,60}") {
+            let _ = looks_like_a_key(&text);
+        }
+
+        #[test]
+        fn a_wrong_length_or_prefix_is_never_a_key(text in "[a-zA-Z0-9_]{0,43}") {
+            proptest::prop_assert!(!looks_like_a_key(&text));
+        }
+    }
 }

@@ -149,4 +149,27 @@ mod tests {
             );
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_text_is_never_a_token(text in "\\PC{0,200}") {
+            proptest::prop_assert!(verify(SECRET, &text, TokenType::Access).is_err());
+        }
+
+        #[test]
+        fn a_tampered_token_is_refused(user in 1..i32::MAX, position in 0usize..200, byte in proptest::char::range('a', 'z')) {
+            let token = issue(SECRET, user, TokenType::Access, Utc::now());
+            let position = position % token.len();
+            let mut tampered: Vec<char> = token.chars().collect();
+            if tampered[position] == byte || tampered[position] == '.' {
+                return Ok(());
+            }
+            tampered[position] = byte;
+            let tampered: String = tampered.into_iter().collect();
+            if let Ok(claims) = verify(SECRET, &tampered, TokenType::Access) {
+                // Only a change in base64 padding bits can leave the meaning intact.
+                proptest::prop_assert_eq!(claims.user_id, user);
+            }
+        }
+    }
 }

@@ -121,4 +121,25 @@ mod tests {
         assert_eq!(normalise("/..").as_deref(), None);
         assert_eq!(normalise("/").as_deref(), Some("/"));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn normalised_paths_have_no_dot_segments(path in "(/|%2[eEfF]|\\.|[a-z]|%[0-9a-fA-F]{2})*") {
+            if let Some(normalised) = normalise(&path) {
+                proptest::prop_assert!(normalised.starts_with('/'));
+                proptest::prop_assert!(!normalised.contains("//"));
+                let segments: Vec<&str> = normalised.split('/').collect();
+                proptest::prop_assert!(!segments.contains(&"..") && !segments.contains(&"."));
+            }
+        }
+
+        #[test]
+        fn a_whitelisted_path_normalises_into_the_whitelist(path in "/(api|token|%61pi|\\.\\.|%2e|/)*(/[a-z]{0,3})*") {
+            let api = default_whitelist();
+            if api.allows(&path) {
+                let normalised = normalise(&path).unwrap();
+                proptest::prop_assert!(normalised.starts_with("/api/"), "{} -> {}", path, normalised);
+            }
+        }
+    }
 }

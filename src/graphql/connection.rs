@@ -120,4 +120,17 @@ mod tests {
             assert!(IdCursor::decode_cursor(bad).is_err(), "{bad}");
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn every_id_round_trips(id in proptest::num::i32::ANY) {
+            let cursor = IdCursor(id).encode_cursor();
+            proptest::prop_assert_eq!(IdCursor::decode_cursor(&cursor).unwrap(), IdCursor(id));
+        }
+
+        #[test]
+        fn any_text_decodes_or_is_refused_without_panicking(text in ".{0,64}") {
+            let _ = IdCursor::decode_cursor(&text);
+        }
+    }
 }

@@ -5,6 +5,7 @@
 
 use std::{
     io,
+    net::SocketAddr,
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -20,7 +21,7 @@ use async_graphql_axum::GraphQLResponse;
 use axum::{
     Extension, Router,
     body::Body,
-    extract::{RawQuery, State},
+    extract::{ConnectInfo, RawQuery, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
@@ -28,6 +29,7 @@ use axum::{
 use futures_util::{StreamExt, TryStreamExt};
 use tokio_util::{compat::TokioAsyncReadCompatExt, io::StreamReader};
 
+use super::rate_limit;
 use crate::{app::AppState, auth::Viewer, error::Error, graphql, policy::ApiMode};
 
 /// More queries in one batch than the editor ever sends.
@@ -124,6 +126,7 @@ fn classify(headers: &HeaderMap) -> Result<Payload, Refusal> {
 async fn execute_post(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Refusal> {
@@ -140,6 +143,9 @@ async fn execute_post(
         ));
     }
     let batch = read_batch(&state, &headers, body).await?;
+    if let Some(refused) = charge_mutations(&state, &viewer, peer.as_ref().map(|p| &p.0), &batch) {
+        return Ok(refused);
+    }
     execute(&state, viewer, batch).await
 }
 
@@ -227,6 +233,30 @@ fn changes_state(request: &async_graphql::Request) -> bool {
             None => operations.values().any(|op| !is_query(&op.node.ty)),
         },
     }
+}
+
+/// Mutations cost more than the one request that the rate limit has charged:
+/// charges the rest, and answers 429 when the allowance is spent.
+fn charge_mutations(
+    state: &AppState,
+    viewer: &Viewer,
+    peer: Option<&ConnectInfo<SocketAddr>>,
+    batch: &BatchRequest,
+) -> Option<Response> {
+    let requests: Vec<&async_graphql::Request> = match batch {
+        BatchRequest::Single(request) => vec![request],
+        BatchRequest::Batch(requests) => requests.iter().collect(),
+    };
+    let mutations = requests.into_iter().filter(|r| changes_state(r)).count() as u32;
+    if mutations == 0 {
+        return None;
+    }
+    let extra = mutations * rate_limit::MUTATION_COST - 1;
+    state
+        .request_rate_limit
+        .charge(&rate_limit::client_key(viewer, peer), extra)
+        .err()
+        .map(|(error, allowance)| rate_limit::refused(error, allowance))
 }
 
 async fn execute(

@@ -9,6 +9,7 @@ mod graphql;
 mod heartbeat;
 mod login;
 mod pages;
+pub mod rate_limit;
 pub mod security;
 pub mod token;
 

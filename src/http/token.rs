@@ -14,7 +14,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::is_same_origin;
+use super::{is_same_origin, rate_limit::client_key};
 use crate::{
     app::AppState,
     auth::{
@@ -53,15 +53,6 @@ impl TokenRateLimit {
             let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
             Error::RateLimited(wait.as_secs().max(1))
         })
-    }
-}
-
-/// The signed-in user when there is one, else the peer's address.
-fn client_key(viewer: &Viewer, peer: Option<&ConnectInfo<SocketAddr>>) -> String {
-    match (viewer.user_id(), peer) {
-        (Some(id), _) => format!("user:{id}"),
-        (None, Some(ConnectInfo(address))) => format!("ip:{}", address.ip()),
-        (None, None) => "ip:unknown".into(),
     }
 }
 

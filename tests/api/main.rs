@@ -19,6 +19,7 @@ mod notebooks;
 mod pages;
 mod pagination;
 mod pruning;
+mod rate_limits;
 mod revisions;
 mod schema;
 mod worker;

@@ -1,0 +1,87 @@
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::common::{Gql, TestApp};
+
+fn remaining(response: &Gql) -> u32 {
+    response.headers["x-ratelimit-remaining"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn clients_are_limited_each_on_their_own_and_recover() {
+    let app = TestApp::builder()
+        .configure(|c| c.rate_limit_per_minute = 60)
+        .spawn()
+        .await;
+    let alice = app.user("alice").await;
+    let query = "{ viewer { id } }";
+    for expected in (0..60).rev() {
+        let response = app.gql(None, query, json!({})).await;
+        assert_eq!(response.status, 200);
+        assert_eq!(remaining(&response), expected);
+        assert_eq!(response.headers["x-ratelimit-limit"], "60");
+        assert!(response.headers.contains_key("x-ratelimit-reset"));
+    }
+    let limited = app.gql(None, query, json!({})).await;
+    assert_eq!(limited.status, 429);
+    assert_eq!(limited.code(), "RATE_LIMITED");
+    assert_eq!(remaining(&limited), 0);
+    let retry_after: u64 = limited.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+
+    let other = app.gql(Some(&alice), query, json!({})).await;
+    assert_eq!(
+        other.status, 200,
+        "a signed-in client has its own allowance"
+    );
+    let health = app
+        .client
+        .get(app.url("/__lbheartbeat__"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200, "health checks are never limited");
+
+    // One request's worth comes back each second.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(app.gql(None, query, json!({})).await.status, 200);
+}
+
+#[tokio::test]
+async fn mutations_cost_more_than_queries() {
+    let app = TestApp::builder()
+        .configure(|c| c.rate_limit_per_minute = 12)
+        .spawn()
+        .await;
+    let alice = app.user("alice").await;
+    let create = "mutation { createNotebook(input: { title: \"t\", content: \"\" }) { id } }";
+    let first = app.gql(Some(&alice), create, json!({})).await;
+    assert_eq!(first.status, 200);
+    assert_eq!(
+        remaining(&first),
+        11,
+        "the request itself, before the mutation's share"
+    );
+    let query = app.gql(Some(&alice), "{ viewer { id } }", json!({})).await;
+    assert_eq!(
+        remaining(&query),
+        6,
+        "one for the query after four more for the mutation"
+    );
+    app.gql(Some(&alice), create, json!({})).await.data();
+    let refused = app.gql(Some(&alice), create, json!({})).await;
+    assert_eq!(refused.status, 429);
+    let count = app
+        .gql(Some(&alice), "{ notebooks { totalCount } }", json!({}))
+        .await;
+    assert_eq!(count.status, 429, "the allowance is spent");
+}
