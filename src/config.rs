@@ -61,6 +61,8 @@ pub struct Config {
     /// Origins allowed to call /api/graphql from a browser (CORS), besides this
     /// site itself. Never the eval frame's origin, never "null".
     pub cors_allowed_origins: Vec<Url>,
+    /// Longest that one GraphQL request may run before it is stopped.
+    pub graphql_time_limit: Duration,
     /// Requests that one client may make per minute (a mutation counts as five).
     pub rate_limit_per_minute: u32,
     /// Tokens that one client may obtain from /token/ and /token/refresh/ per minute.
@@ -229,6 +231,9 @@ impl Config {
             db_max_connections: env.parse("DATABASE_MAX_CONNECTIONS")?.unwrap_or(10),
             token_requests_per_minute: env.parse("TOKEN_REQUESTS_PER_MINUTE")?.unwrap_or(10),
             rate_limit_per_minute: env.parse("RATE_LIMIT_PER_MINUTE")?.unwrap_or(600),
+            graphql_time_limit: Duration::from_millis(
+                env.parse("GRAPHQL_TIME_LIMIT_MS")?.unwrap_or(10_000),
+            ),
             cache: CacheConfig {
                 key_prefix: env
                     .string("CACHE_KEY_PREFIX")

@@ -10,6 +10,7 @@ use std::{
         Arc,
         atomic::{AtomicBool, Ordering},
     },
+    time::Duration,
 };
 
 use async_graphql::{
@@ -57,14 +58,33 @@ enum Payload {
 /// Why a request was refused before GraphQL saw it.
 struct Refusal {
     status: StatusCode,
+    code: &'static str,
     message: String,
 }
 
 impl Refusal {
     fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        let code = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => "PAYLOAD_TOO_LARGE",
+            _ => "BAD_USER_INPUT",
+        };
         Refusal {
             status,
+            code,
             message: message.into(),
+        }
+    }
+
+    /// A request that ran past the time limit was stopped; its transaction, if
+    /// any, was rolled back.
+    fn too_slow(limit: Duration) -> Self {
+        Refusal {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "QUERY_TOO_COMPLEX",
+            message: format!(
+                "The request took longer than the limit of {} ms and was stopped",
+                limit.as_millis()
+            ),
         }
     }
 
@@ -81,12 +101,11 @@ impl Refusal {
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
-        let code = match self.status {
-            StatusCode::PAYLOAD_TOO_LARGE => "PAYLOAD_TOO_LARGE",
-            _ => "BAD_USER_INPUT",
-        };
-        let mut response =
-            (self.status, axum::Json(Error::body(code, &self.message))).into_response();
+        let mut response = (
+            self.status,
+            axum::Json(Error::body(self.code, &self.message)),
+        )
+            .into_response();
         if self.status == StatusCode::METHOD_NOT_ALLOWED {
             response
                 .headers_mut()
@@ -287,7 +306,10 @@ async fn execute(
             BatchRequest::Batch(requests.into_iter().map(with_data).collect())
         }
     };
-    let response = state.schema.execute_batch(batch).await;
+    let limit = state.config.graphql_time_limit;
+    let response = tokio::time::timeout(limit, state.schema.execute_batch(batch))
+        .await
+        .map_err(|_| Refusal::too_slow(limit))?;
     let retry = retry_after(&response);
     let mut response = GraphQLResponse::from(response).into_response();
     if let Some(seconds) = retry {

@@ -119,3 +119,20 @@ async fn introspection_is_hidden_from_anonymous_visitors_of_a_private_server() {
     let response = public.gql(None, introspect, json!({})).await;
     assert_eq!(response.data()["__schema"]["queryType"]["name"], "Query");
 }
+
+#[tokio::test]
+async fn a_request_that_runs_past_the_time_limit_is_stopped() {
+    // With no time at all, only what needs no waiting (no database) can finish.
+    let app = TestApp::builder()
+        .configure(|c| c.graphql_time_limit = std::time::Duration::ZERO)
+        .spawn()
+        .await;
+    let instant = app.gql(None, "{ __typename }", json!({})).await;
+    assert_eq!(instant.data()["__typename"], "Query");
+    let slow = app
+        .gql(None, "{ notebooks { totalCount } }", json!({}))
+        .await;
+    assert_eq!(slow.status, 503);
+    assert_eq!(slow.code(), "QUERY_TOO_COMPLEX");
+    assert!(slow.message().contains("0 ms"), "{}", slow.message());
+}
