@@ -35,8 +35,6 @@ use crate::{app::AppState, auth::Viewer, error::Error, graphql, policy::ApiMode}
 
 /// More queries in one batch than the editor ever sends.
 const MAX_BATCH: usize = 10;
-/// Files in one multipart request.
-const MAX_FILES: usize = 10;
 /// Headers that a cross-site HTML form cannot send; one of them (or
 /// Authorization) must come with a multipart request.
 const PREFLIGHT_HEADERS: [&str; 4] = [
@@ -195,9 +193,8 @@ async fn read_batch(
         Ok(chunk)
     });
     let reader = StreamReader::new(stream.into_stream()).compat();
-    let options = MultipartOptions::default()
-        .max_file_size(state.config.max_file_bytes)
-        .max_num_files(MAX_FILES);
+    // The body limit above bounds the whole request; this bounds each file.
+    let options = MultipartOptions::default().max_file_size(state.config.max_file_bytes);
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok());
