@@ -91,13 +91,18 @@ impl Report {
     }
 
     pub fn print_table(&self) {
+        // A remote server's data was not seeded by this run: its sizes are unknown.
+        let data_set = match self.seed_seconds {
+            Some(_) => format!(
+                "{} notebooks x {} revisions of {} bytes; ",
+                self.notebooks, self.revisions_per_notebook, self.revision_bytes
+            ),
+            None => String::new(),
+        };
         println!(
-            "database: {}{}; {} notebooks x {} revisions of {} bytes; {} connections; {} s per scenario",
+            "database: {}{}; {data_set}{} connections; {} s per scenario",
             self.database,
             if self.redis { " + redis" } else { "" },
-            self.notebooks,
-            self.revisions_per_notebook,
-            self.revision_bytes,
             self.connections,
             self.seconds_per_scenario,
         );
