@@ -1,0 +1,121 @@
+//! Driving load: N connections, each a task that sends one request after
+//! another for a fixed time and records each latency.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use hdrhistogram::Histogram;
+use serde::de::IgnoredAny;
+
+use crate::scenarios::{Connection, Expect, Scenario, Target};
+
+/// What the connections of one scenario saw.
+pub struct LoadResult {
+    pub requests: u64,
+    pub errors: u64,
+    pub first_error: Option<String>,
+    /// Revisions that the server said it saved.
+    pub saved_revisions: u64,
+    /// Microseconds.
+    pub latency: Histogram<u64>,
+    pub elapsed: Duration,
+}
+
+impl LoadResult {
+    fn empty() -> Self {
+        LoadResult {
+            requests: 0,
+            errors: 0,
+            first_error: None,
+            saved_revisions: 0,
+            latency: new_histogram(),
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    fn merge(&mut self, other: LoadResult) {
+        self.requests += other.requests;
+        self.errors += other.errors;
+        self.first_error = self.first_error.take().or(other.first_error);
+        self.saved_revisions += other.saved_revisions;
+        self.latency.add(&other.latency).expect("same bounds");
+    }
+}
+
+fn new_histogram() -> Histogram<u64> {
+    // 1 µs to 60 s, three significant figures.
+    Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid bounds")
+}
+
+pub async fn run(
+    scenario: Scenario,
+    target: Arc<Target>,
+    connections: u32,
+    duration: Duration,
+) -> LoadResult {
+    let started = Instant::now();
+    let deadline = started + duration;
+    let tasks: Vec<_> = (0..connections as usize)
+        .map(|index| {
+            let connection = Connection::new(target.clone(), index);
+            tokio::spawn(drive(connection, scenario, deadline))
+        })
+        .collect();
+    let mut total = LoadResult::empty();
+    for task in tasks {
+        total.merge(task.await.expect("a load task does not panic"));
+    }
+    total.elapsed = started.elapsed();
+    total
+}
+
+/// One connection's loop: a request, its whole body, the next request.
+async fn drive(mut connection: Connection, scenario: Scenario, deadline: Instant) -> LoadResult {
+    let mut result = LoadResult::empty();
+    while Instant::now() < deadline {
+        let (request, expect) = connection.next_request(scenario);
+        let sent = Instant::now();
+        let outcome = send(request, expect).await;
+        let micros = sent.elapsed().as_micros().clamp(1, 60_000_000) as u64;
+        result.latency.saturating_record(micros);
+        result.requests += 1;
+        match outcome {
+            Ok(()) if expect == Expect::SavedRevision => result.saved_revisions += 1,
+            Ok(()) => {}
+            Err(error) => {
+                result.errors += 1;
+                result.first_error.get_or_insert(error);
+            }
+        }
+    }
+    result
+}
+
+/// Just enough of a GraphQL response to tell success from failure.
+#[derive(serde::Deserialize)]
+struct GraphqlOutcome {
+    data: Option<IgnoredAny>,
+    errors: Option<IgnoredAny>,
+}
+
+async fn send(request: reqwest::RequestBuilder, expect: Expect) -> Result<(), String> {
+    let response = request.send().await.map_err(|err| err.to_string())?;
+    let status = response.status();
+    let body = response.bytes().await.map_err(|err| err.to_string())?;
+    if !status.is_success() {
+        let text = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
+        return Err(format!("HTTP {status}: {text}"));
+    }
+    if expect == Expect::Success {
+        return Ok(());
+    }
+    let outcome: GraphqlOutcome =
+        serde_json::from_slice(&body).map_err(|err| format!("not GraphQL JSON: {err}"))?;
+    if outcome.errors.is_some() || outcome.data.is_none() {
+        let text = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
+        return Err(format!("GraphQL errors: {text}"));
+    }
+    Ok(())
+}

@@ -1,0 +1,261 @@
+//! Results: a table on stdout, JSON, and an SVG chart drawn by hand (bars need
+//! no plotting crate).
+
+use std::{fmt::Write as _, path::Path};
+
+use serde::Serialize;
+
+use crate::{Args, load::LoadResult, scenarios::Scenario};
+
+#[derive(Serialize)]
+pub struct Report {
+    pub database: String,
+    pub redis: bool,
+    pub users: u32,
+    pub notebooks: u32,
+    pub revisions_per_notebook: u32,
+    pub revision_bytes: usize,
+    pub files: u32,
+    pub connections: u32,
+    pub seconds_per_scenario: f64,
+    pub seed_seconds: Option<f64>,
+    /// From the start of AppState::init to the first answered heartbeat, on an
+    /// up-to-date database.
+    pub startup_ms: Option<f64>,
+    /// The whole process's (server and client) peak resident memory.
+    pub peak_rss_mb: Option<f64>,
+    pub scenarios: Vec<ScenarioReport>,
+}
+
+#[derive(Serialize)]
+pub struct ScenarioReport {
+    pub scenario: Scenario,
+    pub connections: u32,
+    pub seconds: f64,
+    pub requests: u64,
+    pub requests_per_second: f64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    pub errors: u64,
+    pub first_error: Option<String>,
+    pub sql_statements_per_request: Option<f64>,
+    /// Highest resident memory sampled during the scenario.
+    pub peak_vm_rss_mb: Option<f64>,
+    pub revisions_acknowledged: Option<u64>,
+    pub revisions_stored: Option<u64>,
+}
+
+/// The database's kind and host, never its credentials.
+fn describe_database(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(parsed) if parsed.scheme().starts_with("postgres") => format!(
+            "postgres on {}",
+            parsed.host_str().unwrap_or("(unknown host)")
+        ),
+        Ok(parsed) if parsed.scheme() == "sqlite" => "sqlite".to_string(),
+        _ => url.to_string(),
+    }
+}
+
+impl Report {
+    pub fn new(
+        args: &Args,
+        database_url: &str,
+        seed_seconds: Option<f64>,
+        startup_ms: Option<f64>,
+    ) -> Self {
+        Report {
+            database: describe_database(database_url),
+            redis: args.redis_url.is_some(),
+            users: args.users,
+            notebooks: args.notebooks,
+            revisions_per_notebook: args.revisions_per_notebook,
+            revision_bytes: args.revision_bytes,
+            files: args.files,
+            connections: args.connections,
+            seconds_per_scenario: args.seconds,
+            seed_seconds,
+            startup_ms,
+            peak_rss_mb: None,
+            scenarios: vec![],
+        }
+    }
+
+    /// No request failed and every acknowledged revision is stored.
+    pub fn passed(&self) -> bool {
+        self.scenarios
+            .iter()
+            .all(|s| s.errors == 0 && s.revisions_acknowledged == s.revisions_stored)
+    }
+
+    pub fn print_table(&self) {
+        // A remote server's data was not seeded by this run: its sizes are unknown.
+        let data_set = match self.seed_seconds {
+            Some(_) => format!(
+                "{} notebooks x {} revisions of {} bytes; ",
+                self.notebooks, self.revisions_per_notebook, self.revision_bytes
+            ),
+            None => String::new(),
+        };
+        println!(
+            "database: {}{}; {data_set}{} connections; {} s per scenario",
+            self.database,
+            if self.redis { " + redis" } else { "" },
+            self.connections,
+            self.seconds_per_scenario,
+        );
+        if let (Some(seed), Some(startup)) = (self.seed_seconds, self.startup_ms) {
+            println!("seeded in {seed:.1} s; start-up {startup:.0} ms");
+        }
+        println!(
+            "{:<11} {:>9} {:>9} {:>8} {:>8} {:>8} {:>7} {:>8} {:>8} {:>11}",
+            "scenario",
+            "requests",
+            "req/s",
+            "p50 ms",
+            "p95 ms",
+            "p99 ms",
+            "errors",
+            "SQL/req",
+            "RSS MB",
+            "saved/stored"
+        );
+        for s in &self.scenarios {
+            println!("{}", s.table_row());
+        }
+        if let Some(peak) = self.peak_rss_mb {
+            println!("peak RSS (VmHWM, server and client together): {peak:.0} MB");
+        }
+        for s in self.scenarios.iter().filter(|s| s.first_error.is_some()) {
+            println!(
+                "{}: first error: {}",
+                s.scenario.name(),
+                s.first_error.as_deref().unwrap_or_default()
+            );
+        }
+    }
+
+    pub fn write_json(&self, path: &Path) -> anyhow::Result<()> {
+        std::fs::write(path, serde_json::to_string_pretty(self)? + "\n")?;
+        Ok(())
+    }
+
+    pub fn write_svg(&self, path: &Path) -> anyhow::Result<()> {
+        std::fs::write(path, self.svg())?;
+        Ok(())
+    }
+
+    /// Two bar charts side by side: requests per second and p99 latency.
+    fn svg(&self) -> String {
+        const ROW: usize = 26;
+        const TOP: usize = 56;
+        let height = TOP + ROW * self.scenarios.len() + 20;
+        let mut svg = format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"760\" height=\"{height}\" \
+             font-family=\"sans-serif\" font-size=\"12\">\n\
+             <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
+             <text x=\"10\" y=\"18\" font-size=\"14\">{}{}, {} connections</text>\n\
+             <text x=\"100\" y=\"42\">requests per second</text>\n\
+             <text x=\"440\" y=\"42\">p99 latency (ms)</text>\n",
+            self.database,
+            if self.redis { " + redis" } else { "" },
+            self.connections
+        );
+        let max_rps = self
+            .scenarios
+            .iter()
+            .map(|s| s.requests_per_second)
+            .fold(1.0, f64::max);
+        let max_p99 = self
+            .scenarios
+            .iter()
+            .map(|s| s.p99_ms)
+            .fold(0.001, f64::max);
+        for (row, s) in self.scenarios.iter().enumerate() {
+            let y = TOP + row * ROW;
+            let rps_width = 240.0 * s.requests_per_second / max_rps;
+            let p99_width = 240.0 * s.p99_ms / max_p99;
+            let _ = write!(
+                svg,
+                "<text x=\"10\" y=\"{}\">{}</text>\n\
+                 <rect x=\"100\" y=\"{y}\" width=\"{rps_width:.1}\" height=\"18\" fill=\"#4a7ebb\"/>\n\
+                 <text x=\"{:.1}\" y=\"{}\">{:.0}</text>\n\
+                 <rect x=\"440\" y=\"{y}\" width=\"{p99_width:.1}\" height=\"18\" fill=\"#d9822b\"/>\n\
+                 <text x=\"{:.1}\" y=\"{}\">{:.1}</text>\n",
+                y + 13,
+                s.scenario.name(),
+                104.0 + rps_width,
+                y + 13,
+                s.requests_per_second,
+                444.0 + p99_width,
+                y + 13,
+                s.p99_ms,
+            );
+        }
+        svg + "</svg>\n"
+    }
+}
+
+fn millis(micros: u64) -> f64 {
+    micros as f64 / 1000.0
+}
+
+fn optional(value: Option<f64>, decimals: usize) -> String {
+    value.map_or("-".into(), |v| format!("{v:.decimals$}"))
+}
+
+impl ScenarioReport {
+    pub fn new(scenario: Scenario, connections: u32, result: &LoadResult) -> Self {
+        let seconds = result.elapsed.as_secs_f64();
+        ScenarioReport {
+            scenario,
+            connections,
+            seconds,
+            requests: result.requests,
+            requests_per_second: result.requests as f64 / seconds.max(f64::EPSILON),
+            p50_ms: millis(result.latency.value_at_quantile(0.50)),
+            p95_ms: millis(result.latency.value_at_quantile(0.95)),
+            p99_ms: millis(result.latency.value_at_quantile(0.99)),
+            max_ms: millis(result.latency.max()),
+            errors: result.errors,
+            first_error: result.first_error.clone(),
+            sql_statements_per_request: None,
+            peak_vm_rss_mb: None,
+            revisions_acknowledged: None,
+            revisions_stored: None,
+        }
+    }
+
+    fn table_row(&self) -> String {
+        let saved = match (self.revisions_acknowledged, self.revisions_stored) {
+            (Some(acknowledged), Some(stored)) => format!("{acknowledged}/{stored}"),
+            _ => "-".into(),
+        };
+        format!(
+            "{:<11} {:>9} {:>9.0} {:>8.2} {:>8.2} {:>8.2} {:>7} {:>8} {:>8} {:>11}",
+            self.scenario.name(),
+            self.requests,
+            self.requests_per_second,
+            self.p50_ms,
+            self.p95_ms,
+            self.p99_ms,
+            self.errors,
+            optional(self.sql_statements_per_request, 2),
+            optional(self.peak_vm_rss_mb, 0),
+            saved,
+        )
+    }
+
+    /// A line on stderr as each scenario ends, so that a long run shows progress.
+    pub fn print_progress(&self) {
+        eprintln!(
+            "bench: {} done: {:.0} req/s, p99 {:.2} ms, {} errors",
+            self.scenario.name(),
+            self.requests_per_second,
+            self.p99_ms,
+            self.errors
+        );
+    }
+}

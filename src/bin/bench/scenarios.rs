@@ -1,0 +1,218 @@
+//! The seven scenarios: what one request of each looks like.
+
+use std::sync::Arc;
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use rand::{Rng, SeedableRng, rngs::SmallRng};
+use serde_json::json;
+use url::Url;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scenario {
+    Heartbeat,
+    Notebook,
+    FirstPage,
+    DeepPage,
+    Autosave,
+    File,
+    Mix,
+}
+
+impl Scenario {
+    pub const ALL: [Scenario; 7] = [
+        Scenario::Heartbeat,
+        Scenario::Notebook,
+        Scenario::FirstPage,
+        Scenario::DeepPage,
+        Scenario::Autosave,
+        Scenario::File,
+        Scenario::Mix,
+    ];
+    /// What can run against a server whose data this run did not seed.
+    pub const READ_ONLY: [Scenario; 4] = [
+        Scenario::Heartbeat,
+        Scenario::Notebook,
+        Scenario::FirstPage,
+        Scenario::DeepPage,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Heartbeat => "heartbeat",
+            Scenario::Notebook => "notebook",
+            Scenario::FirstPage => "first-page",
+            Scenario::DeepPage => "deep-page",
+            Scenario::Autosave => "autosave",
+            Scenario::File => "file",
+            Scenario::Mix => "mix",
+        }
+    }
+
+    /// Whether the scenario saves revisions, to be counted afterwards.
+    pub fn writes(self) -> bool {
+        matches!(self, Scenario::Autosave | Scenario::Mix)
+    }
+
+    pub fn needs_seeded_data(self) -> bool {
+        matches!(self, Scenario::Autosave | Scenario::File | Scenario::Mix)
+    }
+}
+
+const NOTEBOOK_QUERY: &str = "query Open($id: ID!) { notebook(id: $id) { id title \
+    owner { username } latestRevision { id title content } } }";
+const PAGE_QUERY: &str = "query Page($after: String) { notebooks(first: 50, after: $after) { \
+    edges { cursor node { id title owner { username } latestRevision { title } } } } }";
+const AUTOSAVE_MUTATION: &str = "mutation Save($input: CreateRevisionInput!) { \
+    createRevision(input: $input) { id } }";
+
+/// Editors keep a few notebooks open: reads go to the newest ones, where a
+/// cache can help, as in real use.
+const HOT_NOTEBOOKS: i32 = 100;
+
+/// Where the load goes and what the seeded data holds.
+pub struct Target {
+    pub base: Url,
+    /// Ids of the notebooks that reads open, inclusive.
+    pub hot_notebooks: (i32, i32),
+    /// A cursor near the oldest notebooks.
+    pub deep_cursor: String,
+    /// (notebook id, API token) of each autosaving user.
+    pub writers: Vec<(i32, String)>,
+    /// (notebook id, filename) of each 1 MiB file.
+    pub files: Vec<(i32, String)>,
+    pub revision_bytes: usize,
+}
+
+impl Target {
+    pub fn new(base: Url, newest_notebook: i32, oldest_notebook: i32) -> Self {
+        Target {
+            base,
+            hot_notebooks: (
+                (newest_notebook - HOT_NOTEBOOKS + 1).max(oldest_notebook),
+                newest_notebook,
+            ),
+            // The page after this cursor holds the 50 notebooks just older than it.
+            deep_cursor: cursor_for(oldest_notebook + 51),
+            writers: vec![],
+            files: vec![],
+            revision_bytes: 20_000,
+        }
+    }
+}
+
+/// The server's cursor encoding (src/graphql/connection.rs).
+pub fn cursor_for(id: i32) -> String {
+    URL_SAFE_NO_PAD.encode(format!("id:{id}"))
+}
+
+/// How a response is judged.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// A 2xx status.
+    Success,
+    /// A 2xx status and no GraphQL errors.
+    GraphqlData,
+    /// As GraphqlData, and a revision was saved.
+    SavedRevision,
+}
+
+/// One connection's state: its client, its user (for autosave) and its dice.
+pub struct Connection {
+    pub client: reqwest::Client,
+    target: Arc<Target>,
+    index: usize,
+    saves: u64,
+    rng: SmallRng,
+    filler: String,
+}
+
+impl Connection {
+    pub fn new(target: Arc<Target>, index: usize) -> Self {
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(1)
+            .build()
+            .expect("a client builds");
+        let filler = "y".repeat(target.revision_bytes);
+        Connection {
+            client,
+            target,
+            index,
+            saves: 0,
+            rng: SmallRng::seed_from_u64(index as u64),
+            filler,
+        }
+    }
+
+    pub fn next_request(&mut self, scenario: Scenario) -> (reqwest::RequestBuilder, Expect) {
+        match scenario {
+            Scenario::Heartbeat => (self.get("__lbheartbeat__"), Expect::Success),
+            Scenario::Notebook => self.open_notebook(),
+            Scenario::FirstPage => self.page(None),
+            Scenario::DeepPage => {
+                let cursor = self.target.deep_cursor.clone();
+                self.page(Some(cursor))
+            }
+            Scenario::Autosave => self.autosave(),
+            Scenario::File => self.download_file(),
+            Scenario::Mix => match self.rng.random_range(0..20) {
+                0..2 => self.autosave(),
+                2..11 => self.open_notebook(),
+                _ => self.page(None),
+            },
+        }
+    }
+
+    fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .get(self.target.base.join(path).expect("a valid path"))
+    }
+
+    fn graphql(&self, query: &str, variables: serde_json::Value) -> reqwest::RequestBuilder {
+        self.client
+            .post(self.target.base.join("api/graphql").expect("a valid path"))
+            .json(&json!({ "query": query, "variables": variables }))
+    }
+
+    fn open_notebook(&mut self) -> (reqwest::RequestBuilder, Expect) {
+        let (low, high) = self.target.hot_notebooks;
+        let id = self.rng.random_range(low..=high);
+        let request = self.graphql(NOTEBOOK_QUERY, json!({ "id": id.to_string() }));
+        (request, Expect::GraphqlData)
+    }
+
+    fn page(&self, after: Option<String>) -> (reqwest::RequestBuilder, Expect) {
+        let request = self.graphql(PAGE_QUERY, json!({ "after": after }));
+        (request, Expect::GraphqlData)
+    }
+
+    /// A save by this connection's own user, with new content each time (the
+    /// server refuses a save that changes nothing).
+    fn autosave(&mut self) -> (reqwest::RequestBuilder, Expect) {
+        let (notebook_id, token) = &self.target.writers[self.index % self.target.writers.len()];
+        self.saves += 1;
+        let head = format!(
+            "%% md\n# Autosave {} of connection {}\n",
+            self.saves, self.index
+        );
+        let content = head + &self.filler[..self.filler.len().saturating_sub(64)];
+        let input = json!({
+            "notebookId": notebook_id.to_string(),
+            "title": format!("Benchmark notebook {notebook_id}"),
+            "content": content,
+        });
+        let request = self
+            .graphql(AUTOSAVE_MUTATION, json!({ "input": input }))
+            .header("Authorization", format!("Token {token}"));
+        (request, Expect::SavedRevision)
+    }
+
+    fn download_file(&mut self) -> (reqwest::RequestBuilder, Expect) {
+        let index = self.rng.random_range(0..self.target.files.len());
+        let (notebook_id, filename) = &self.target.files[index];
+        (
+            self.get(&format!("notebooks/{notebook_id}/files/{filename}")),
+            Expect::Success,
+        )
+    }
+}
