@@ -63,52 +63,40 @@ test('adds a file source and watches its fetch until it is final', async () => {
   const context = await newContext(browser, server, { username: 'leo', pollMs: 150 });
   const { id } = await createNotebook(context, 'With a source', '%% md\nsources');
   const page = await openPage(context, `/notebooks/${id}/`);
-
-  // No worker runs in this test server, so the fetch stays PENDING on the
-  // server; after a few polls the test answers for the worker: COMPLETED.
   let polls = 0;
-  await page.route('**/api/graphql', async (route) => {
-    const body = route.request().postDataJSON();
-    if (!body?.query?.includes('fileUpdateOperation(id')) return route.continue();
-    polls += 1;
-    const response = await route.fetch();
-    const json = await response.json();
-    if (polls >= 3 && json.data?.fileUpdateOperation) {
-      Object.assign(json.data.fileUpdateOperation, { status: 'COMPLETED', startedAt: new Date().toISOString(), endedAt: new Date().toISOString() });
-    }
-    return route.fulfill({ response, json });
+  page.on('request', (request) => {
+    if (request.postData()?.includes('fileUpdateOperation(id')) polls += 1;
   });
 
-  await page.getByTestId('source-filename').fill('remote.csv');
-  await page.getByTestId('source-url').fill('https://data.example.org/remote.csv');
-  await page.getByTestId('source-interval').selectOption('DAILY');
-  await page.getByTestId('source-add').click();
-  const row = page.locator('[data-testid="source-row"][data-filename="remote.csv"]');
-  await row.locator('[data-status="PENDING"]').waitFor();
-  assert.match(await row.innerText(), /daily/);
+  // The worker inside the server really fetches: here from this same server
+  // (its eval-frame page), which the harness allows as a file source.
+  const addSource = async (filename, url) => {
+    await page.getByTestId('source-filename').fill(filename);
+    await page.getByTestId('source-url').fill(url);
+    await page.getByTestId('source-interval').selectOption(filename === 'remote.html' ? 'DAILY' : '');
+    await page.getByTestId('source-add').click();
+    return page.locator(`[data-testid="source-row"][data-filename="${filename}"]`);
+  };
+  const remote = await addSource('remote.html', `${server.evalOrigin}/eval-frame/`);
+  assert.match(await remote.innerText(), /daily/);
+  await remote.getByTestId('source-refresh').click();
+  await remote.locator('[data-status="COMPLETED"]').waitFor();
+  await page.getByText('remote.html was fetched.').waitFor();
   await screenshot(page, 'notebook-file-source');
-  await row.locator('[data-status="COMPLETED"]').waitFor();
-  await page.getByText('remote.csv was fetched.').waitFor();
   const pollsAtEnd = polls;
   await page.waitForTimeout(500);
   assert.equal(polls, pollsAtEnd, 'polling stops at a final state');
 
   const data = await gql(context, `query($id: ID!) { notebook(id: $id) {
+    files { filename }
     fileSources { filename updateInterval latestUpdateOperation { status } } } }`, { id });
-  assert.deepEqual(data.notebook.fileSources, [{ filename: 'remote.csv', updateInterval: 'DAILY', latestUpdateOperation: { status: 'PENDING' } }]);
+  assert.deepEqual(data.notebook.files, [{ filename: 'remote.html' }]);
+  assert.deepEqual(data.notebook.fileSources, [{ filename: 'remote.html', updateInterval: 'DAILY', latestUpdateOperation: { status: 'COMPLETED' } }]);
 
-  // A failed fetch shows the reason.
-  await page.unroute('**/api/graphql');
-  await page.route('**/api/graphql', async (route) => {
-    const body = route.request().postDataJSON();
-    if (!body?.query?.includes('fileUpdateOperation(id')) return route.continue();
-    const response = await route.fetch();
-    const json = await response.json();
-    Object.assign(json.data.fileUpdateOperation, { status: 'FAILED', failureReason: 'The server answered 404' });
-    return route.fulfill({ response, json });
-  });
-  await row.getByTestId('source-refresh').click();
-  await row.locator('[data-status="FAILED"]').waitFor();
-  await page.getByText('Fetching remote.csv failed: The server answered 404').waitFor();
+  // A failed fetch shows the reason the worker gave.
+  const missing = await addSource('missing.csv', `${server.evalOrigin}/eval-frame/missing.csv`);
+  await missing.getByTestId('source-refresh').click();
+  await missing.locator('[data-status="FAILED"]').waitFor();
+  await page.getByText(/Fetching missing.csv failed: The server answered 404/).waitFor();
   await context.close();
 });

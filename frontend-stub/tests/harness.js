@@ -64,6 +64,9 @@ export async function startServer({ separateEvalOrigin = true } = {}) {
     SERVER_URI: `${origin}/`,
     // Every test here shares one anonymous client address; the limits have tests of their own.
     RATE_LIMIT_PER_MINUTE: '100000',
+    // The worker (which --dev runs) may fetch file sources from this very server.
+    FILE_SOURCE_ALLOWED_NETWORKS: '127.0.0.1/32',
+    WORKER_POLL_INTERVAL_MS: '100',
     RUST_LOG: env.RUST_LOG ?? 'warn',
   });
   if (separateEvalOrigin) env.EVAL_FRAME_ORIGIN = `http://127.0.0.1:${port}/`;
