@@ -23,7 +23,7 @@ use crate::{
     db::{self, StatementCounter},
     error::Error,
     graphql::{self, AppSchema},
-    http::{self, rate_limit::RequestRateLimit, token::TokenRateLimit},
+    http::{self, rate_limit::RequestRateLimit},
     policy::ApiMode,
 };
 
@@ -37,7 +37,8 @@ pub struct AppState {
     pub statements: Arc<StatementCounter>,
     pub github: Option<Github>,
     pub openidc: Option<OpenIdc>,
-    pub token_rate_limit: Arc<TokenRateLimit>,
+    /// The smaller allowance of /token/ and /token/refresh/.
+    pub token_rate_limit: Arc<RequestRateLimit>,
     pub request_rate_limit: Arc<RequestRateLimit>,
 }
 
@@ -59,7 +60,7 @@ impl AppState {
             db,
             github: Github::from_config(&config),
             openidc: config.openidc.as_ref().map(OpenIdc::new),
-            token_rate_limit: Arc::new(TokenRateLimit::per_minute(
+            token_rate_limit: Arc::new(RequestRateLimit::per_minute(
                 config.token_requests_per_minute,
             )),
             request_rate_limit: Arc::new(RequestRateLimit::per_minute(

@@ -52,3 +52,8 @@ pub(crate) fn is_same_origin(headers: &HeaderMap, server_uri: &Url) -> bool {
         .and_then(|value| Url::parse(value).ok());
     claimed.is_some_and(|url| url.origin() == server_uri.origin())
 }
+
+/// Paths that load balancers check over plain http: never redirected or limited.
+pub(crate) fn is_health_check(path: &str) -> bool {
+    path.starts_with("/__") && path.ends_with("__")
+}

@@ -22,6 +22,7 @@ use governor::{
     state::keyed::DefaultKeyedStateStore,
 };
 
+use super::is_health_check;
 use crate::{app::AppState, auth::Viewer, error::Error};
 
 /// What a mutation costs, in requests: writes are dearer than reads.
@@ -106,11 +107,6 @@ pub fn client_key(viewer: &Viewer, peer: Option<&ConnectInfo<SocketAddr>>) -> St
         (None, Some(ConnectInfo(address))) => format!("ip:{}", address.ip()),
         (None, None) => "ip:unknown".into(),
     }
-}
-
-/// Paths a load balancer checks: never limited.
-fn is_health_check(path: &str) -> bool {
-    path.starts_with("/__") && path.ends_with("__")
 }
 
 /// Middleware, after identity: charges one request.

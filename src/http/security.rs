@@ -10,6 +10,7 @@ use axum::{
 };
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+use super::is_health_check;
 use crate::{app::AppState, config::Config};
 
 const GA_SCRIPT_ORIGIN: &str = "https://www.googletagmanager.com";
@@ -77,11 +78,6 @@ pub fn cors(config: &Config) -> CorsLayer {
             header::HeaderName::from_static("x-requested-with"),
         ])
         .allow_credentials(true)
-}
-
-/// Paths a load balancer checks over plain http.
-fn is_health_check(path: &str) -> bool {
-    path.starts_with("/__") && path.ends_with("__")
 }
 
 /// When SERVER_URI is https: requests that a proxy reports as plain http

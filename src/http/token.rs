@@ -1,6 +1,6 @@
 //! POST /token/ and POST /token/refresh/: JWTs for the editor and for scripts.
 
-use std::{net::SocketAddr, num::NonZeroU32};
+use std::net::SocketAddr;
 
 use axum::{
     Extension, Json, Router,
@@ -10,7 +10,6 @@ use axum::{
     routing::post,
 };
 use chrono::Utc;
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -31,31 +30,6 @@ pub fn routes() -> Router<AppState> {
         .route("/token/refresh/", post(refresh))
 }
 
-/// How many tokens one client may get per minute, to blunt credential stuffing
-/// and runaway scripts.
-pub struct TokenRateLimit(DefaultKeyedRateLimiter<String>);
-
-impl TokenRateLimit {
-    pub fn per_minute(requests: u32) -> Self {
-        let quota = Quota::per_minute(NonZeroU32::new(requests.max(1)).expect("at least one"));
-        TokenRateLimit(RateLimiter::keyed(quota))
-    }
-
-    /// Forgets clients whose allowance is full again, so that the table of
-    /// clients does not grow without bound.
-    pub fn forget_idle(&self) {
-        self.0.retain_recent();
-        self.0.shrink_to_fit();
-    }
-
-    fn check(&self, client: String) -> Result<(), Error> {
-        self.0.check_key(&client).map_err(|not_until| {
-            let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
-            Error::RateLimited(wait.as_secs().max(1))
-        })
-    }
-}
-
 /// A browser that is signed in (session cookie or OpenIDC proxy) trades its
 /// session for a token pair. Being cookie-authenticated, it must come from this
 /// site's own pages.
@@ -65,9 +39,7 @@ async fn obtain(
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
 ) -> Result<Json<TokenPair>, Error> {
-    state
-        .token_rate_limit
-        .check(client_key(&viewer, peer.as_ref().map(|p| &p.0)))?;
+    charge_token_request(&state, &viewer, peer.as_ref().map(|p| &p.0))?;
     let user = match &viewer.user {
         Some(user) if viewer.is_browser_identity() => user,
         _ => {
@@ -89,6 +61,20 @@ async fn obtain(
     )))
 }
 
+/// /token/ and /token/refresh/ have an allowance of their own, much smaller
+/// than other requests', to blunt credential stuffing and runaway scripts.
+fn charge_token_request(
+    state: &AppState,
+    viewer: &Viewer,
+    peer: Option<&ConnectInfo<SocketAddr>>,
+) -> Result<(), Error> {
+    state
+        .token_rate_limit
+        .charge(&client_key(viewer, peer), 1)
+        .map(|_| ())
+        .map_err(|(error, _)| error)
+}
+
 #[derive(Deserialize)]
 struct RefreshRequest {
     refresh: String,
@@ -101,9 +87,7 @@ async fn refresh(
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     body: Bytes,
 ) -> Result<Json<Value>, Error> {
-    state
-        .token_rate_limit
-        .check(client_key(&viewer, peer.as_ref().map(|p| &p.0)))?;
+    charge_token_request(&state, &viewer, peer.as_ref().map(|p| &p.0))?;
     let request: RefreshRequest = serde_json::from_slice(&body)
         .map_err(|_| Error::bad_input("Send {\"refresh\": \"...\"} as JSON"))?;
     let claims = jwt::verify(
