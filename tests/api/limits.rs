@@ -120,19 +120,56 @@ async fn introspection_is_hidden_from_anonymous_visitors_of_a_private_server() {
     assert_eq!(response.data()["__schema"]["queryType"]["name"], "Query");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_that_runs_past_the_time_limit_is_stopped() {
-    // With no time at all, only what needs no waiting (no database) can finish.
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+
     let app = TestApp::builder()
-        .configure(|c| c.graphql_time_limit = std::time::Duration::ZERO)
+        .configure(|c| c.graphql_time_limit = std::time::Duration::from_secs(2))
         .spawn()
         .await;
-    let instant = app.gql(None, "{ __typename }", json!({})).await;
-    assert_eq!(instant.data()["__typename"], "Query");
-    let slow = app
-        .gql(None, "{ notebooks { totalCount } }", json!({}))
+    let alice = app.user("alice").await;
+    let (id, _) = app.notebook(&alice, "Locked", "text").await;
+    let rename = "mutation($id: ID!, $title: String!) { updateNotebookTitle(id: $id, title: $title) { title } }";
+    let instant = app
+        .gql(
+            Some(&alice),
+            rename,
+            json!({ "id": id, "title": "Renamed" }),
+        )
         .await;
+    assert_eq!(instant.data()["updateNotebookTitle"]["title"], "Renamed");
+
+    // Another writer holds the notebook's row (the write lock on SQLite), so the
+    // next rename waits, deterministically, past the limit.
+    let holder = app.state.db.begin().await.unwrap();
+    holder
+        .execute_unprepared(&format!(
+            "UPDATE notebooks SET title = title WHERE id = {id}"
+        ))
+        .await
+        .unwrap();
+    let slow = app
+        .gql(
+            Some(&alice),
+            rename,
+            json!({ "id": id, "title": "Too late" }),
+        )
+        .await;
+    holder.rollback().await.unwrap();
     assert_eq!(slow.status, 503);
     assert_eq!(slow.code(), "QUERY_TOO_COMPLEX");
     assert!(slow.message().contains("0 ms"), "{}", slow.message());
+    let title = app
+        .gql(
+            None,
+            "query($id: ID!) { notebook(id: $id) { title } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(
+        title.data()["notebook"]["title"],
+        "Renamed",
+        "the stopped rename saved nothing"
+    );
 }
