@@ -37,6 +37,7 @@ pub struct RequestRateLimit {
 }
 
 /// Where a client stands after a request.
+#[derive(Clone, Debug)]
 pub struct Allowance {
     limit: u32,
     remaining: u32,
@@ -65,10 +66,10 @@ impl RequestRateLimit {
     }
 
     /// Charges `cost` to `client`, or says how long to wait.
-    pub fn charge(&self, client: &str, cost: u32) -> Result<Allowance, (Error, Allowance)> {
+    pub fn charge(&self, client: &ClientKey, cost: u32) -> Result<Allowance, (Error, Allowance)> {
         let cost = NonZeroU32::new(cost.clamp(1, self.per_minute)).expect("at least one");
         let refill = Duration::from_secs(60) / self.per_minute;
-        match self.limiter.check_key_n(&client.to_string(), cost) {
+        match self.limiter.check_key_n(&client.0, cost) {
             Ok(Ok(snapshot)) => {
                 let remaining = snapshot.remaining_burst_capacity();
                 Ok(Allowance {
@@ -100,19 +101,27 @@ impl RequestRateLimit {
     }
 }
 
-/// The client that a request is charged to.
-pub fn client_key(viewer: &Viewer, peer: Option<&ConnectInfo<SocketAddr>>) -> String {
-    match (viewer.user_id(), peer) {
-        (Some(id), _) => format!("user:{id}"),
-        (None, Some(ConnectInfo(address))) => format!("ip:{}", address.ip()),
-        (None, None) => "ip:unknown".into(),
+/// The client that a request is charged to, found once by [`limit_requests`]
+/// and read by the handlers that charge more.
+#[derive(Clone, Debug)]
+pub struct ClientKey(String);
+
+impl ClientKey {
+    fn of(viewer: &Viewer, peer: Option<&ConnectInfo<SocketAddr>>) -> Self {
+        ClientKey(match (viewer.user_id(), peer) {
+            (Some(id), _) => format!("user:{id}"),
+            (None, Some(ConnectInfo(address))) => format!("ip:{}", address.ip()),
+            (None, None) => "ip:unknown".into(),
+        })
     }
 }
 
-/// Middleware, after identity: charges one request.
+/// Middleware, after identity: charges one request. The headers show the
+/// allowance after the last charge, which a handler that charged more leaves
+/// in the response's extensions.
 pub async fn limit_requests(
     State(state): State<AppState>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     if is_health_check(request.uri().path()) {
@@ -123,23 +132,35 @@ pub async fn limit_requests(
         .get::<Viewer>()
         .cloned()
         .unwrap_or_else(Viewer::anonymous);
-    let client = client_key(
+    let client = ClientKey::of(
         &viewer,
         request.extensions().get::<ConnectInfo<SocketAddr>>(),
     );
-    match state.request_rate_limit.charge(&client, 1) {
-        Ok(allowance) => {
-            let mut response = next.run(request).await;
+    let allowance = match state.request_rate_limit.charge(&client, 1) {
+        Ok(allowance) => allowance,
+        Err((error, allowance)) => {
+            let mut response = error.into_response();
             allowance.write(response.headers_mut());
-            response
+            return response;
         }
-        Err((error, allowance)) => refused(error, allowance),
-    }
+    };
+    request.extensions_mut().insert(client);
+    let mut response = next.run(request).await;
+    let last = response
+        .extensions_mut()
+        .remove::<Allowance>()
+        .unwrap_or(allowance);
+    last.write(response.headers_mut());
+    response
 }
 
-/// The 429 answer, with the allowance headers.
-pub fn refused(error: Error, allowance: Allowance) -> Response {
-    let mut response = error.into_response();
-    allowance.write(response.headers_mut());
+/// A handler's answer after it charged more: the headers show this allowance.
+pub fn with_allowance(mut response: Response, allowance: Allowance) -> Response {
+    response.extensions_mut().insert(allowance);
     response
+}
+
+/// A handler's 429 after the allowance ran out on its extra charge.
+pub fn refused(error: Error, allowance: Allowance) -> Response {
+    with_allowance(error.into_response(), allowance)
 }

@@ -1,5 +1,6 @@
 use std::time::Duration;
 
+use iodide_server::http::rate_limit::MUTATION_COST;
 use serde_json::json;
 
 use crate::common::{Gql, TestApp};
@@ -57,7 +58,7 @@ async fn clients_are_limited_each_on_their_own_and_recover() {
 }
 
 #[tokio::test]
-async fn mutations_cost_more_than_queries() {
+async fn mutations_cost_more_than_queries_and_the_headers_show_the_whole_cost() {
     let app = TestApp::builder()
         .configure(|c| c.rate_limit_per_minute = 12)
         .spawn()
@@ -68,20 +69,43 @@ async fn mutations_cost_more_than_queries() {
     assert_eq!(first.status, 200);
     assert_eq!(
         remaining(&first),
-        11,
-        "the request itself, before the mutation's share"
+        12 - MUTATION_COST,
+        "the mutation's whole cost, not only the request's share"
     );
     let query = app.gql(Some(&alice), "{ viewer { id } }", json!({})).await;
-    assert_eq!(
-        remaining(&query),
-        6,
-        "one for the query after four more for the mutation"
-    );
+    assert_eq!(remaining(&query), 12 - MUTATION_COST - 1);
     app.gql(Some(&alice), create, json!({})).await.data();
     let refused = app.gql(Some(&alice), create, json!({})).await;
     assert_eq!(refused.status, 429);
+    assert_eq!(remaining(&refused), 0);
     let count = app
         .gql(Some(&alice), "{ notebooks { totalCount } }", json!({}))
         .await;
     assert_eq!(count.status, 429, "the allowance is spent");
+}
+
+#[tokio::test]
+async fn a_batch_of_mutations_shows_the_cost_of_each() {
+    let app = TestApp::builder()
+        .configure(|c| c.rate_limit_per_minute = 30)
+        .spawn()
+        .await;
+    let alice = app.user("alice").await;
+    let create = "mutation { createNotebook(input: { title: \"t\", content: \"\" }) { id } }";
+    let batch = json!([{ "query": create }, { "query": create }, { "query": "{ viewer { id } }" }]);
+    let response = app
+        .client
+        .post(app.url("/api/graphql"))
+        .header("Authorization", format!("Token {}", alice.token))
+        .json(&batch)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let left: u32 = response.headers()["x-ratelimit-remaining"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(left, 30 - 2 * MUTATION_COST);
 }
