@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::{
-    Router,
+    Extension, Router,
     http::{HeaderName, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -87,6 +87,7 @@ pub fn build_app(state: AppState) -> Router {
             state.clone(),
             http::rate_limit::limit_requests,
         ))
+        .layer(Extension(state.config.client_ip_source.clone()))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::identify,

@@ -1,5 +1,6 @@
-//! Requests per client per minute: the signed-in user, or the peer's address for
-//! anonymous clients. Every request costs one; a GraphQL mutation costs
+//! Requests per client per minute: the signed-in user, or the address for
+//! anonymous clients (the TCP peer's, or the one a trusted proxy reports: see
+//! CLIENT_IP_SOURCE). Every request costs one; a GraphQL mutation costs
 //! [`MUTATION_COST`]. Over the limit: 429 with Retry-After. Every answer carries
 //! X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset (seconds until
 //! the allowance is full again).
@@ -7,7 +8,11 @@
 //! The counts live in each web process: with several processes, each allows the
 //! limit on its own.
 
-use std::{net::SocketAddr, num::NonZeroU32, time::Duration};
+use std::{
+    net::{IpAddr, SocketAddr},
+    num::NonZeroU32,
+    time::Duration,
+};
 
 use axum::{
     extract::{ConnectInfo, Request, State},
@@ -15,6 +20,7 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
 };
+use axum_client_ip::{ClientIp, Rejection};
 use governor::{
     Quota, RateLimiter,
     clock::{Clock, DefaultClock},
@@ -107,13 +113,22 @@ impl RequestRateLimit {
 pub struct ClientKey(String);
 
 impl ClientKey {
-    fn of(viewer: &Viewer, peer: Option<&ConnectInfo<SocketAddr>>) -> Self {
-        ClientKey(match (viewer.user_id(), peer) {
+    fn of(viewer: &Viewer, address: Option<IpAddr>) -> Self {
+        ClientKey(match (viewer.user_id(), address) {
             (Some(id), _) => format!("user:{id}"),
-            (None, Some(ConnectInfo(address))) => format!("ip:{}", address.ip()),
+            (None, Some(address)) => format!("ip:{address}"),
             (None, None) => "ip:unknown".into(),
         })
     }
+}
+
+/// The address from CLIENT_IP_SOURCE. A request without the proxy's header did
+/// not come through the proxy, so its peer is the client.
+fn client_address(source: Result<ClientIp, Rejection>, request: &Request) -> Option<IpAddr> {
+    source.map(|ClientIp(address)| address).ok().or_else(|| {
+        let ConnectInfo(peer) = request.extensions().get::<ConnectInfo<SocketAddr>>()?;
+        Some(peer.ip())
+    })
 }
 
 /// Middleware, after identity: charges one request. The headers show the
@@ -121,6 +136,7 @@ impl ClientKey {
 /// in the response's extensions.
 pub async fn limit_requests(
     State(state): State<AppState>,
+    source: Result<ClientIp, Rejection>,
     mut request: Request,
     next: Next,
 ) -> Response {
@@ -132,10 +148,7 @@ pub async fn limit_requests(
         .get::<Viewer>()
         .cloned()
         .unwrap_or_else(Viewer::anonymous);
-    let client = ClientKey::of(
-        &viewer,
-        request.extensions().get::<ConnectInfo<SocketAddr>>(),
-    );
+    let client = ClientKey::of(&viewer, client_address(source, &request));
     let allowance = match state.request_rate_limit.charge(&client, 1) {
         Ok(allowance) => allowance,
         Err((error, allowance)) => {

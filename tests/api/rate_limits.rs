@@ -1,5 +1,6 @@
 use std::time::Duration;
 
+use axum_client_ip::ClientIpSource;
 use iodide_server::http::rate_limit::MUTATION_COST;
 use serde_json::json;
 
@@ -108,4 +109,67 @@ async fn a_batch_of_mutations_shows_the_cost_of_each() {
         .parse()
         .unwrap();
     assert_eq!(left, 30 - 2 * MUTATION_COST);
+}
+
+/// An anonymous query that arrives with this X-Forwarded-For, as a proxy in
+/// front of the server would pass it on.
+async fn forwarded_for(app: &TestApp, chain: &str) -> Gql {
+    let request = app
+        .client
+        .post(app.url("/api/graphql"))
+        .header("X-Forwarded-For", chain)
+        .json(&json!({ "query": "{ viewer { id } }" }));
+    Gql::read(request.send().await.unwrap()).await
+}
+
+#[tokio::test]
+async fn a_client_chosen_forwarded_for_is_ignored_by_default() {
+    let app = TestApp::builder()
+        .configure(|c| c.rate_limit_per_minute = 3)
+        .spawn()
+        .await;
+    for (chain, expected) in [
+        ("198.51.100.1", 2),
+        ("198.51.100.2", 1),
+        ("198.51.100.3", 0),
+    ] {
+        assert_eq!(remaining(&forwarded_for(&app, chain).await), expected);
+    }
+    let refused = forwarded_for(&app, "198.51.100.4").await;
+    assert_eq!(
+        refused.status, 429,
+        "every request came from one peer, whatever it claimed"
+    );
+}
+
+#[tokio::test]
+async fn behind_a_proxy_each_client_is_the_address_the_proxy_appended() {
+    let app = TestApp::builder()
+        .configure(|c| {
+            c.rate_limit_per_minute = 2;
+            c.client_ip_source = ClientIpSource::RightmostXForwardedFor;
+        })
+        .spawn()
+        .await;
+    for expected in [1, 0] {
+        let response = forwarded_for(&app, "203.0.113.7").await;
+        assert_eq!(response.status, 200);
+        assert_eq!(remaining(&response), expected);
+    }
+    assert_eq!(forwarded_for(&app, "203.0.113.7").await.status, 429);
+    let spoofed = forwarded_for(&app, "192.0.2.99, 203.0.113.7").await;
+    assert_eq!(
+        spoofed.status, 429,
+        "an entry the client wrote before the proxy's is not its address"
+    );
+
+    let other = forwarded_for(&app, "203.0.113.7, 203.0.113.8").await;
+    assert_eq!(other.status, 200, "another client has its own allowance");
+    assert_eq!(remaining(&other), 1);
+    let direct = app.gql(None, "{ viewer { id } }", json!({})).await;
+    assert_eq!(
+        remaining(&direct),
+        1,
+        "a request without the header is charged to its peer"
+    );
 }
