@@ -159,7 +159,7 @@ async fn execute_post(
         ));
     }
     let batch = read_batch(&state, &headers, body).await?;
-    let charged = match charge_mutations(&state, &client, &batch) {
+    let charged = match charge_mutations(&state, &client, &batch).await {
         Ok(charged) => charged,
         Err(refused) => return Ok(refused),
     };
@@ -258,7 +258,7 @@ fn changes_state(request: &async_graphql::Request) -> bool {
 /// Mutations cost more than the one request that the rate limit has charged:
 /// charges the rest, and answers 429 when the allowance is spent. The
 /// allowance after the charge, if there was one, is the one to show.
-fn charge_mutations(
+async fn charge_mutations(
     state: &AppState,
     client: &ClientKey,
     batch: &BatchRequest,
@@ -275,6 +275,7 @@ fn charge_mutations(
     state
         .request_rate_limit
         .charge(client, extra)
+        .await
         .map(Some)
         .map_err(|(error, allowance)| rate_limit::refused(error, allowance))
 }

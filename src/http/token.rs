@@ -31,7 +31,7 @@ async fn obtain(
     Extension(client): Extension<ClientKey>,
     headers: HeaderMap,
 ) -> Result<Json<TokenPair>, Error> {
-    charge_token_request(&state, &client)?;
+    charge_token_request(&state, &client).await?;
     let user = match &viewer.user {
         Some(user) if viewer.is_browser_identity() => user,
         _ => {
@@ -55,10 +55,11 @@ async fn obtain(
 
 /// /token/ and /token/refresh/ have an allowance of their own, much smaller
 /// than other requests', to blunt credential stuffing and runaway scripts.
-fn charge_token_request(state: &AppState, client: &ClientKey) -> Result<(), Error> {
+async fn charge_token_request(state: &AppState, client: &ClientKey) -> Result<(), Error> {
     state
         .token_rate_limit
         .charge(client, 1)
+        .await
         .map(|_| ())
         .map_err(|(error, _)| error)
 }
@@ -74,7 +75,7 @@ async fn refresh(
     Extension(client): Extension<ClientKey>,
     body: Bytes,
 ) -> Result<Json<Value>, Error> {
-    charge_token_request(&state, &client)?;
+    charge_token_request(&state, &client).await?;
     let request: RefreshRequest = serde_json::from_slice(&body)
         .map_err(|_| Error::bad_input("Send {\"refresh\": \"...\"} as JSON"))?;
     let claims = jwt::verify(

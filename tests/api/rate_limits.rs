@@ -4,7 +4,7 @@ use axum_client_ip::ClientIpSource;
 use iodide_server::http::rate_limit::MUTATION_COST;
 use serde_json::json;
 
-use crate::common::{Gql, TestApp};
+use crate::common::{Gql, TestApp, TestAppBuilder, redis_server::RedisServer};
 
 fn remaining(response: &Gql) -> u32 {
     response.headers["x-ratelimit-remaining"]
@@ -171,5 +171,101 @@ async fn behind_a_proxy_each_client_is_the_address_the_proxy_appended() {
         remaining(&direct),
         1,
         "a request without the header is charged to its peer"
+    );
+}
+
+/// A redis-server of the test's own; None (the test is skipped) where it is
+/// not installed, which CI treats as a failure.
+fn own_redis() -> Option<RedisServer> {
+    let server = RedisServer::start();
+    if server.is_none() {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "redis-server is needed for this test in CI"
+        );
+        eprintln!("skipped: redis-server is not installed");
+    }
+    server
+}
+
+/// TEST_REDIS_URL's Redis (each test under its own key prefix) when set, else
+/// one of the test's own, which the caller keeps alive.
+fn with_redis(builder: TestAppBuilder) -> Option<(TestAppBuilder, Option<RedisServer>)> {
+    match std::env::var("TEST_REDIS_URL") {
+        Ok(url) if !url.is_empty() => Some((builder, None)),
+        _ => {
+            let server = own_redis()?;
+            Some((builder.redis(server.url()), Some(server)))
+        }
+    }
+}
+
+#[tokio::test]
+async fn two_instances_on_one_redis_share_one_allowance() {
+    let builder = TestApp::builder().configure(|c| c.rate_limit_per_minute = 12);
+    let Some((builder, _redis)) = with_redis(builder) else {
+        return;
+    };
+    let first = builder.spawn().await;
+    let second = first.second_instance().await;
+    let alice = first.user("alice").await;
+    let query = "{ viewer { id } }";
+
+    for (app, expected) in [(&first, 11), (&second, 10), (&first, 9)] {
+        let response = app.gql(None, query, json!({})).await;
+        assert_eq!(response.status, 200);
+        assert_eq!(remaining(&response), expected);
+    }
+    let create = "mutation { createNotebook(input: { title: \"t\", content: \"\" }) { id } }";
+    let mutation = second.gql(Some(&alice), create, json!({})).await;
+    assert_eq!(remaining(&mutation), 12 - MUTATION_COST);
+    let after = first.gql(Some(&alice), query, json!({})).await;
+    assert_eq!(remaining(&after), 12 - MUTATION_COST - 1);
+
+    for expected in (0..9).rev() {
+        let app = if expected % 2 == 0 { &first } else { &second };
+        assert_eq!(remaining(&app.gql(None, query, json!({})).await), expected);
+    }
+    for app in [&second, &first] {
+        let refused = app.gql(None, query, json!({})).await;
+        assert_eq!(refused.status, 429, "the instances' counts add up");
+        assert_eq!(refused.code(), "RATE_LIMITED");
+    }
+}
+
+#[tokio::test]
+async fn while_redis_is_down_requests_are_answered_and_limited_in_each_process() {
+    let Some(mut redis) = own_redis() else {
+        return;
+    };
+    let first = TestApp::builder()
+        .redis(redis.url())
+        .configure(|c| c.rate_limit_per_minute = 3)
+        .spawn()
+        .await;
+    let second = first.second_instance().await;
+    let query = "{ viewer { id } }";
+    assert_eq!(remaining(&first.gql(None, query, json!({})).await), 2);
+    assert_eq!(
+        remaining(&second.gql(None, query, json!({})).await),
+        1,
+        "counted in Redis while it answers"
+    );
+
+    redis.stop();
+    for expected in [2, 1, 0] {
+        let response = first.gql(None, query, json!({})).await;
+        assert_eq!(response.status, 200, "{}", response.body);
+        assert_eq!(remaining(&response), expected, "a count of this process");
+    }
+    let refused = first.gql(None, query, json!({})).await;
+    assert_eq!(refused.status, 429);
+    assert_eq!(refused.code(), "RATE_LIMITED");
+    let other = second.gql(None, query, json!({})).await;
+    assert_eq!(
+        (other.status.as_u16(), remaining(&other)),
+        (200, 2),
+        "the other process counts on its own"
     );
 }

@@ -5,8 +5,11 @@
 //! X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset (seconds until
 //! the allowance is full again).
 //!
-//! The counts live in each web process: with several processes, each allows the
-//! limit on its own.
+//! With Redis (REDIS_URL), the counts are kept there, so that all web processes
+//! share one allowance per client; without it, or while it fails, each process
+//! counts on its own.
+
+mod redis;
 
 use std::{
     net::{IpAddr, SocketAddr},
@@ -28,8 +31,9 @@ use governor::{
     state::keyed::DefaultKeyedStateStore,
 };
 
+use self::redis::RedisLimit;
 use super::is_health_check;
-use crate::{app::AppState, auth::Viewer, error::Error};
+use crate::{app::AppState, auth::Viewer, cache::RedisConnection, error::Error};
 
 /// What a mutation costs, in requests: writes are dearer than reads.
 pub const MUTATION_COST: u32 = 5;
@@ -38,8 +42,22 @@ type Limiter =
     RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock, StateInformationMiddleware>;
 
 pub struct RequestRateLimit {
-    limiter: Limiter,
     per_minute: u32,
+    /// The count without Redis, and while Redis fails.
+    local: Limiter,
+    shared: Option<RedisLimit>,
+}
+
+/// A charge's outcome, wherever it was counted.
+enum Verdict {
+    Allowed {
+        remaining: u32,
+        until_full: Duration,
+    },
+    Refused {
+        wait: Duration,
+        until_full: Duration,
+    },
 }
 
 /// Where a client stands after a request.
@@ -62,48 +80,97 @@ impl Allowance {
 }
 
 impl RequestRateLimit {
+    /// Counted in this process.
     pub fn per_minute(requests: u32) -> Self {
         let per_minute = requests.max(1);
         let quota = Quota::per_minute(NonZeroU32::new(per_minute).expect("at least one"));
         RequestRateLimit {
-            limiter: RateLimiter::keyed(quota).with_middleware::<StateInformationMiddleware>(),
             per_minute,
+            local: RateLimiter::keyed(quota).with_middleware::<StateInformationMiddleware>(),
+            shared: None,
         }
     }
 
+    /// Counted in Redis under `key_prefix`, shared by every process that uses
+    /// it; in this process while Redis fails, trying it again `retry_after`
+    /// after a failure.
+    pub fn shared(
+        mut self,
+        redis: RedisConnection,
+        key_prefix: String,
+        retry_after: Duration,
+    ) -> Self {
+        self.shared = Some(RedisLimit::new(redis, key_prefix, retry_after));
+        self
+    }
+
     /// Charges `cost` to `client`, or says how long to wait.
-    pub fn charge(&self, client: &ClientKey, cost: u32) -> Result<Allowance, (Error, Allowance)> {
-        let cost = NonZeroU32::new(cost.clamp(1, self.per_minute)).expect("at least one");
+    pub async fn charge(
+        &self,
+        client: &ClientKey,
+        cost: u32,
+    ) -> Result<Allowance, (Error, Allowance)> {
+        // A cost is clamped to the allowance, so that it always fits after a wait.
+        let cost = cost.clamp(1, self.per_minute);
+        let shared = match &self.shared {
+            Some(shared) => shared.charge(&client.0, cost, self.per_minute).await,
+            None => None,
+        };
+        let verdict = shared.unwrap_or_else(|| self.charge_locally(client, cost));
+        self.answer(verdict)
+    }
+
+    fn charge_locally(&self, client: &ClientKey, cost: u32) -> Verdict {
+        let cost = NonZeroU32::new(cost).expect("at least one");
         let refill = Duration::from_secs(60) / self.per_minute;
-        match self.limiter.check_key_n(&client.0, cost) {
+        match self.local.check_key_n(&client.0, cost) {
             Ok(Ok(snapshot)) => {
                 let remaining = snapshot.remaining_burst_capacity();
-                Ok(Allowance {
-                    limit: self.per_minute,
+                Verdict::Allowed {
                     remaining,
-                    reset: refill * (self.per_minute - remaining),
-                })
+                    until_full: refill * (self.per_minute - remaining),
+                }
             }
             outcome => {
-                // A cost is clamped to the quota, so only a wait can be asked for.
+                // Only a wait can be asked for: the cost is clamped to the quota.
                 let wait = match outcome {
                     Ok(Err(not_until)) => not_until.wait_time_from(DefaultClock::default().now()),
                     _ => Duration::from_secs(60),
                 };
+                Verdict::Refused {
+                    wait,
+                    until_full: refill * self.per_minute,
+                }
+            }
+        }
+    }
+
+    fn answer(&self, verdict: Verdict) -> Result<Allowance, (Error, Allowance)> {
+        match verdict {
+            Verdict::Allowed {
+                remaining,
+                until_full,
+            } => Ok(Allowance {
+                limit: self.per_minute,
+                remaining,
+                reset: until_full,
+            }),
+            Verdict::Refused { wait, until_full } => {
                 let allowance = Allowance {
                     limit: self.per_minute,
                     remaining: 0,
-                    reset: refill * self.per_minute,
+                    reset: until_full,
                 };
-                Err((Error::RateLimited(wait.as_secs().max(1)), allowance))
+                let seconds = u64::try_from(wait.as_millis().div_ceil(1000)).unwrap_or(u64::MAX);
+                Err((Error::RateLimited(seconds.max(1)), allowance))
             }
         }
     }
 
     /// Forgets clients whose allowance is full again.
     pub fn forget_idle(&self) {
-        self.limiter.retain_recent();
-        self.limiter.shrink_to_fit();
+        self.local.retain_recent();
+        self.local.shrink_to_fit();
     }
 }
 
@@ -149,7 +216,7 @@ pub async fn limit_requests(
         .cloned()
         .unwrap_or_else(Viewer::anonymous);
     let client = ClientKey::of(&viewer, client_address(source, &request));
-    let allowance = match state.request_rate_limit.charge(&client, 1) {
+    let allowance = match state.request_rate_limit.charge(&client, 1).await {
         Ok(allowance) => allowance,
         Err((error, allowance)) => {
             let mut response = error.into_response();
