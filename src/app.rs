@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::{
-    Router,
+    Extension, Router,
     http::{HeaderName, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -18,8 +18,8 @@ use tower_http::{
 
 use crate::{
     auth::{self, github::Github, openidc::OpenIdc, session},
-    cache::Cache,
-    config::Config,
+    cache::{Cache, RedisConnection},
+    config::{CacheConfig, Config},
     db::{self, StatementCounter},
     error::Error,
     graphql::{self, AppSchema},
@@ -44,13 +44,18 @@ pub struct AppState {
 
 impl AppState {
     /// Connects to the database, applies pending migrations, prepares the cache
-    /// (Redis is connected on first use, so the server starts while it is down)
-    /// and builds the schema.
+    /// and the rate limits (Redis is connected on first use, so the server
+    /// starts while it is down) and builds the schema.
     pub async fn init(config: Config) -> anyhow::Result<Self> {
         let statements = Arc::new(StatementCounter::default());
         let db = db::connect(&config, statements.clone()).await?;
         db::migrate(&db).await?;
-        let cache = Cache::from_config(&config.cache, config.redis_url.as_ref())?;
+        let redis = config
+            .redis_url
+            .as_ref()
+            .map(|url| RedisConnection::lazy(url, config.cache.redis_timeout))
+            .transpose()?;
+        let cache = Cache::new(&config.cache, redis.clone());
         let schema = graphql::build_schema(
             db.clone(),
             cache.clone(),
@@ -60,11 +65,17 @@ impl AppState {
             db,
             github: Github::from_config(&config),
             openidc: config.openidc.as_ref().map(OpenIdc::new),
-            token_rate_limit: Arc::new(RequestRateLimit::per_minute(
+            token_rate_limit: Arc::new(rate_limit(
+                "token",
                 config.token_requests_per_minute,
+                redis.as_ref(),
+                &config.cache,
             )),
-            request_rate_limit: Arc::new(RequestRateLimit::per_minute(
+            request_rate_limit: Arc::new(rate_limit(
+                "requests",
                 config.rate_limit_per_minute,
+                redis.as_ref(),
+                &config.cache,
             )),
             config: Arc::new(config),
             schema,
@@ -78,6 +89,25 @@ impl AppState {
     }
 }
 
+/// Counted in Redis when there is one, so that all web processes share one
+/// allowance per client.
+fn rate_limit(
+    name: &str,
+    per_minute: u32,
+    redis: Option<&RedisConnection>,
+    cache: &CacheConfig,
+) -> RequestRateLimit {
+    let limit = RequestRateLimit::per_minute(per_minute);
+    match redis {
+        Some(redis) => limit.shared(
+            redis.clone(),
+            format!("{}ratelimit:{name}:", cache.key_prefix),
+            cache.redis_retry_after,
+        ),
+        None => limit,
+    }
+}
+
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 pub fn build_app(state: AppState) -> Router {
@@ -87,6 +117,7 @@ pub fn build_app(state: AppState) -> Router {
             state.clone(),
             http::rate_limit::limit_requests,
         ))
+        .layer(Extension(state.config.client_ip_source.clone()))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::identify,

@@ -5,6 +5,7 @@
 
 use std::{net::IpAddr, time::Duration};
 
+use axum_client_ip::ClientIpSource;
 use ipnet::IpNet;
 use regex::Regex;
 use url::Url;
@@ -67,6 +68,9 @@ pub struct Config {
     pub rate_limit_per_minute: u32,
     /// Tokens that one client may obtain from /token/ and /token/refresh/ per minute.
     pub token_requests_per_minute: u32,
+    /// Where an anonymous client's address comes from (CLIENT_IP_SOURCE): the
+    /// TCP peer, or the entry that a trusted proxy appended to X-Forwarded-For.
+    pub client_ip_source: ClientIpSource,
     pub cache: CacheConfig,
     pub worker: WorkerConfig,
     pub fetch: FetchConfig,
@@ -231,6 +235,7 @@ impl Config {
             db_max_connections: env.parse("DATABASE_MAX_CONNECTIONS")?.unwrap_or(10),
             token_requests_per_minute: env.parse("TOKEN_REQUESTS_PER_MINUTE")?.unwrap_or(10),
             rate_limit_per_minute: env.parse("RATE_LIMIT_PER_MINUTE")?.unwrap_or(600),
+            client_ip_source: env.client_ip_source("CLIENT_IP_SOURCE")?,
             graphql_time_limit: Duration::from_millis(
                 env.parse("GRAPHQL_TIME_LIMIT_MS")?.unwrap_or(10_000),
             ),
@@ -340,6 +345,20 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
         })
     }
 
+    /// Only a proxy in front of every request makes a header trustworthy, so
+    /// the peer is the default and each header source is named explicitly.
+    fn client_ip_source(&self, name: &'static str) -> Result<ClientIpSource, ConfigError> {
+        let value = self.string(name).map(|v| v.trim().to_ascii_lowercase());
+        match value.as_deref() {
+            None | Some("peer") => Ok(ClientIpSource::ConnectInfo),
+            Some("rightmost-x-forwarded-for") => Ok(ClientIpSource::RightmostXForwardedFor),
+            Some(other) => Err(ConfigError::Invalid {
+                name,
+                reason: format!("expected peer or rightmost-x-forwarded-for, got {other:?}"),
+            }),
+        }
+    }
+
     fn url_or(&self, name: &'static str, default: &str) -> Result<Url, ConfigError> {
         Ok(self
             .url(name)?
@@ -413,6 +432,7 @@ mod tests {
             ("SERVER_URI", "not a url"),
             ("BIND_ADDRESS", "example"),
             ("FILE_SOURCE_ALLOWED_NETWORKS", "10.0.0.0/8, intranet"),
+            ("CLIENT_IP_SOURCE", "x-forwarded-for"),
         ] {
             let err = config(&[key, (name, value)]).unwrap_err();
             assert!(err.to_string().starts_with(name), "{err}");
@@ -431,6 +451,22 @@ mod tests {
         assert!(config.openidc.is_none());
         assert!(config.fetch.allowed_networks.is_empty());
         assert_eq!(config.cache.key_prefix, DEFAULT_CACHE_KEY_PREFIX);
+        assert_eq!(config.client_ip_source, ClientIpSource::ConnectInfo);
+    }
+
+    #[test]
+    fn the_client_address_comes_from_a_proxy_header_only_when_asked() {
+        let key = ("SECRET_KEY", "0123456789abcdef0123");
+        for (value, expected) in [
+            ("peer", ClientIpSource::ConnectInfo),
+            (
+                "Rightmost-X-Forwarded-For",
+                ClientIpSource::RightmostXForwardedFor,
+            ),
+        ] {
+            let config = config(&[key, ("CLIENT_IP_SOURCE", value)]).unwrap();
+            assert_eq!(config.client_ip_source, expected);
+        }
     }
 
     #[test]

@@ -26,7 +26,7 @@ use url::Url;
 
 pub use keys::CacheKey;
 pub use memory::MemoryStore;
-pub use redis::RedisStore;
+pub use redis::{RedisConnection, RedisStore};
 pub use store::{CacheStore, Generation, Lookup};
 
 use crate::config::CacheConfig;
@@ -90,11 +90,20 @@ enum Read {
 impl Cache {
     /// Redis when `redis_url` is given, else in-process.
     pub fn from_config(config: &CacheConfig, redis_url: Option<&Url>) -> Result<Self, CacheError> {
-        let store: Box<dyn CacheStore> = match redis_url {
-            Some(url) => Box::new(RedisStore::new(url, config.redis_timeout)?),
+        let redis = redis_url
+            .map(|url| RedisConnection::lazy(url, config.redis_timeout))
+            .transpose()?;
+        Ok(Self::new(config, redis))
+    }
+
+    /// On this Redis connection when given (shared with whoever else holds
+    /// it), else in-process.
+    pub fn new(config: &CacheConfig, redis: Option<RedisConnection>) -> Self {
+        let store: Box<dyn CacheStore> = match redis {
+            Some(redis) => Box::new(RedisStore::new(redis)),
             None => Box::new(MemoryStore::new()),
         };
-        Ok(Self::with_store(store, config))
+        Self::with_store(store, config)
     }
 
     pub fn with_store(store: Box<dyn CacheStore>, config: &CacheConfig) -> Self {

@@ -5,7 +5,7 @@
 use std::{future::Future, time::Duration};
 
 use redis::{
-    Cmd, FromRedisValue, RedisError, Value,
+    Cmd, FromRedisValue, Pipeline, RedisError, Value,
     aio::{ConnectionManager, ConnectionManagerConfig},
 };
 use url::Url;
@@ -18,27 +18,43 @@ use super::{
 /// Keys listed per SCAN step when clearing.
 const SCAN_BATCH: usize = 500;
 
-pub struct RedisStore {
+/// One multiplexed connection, shared by the cache and the rate limits, with
+/// every command bounded by REDIS_TIMEOUT_MS.
+#[derive(Clone)]
+pub struct RedisConnection {
     connection: ConnectionManager,
     timeout: Duration,
 }
 
-impl RedisStore {
+impl RedisConnection {
     /// Prepares the connection without opening it, so that the server starts
     /// while Redis is down.
-    pub fn new(url: &Url, timeout: Duration) -> Result<Self, CacheError> {
+    pub fn lazy(url: &Url, timeout: Duration) -> Result<Self, CacheError> {
         let client = redis::Client::open(url.as_str())?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout))
-            // Requests do not wait for reconnection attempts: they go on from the
-            // database and a later request finds the connection back.
+            // Requests do not wait for reconnection attempts: they go on without
+            // Redis and a later request finds the connection back.
             .set_number_of_retries(0);
         let connection = ConnectionManager::new_lazy_with_config(client, config)?;
-        Ok(RedisStore {
+        Ok(RedisConnection {
             connection,
             timeout,
         })
+    }
+
+    pub async fn query<T: FromRedisValue>(&self, command: &Cmd) -> Result<T, CacheError> {
+        let mut connection = self.connection.clone();
+        self.bounded(command.query_async(&mut connection)).await
+    }
+
+    pub async fn query_pipeline<T: FromRedisValue>(
+        &self,
+        pipeline: &Pipeline,
+    ) -> Result<T, CacheError> {
+        let mut connection = self.connection.clone();
+        self.bounded(pipeline.query_async(&mut connection)).await
     }
 
     async fn bounded<T>(
@@ -50,10 +66,15 @@ impl RedisStore {
             Err(_) => Err(CacheError::Timeout(self.timeout)),
         }
     }
+}
 
-    async fn query<T: FromRedisValue>(&self, command: &Cmd) -> Result<T, CacheError> {
-        let mut connection = self.connection.clone();
-        self.bounded(command.query_async(&mut connection)).await
+pub struct RedisStore {
+    redis: RedisConnection,
+}
+
+impl RedisStore {
+    pub fn new(redis: RedisConnection) -> Self {
+        RedisStore { redis }
     }
 }
 
@@ -83,7 +104,8 @@ impl CacheStore for RedisStore {
             .arg(key)
             .arg(generation_key(key))
             .to_owned();
-        let (value, generation): (Option<Vec<u8>>, Option<String>) = self.query(&command).await?;
+        let (value, generation): (Option<Vec<u8>>, Option<String>) =
+            self.redis.query(&command).await?;
         Ok(match value {
             Some(value) => Lookup::Hit(value),
             None => Lookup::Miss(Generation(generation.unwrap_or_default())),
@@ -106,7 +128,7 @@ impl CacheStore for RedisStore {
             .arg(&seen.0)
             .arg(millis(ttl))
             .to_owned();
-        self.query::<Value>(&command).await?;
+        self.redis.query::<Value>(&command).await?;
         Ok(())
     }
 
@@ -126,9 +148,7 @@ impl CacheStore for RedisStore {
                 .ignore();
             transaction.cmd("DEL").arg(key).ignore();
         }
-        let mut connection = self.connection.clone();
-        self.bounded(transaction.query_async::<()>(&mut connection))
-            .await
+        self.redis.query_pipeline::<()>(&transaction).await
     }
 
     async fn clear(&self, prefix: &str) -> Result<(), CacheError> {
@@ -142,7 +162,7 @@ impl CacheStore for RedisStore {
                 .arg("COUNT")
                 .arg(SCAN_BATCH)
                 .to_owned();
-            let (next, keys): (u64, Vec<String>) = self.query(&command).await?;
+            let (next, keys): (u64, Vec<String>) = self.redis.query(&command).await?;
             // A generation alone may belong to a reader about to fill its key.
             let mut values: Vec<String> = keys
                 .into_iter()
@@ -162,7 +182,7 @@ impl CacheStore for RedisStore {
     }
 
     async fn ping(&self) -> Result<(), CacheError> {
-        self.query::<Value>(&redis::cmd("PING")).await?;
+        self.redis.query::<Value>(&redis::cmd("PING")).await?;
         Ok(())
     }
 }

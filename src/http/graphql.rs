@@ -5,7 +5,6 @@
 
 use std::{
     io,
-    net::SocketAddr,
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -22,7 +21,7 @@ use async_graphql_axum::GraphQLResponse;
 use axum::{
     Extension, Router,
     body::Body,
-    extract::{ConnectInfo, RawQuery, State},
+    extract::{RawQuery, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
@@ -30,7 +29,7 @@ use axum::{
 use futures_util::{StreamExt, TryStreamExt};
 use tokio_util::{compat::TokioAsyncReadCompatExt, io::StreamReader};
 
-use super::rate_limit;
+use super::rate_limit::{self, Allowance, ClientKey};
 use crate::{app::AppState, auth::Viewer, error::Error, graphql, policy::ApiMode};
 
 /// More queries in one batch than the editor ever sends.
@@ -143,7 +142,7 @@ fn classify(headers: &HeaderMap) -> Result<Payload, Refusal> {
 async fn execute_post(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
-    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    Extension(client): Extension<ClientKey>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Refusal> {
@@ -160,10 +159,15 @@ async fn execute_post(
         ));
     }
     let batch = read_batch(&state, &headers, body).await?;
-    if let Some(refused) = charge_mutations(&state, &viewer, peer.as_ref().map(|p| &p.0), &batch) {
-        return Ok(refused);
-    }
-    execute(&state, viewer, batch).await
+    let charged = match charge_mutations(&state, &client, &batch).await {
+        Ok(charged) => charged,
+        Err(refused) => return Ok(refused),
+    };
+    let response = execute(&state, viewer, batch).await.into_response();
+    Ok(match charged {
+        Some(allowance) => rate_limit::with_allowance(response, allowance),
+        None => response,
+    })
 }
 
 /// Reads the body as it streams in, stopping as soon as it passes the limit.
@@ -252,27 +256,28 @@ fn changes_state(request: &async_graphql::Request) -> bool {
 }
 
 /// Mutations cost more than the one request that the rate limit has charged:
-/// charges the rest, and answers 429 when the allowance is spent.
-fn charge_mutations(
+/// charges the rest, and answers 429 when the allowance is spent. The
+/// allowance after the charge, if there was one, is the one to show.
+async fn charge_mutations(
     state: &AppState,
-    viewer: &Viewer,
-    peer: Option<&ConnectInfo<SocketAddr>>,
+    client: &ClientKey,
     batch: &BatchRequest,
-) -> Option<Response> {
+) -> Result<Option<Allowance>, Response> {
     let requests: Vec<&async_graphql::Request> = match batch {
         BatchRequest::Single(request) => vec![request],
         BatchRequest::Batch(requests) => requests.iter().collect(),
     };
     let mutations = requests.into_iter().filter(|r| changes_state(r)).count() as u32;
     if mutations == 0 {
-        return None;
+        return Ok(None);
     }
     let extra = mutations * rate_limit::MUTATION_COST - 1;
     state
         .request_rate_limit
-        .charge(&rate_limit::client_key(viewer, peer), extra)
-        .err()
-        .map(|(error, allowance)| rate_limit::refused(error, allowance))
+        .charge(client, extra)
+        .await
+        .map(Some)
+        .map_err(|(error, allowance)| rate_limit::refused(error, allowance))
 }
 
 async fn execute(

@@ -1,19 +1,11 @@
 //! POST /token/ and POST /token/refresh/: JWTs for the editor and for scripts.
 
-use std::net::SocketAddr;
-
-use axum::{
-    Extension, Json, Router,
-    body::Bytes,
-    extract::{ConnectInfo, State},
-    http::HeaderMap,
-    routing::post,
-};
+use axum::{Extension, Json, Router, body::Bytes, extract::State, http::HeaderMap, routing::post};
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{is_same_origin, rate_limit::client_key};
+use super::{is_same_origin, rate_limit::ClientKey};
 use crate::{
     app::AppState,
     auth::{
@@ -36,10 +28,10 @@ pub fn routes() -> Router<AppState> {
 async fn obtain(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
-    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    Extension(client): Extension<ClientKey>,
     headers: HeaderMap,
 ) -> Result<Json<TokenPair>, Error> {
-    charge_token_request(&state, &viewer, peer.as_ref().map(|p| &p.0))?;
+    charge_token_request(&state, &client).await?;
     let user = match &viewer.user {
         Some(user) if viewer.is_browser_identity() => user,
         _ => {
@@ -63,14 +55,11 @@ async fn obtain(
 
 /// /token/ and /token/refresh/ have an allowance of their own, much smaller
 /// than other requests', to blunt credential stuffing and runaway scripts.
-fn charge_token_request(
-    state: &AppState,
-    viewer: &Viewer,
-    peer: Option<&ConnectInfo<SocketAddr>>,
-) -> Result<(), Error> {
+async fn charge_token_request(state: &AppState, client: &ClientKey) -> Result<(), Error> {
     state
         .token_rate_limit
-        .charge(&client_key(viewer, peer), 1)
+        .charge(client, 1)
+        .await
         .map(|_| ())
         .map_err(|(error, _)| error)
 }
@@ -83,11 +72,10 @@ struct RefreshRequest {
 /// A refresh token buys a new access token.
 async fn refresh(
     State(state): State<AppState>,
-    Extension(viewer): Extension<Viewer>,
-    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    Extension(client): Extension<ClientKey>,
     body: Bytes,
 ) -> Result<Json<Value>, Error> {
-    charge_token_request(&state, &viewer, peer.as_ref().map(|p| &p.0))?;
+    charge_token_request(&state, &client).await?;
     let request: RefreshRequest = serde_json::from_slice(&body)
         .map_err(|_| Error::bad_input("Send {\"refresh\": \"...\"} as JSON"))?;
     let claims = jwt::verify(

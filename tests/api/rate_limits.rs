@@ -1,8 +1,10 @@
 use std::time::Duration;
 
+use axum_client_ip::ClientIpSource;
+use iodide_server::http::rate_limit::MUTATION_COST;
 use serde_json::json;
 
-use crate::common::{Gql, TestApp};
+use crate::common::{Gql, TestApp, TestAppBuilder, redis_server::RedisServer};
 
 fn remaining(response: &Gql) -> u32 {
     response.headers["x-ratelimit-remaining"]
@@ -57,7 +59,7 @@ async fn clients_are_limited_each_on_their_own_and_recover() {
 }
 
 #[tokio::test]
-async fn mutations_cost_more_than_queries() {
+async fn mutations_cost_more_than_queries_and_the_headers_show_the_whole_cost() {
     let app = TestApp::builder()
         .configure(|c| c.rate_limit_per_minute = 12)
         .spawn()
@@ -68,20 +70,202 @@ async fn mutations_cost_more_than_queries() {
     assert_eq!(first.status, 200);
     assert_eq!(
         remaining(&first),
-        11,
-        "the request itself, before the mutation's share"
+        12 - MUTATION_COST,
+        "the mutation's whole cost, not only the request's share"
     );
     let query = app.gql(Some(&alice), "{ viewer { id } }", json!({})).await;
-    assert_eq!(
-        remaining(&query),
-        6,
-        "one for the query after four more for the mutation"
-    );
+    assert_eq!(remaining(&query), 12 - MUTATION_COST - 1);
     app.gql(Some(&alice), create, json!({})).await.data();
     let refused = app.gql(Some(&alice), create, json!({})).await;
     assert_eq!(refused.status, 429);
+    assert_eq!(remaining(&refused), 0);
     let count = app
         .gql(Some(&alice), "{ notebooks { totalCount } }", json!({}))
         .await;
     assert_eq!(count.status, 429, "the allowance is spent");
+}
+
+#[tokio::test]
+async fn a_batch_of_mutations_shows_the_cost_of_each() {
+    let app = TestApp::builder()
+        .configure(|c| c.rate_limit_per_minute = 30)
+        .spawn()
+        .await;
+    let alice = app.user("alice").await;
+    let create = "mutation { createNotebook(input: { title: \"t\", content: \"\" }) { id } }";
+    let batch = json!([{ "query": create }, { "query": create }, { "query": "{ viewer { id } }" }]);
+    let response = app
+        .client
+        .post(app.url("/api/graphql"))
+        .header("Authorization", format!("Token {}", alice.token))
+        .json(&batch)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let left: u32 = response.headers()["x-ratelimit-remaining"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(left, 30 - 2 * MUTATION_COST);
+}
+
+/// An anonymous query that arrives with this X-Forwarded-For, as a proxy in
+/// front of the server would pass it on.
+async fn forwarded_for(app: &TestApp, chain: &str) -> Gql {
+    let request = app
+        .client
+        .post(app.url("/api/graphql"))
+        .header("X-Forwarded-For", chain)
+        .json(&json!({ "query": "{ viewer { id } }" }));
+    Gql::read(request.send().await.unwrap()).await
+}
+
+#[tokio::test]
+async fn a_client_chosen_forwarded_for_is_ignored_by_default() {
+    let app = TestApp::builder()
+        .configure(|c| c.rate_limit_per_minute = 3)
+        .spawn()
+        .await;
+    for (chain, expected) in [
+        ("198.51.100.1", 2),
+        ("198.51.100.2", 1),
+        ("198.51.100.3", 0),
+    ] {
+        assert_eq!(remaining(&forwarded_for(&app, chain).await), expected);
+    }
+    let refused = forwarded_for(&app, "198.51.100.4").await;
+    assert_eq!(
+        refused.status, 429,
+        "every request came from one peer, whatever it claimed"
+    );
+}
+
+#[tokio::test]
+async fn behind_a_proxy_each_client_is_the_address_the_proxy_appended() {
+    let app = TestApp::builder()
+        .configure(|c| {
+            c.rate_limit_per_minute = 2;
+            c.client_ip_source = ClientIpSource::RightmostXForwardedFor;
+        })
+        .spawn()
+        .await;
+    for expected in [1, 0] {
+        let response = forwarded_for(&app, "203.0.113.7").await;
+        assert_eq!(response.status, 200);
+        assert_eq!(remaining(&response), expected);
+    }
+    assert_eq!(forwarded_for(&app, "203.0.113.7").await.status, 429);
+    let spoofed = forwarded_for(&app, "192.0.2.99, 203.0.113.7").await;
+    assert_eq!(
+        spoofed.status, 429,
+        "an entry the client wrote before the proxy's is not its address"
+    );
+
+    let other = forwarded_for(&app, "203.0.113.7, 203.0.113.8").await;
+    assert_eq!(other.status, 200, "another client has its own allowance");
+    assert_eq!(remaining(&other), 1);
+    let direct = app.gql(None, "{ viewer { id } }", json!({})).await;
+    assert_eq!(
+        remaining(&direct),
+        1,
+        "a request without the header is charged to its peer"
+    );
+}
+
+/// A redis-server of the test's own; None (the test is skipped) where it is
+/// not installed, which CI treats as a failure.
+fn own_redis() -> Option<RedisServer> {
+    let server = RedisServer::start();
+    if server.is_none() {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "redis-server is needed for this test in CI"
+        );
+        eprintln!("skipped: redis-server is not installed");
+    }
+    server
+}
+
+/// TEST_REDIS_URL's Redis (each test under its own key prefix) when set, else
+/// one of the test's own, which the caller keeps alive.
+fn with_redis(builder: TestAppBuilder) -> Option<(TestAppBuilder, Option<RedisServer>)> {
+    match std::env::var("TEST_REDIS_URL") {
+        Ok(url) if !url.is_empty() => Some((builder, None)),
+        _ => {
+            let server = own_redis()?;
+            Some((builder.redis(server.url()), Some(server)))
+        }
+    }
+}
+
+#[tokio::test]
+async fn two_instances_on_one_redis_share_one_allowance() {
+    let builder = TestApp::builder().configure(|c| c.rate_limit_per_minute = 12);
+    let Some((builder, _redis)) = with_redis(builder) else {
+        return;
+    };
+    let first = builder.spawn().await;
+    let second = first.second_instance().await;
+    let alice = first.user("alice").await;
+    let query = "{ viewer { id } }";
+
+    for (app, expected) in [(&first, 11), (&second, 10), (&first, 9)] {
+        let response = app.gql(None, query, json!({})).await;
+        assert_eq!(response.status, 200);
+        assert_eq!(remaining(&response), expected);
+    }
+    let create = "mutation { createNotebook(input: { title: \"t\", content: \"\" }) { id } }";
+    let mutation = second.gql(Some(&alice), create, json!({})).await;
+    assert_eq!(remaining(&mutation), 12 - MUTATION_COST);
+    let after = first.gql(Some(&alice), query, json!({})).await;
+    assert_eq!(remaining(&after), 12 - MUTATION_COST - 1);
+
+    for expected in (0..9).rev() {
+        let app = if expected % 2 == 0 { &first } else { &second };
+        assert_eq!(remaining(&app.gql(None, query, json!({})).await), expected);
+    }
+    for app in [&second, &first] {
+        let refused = app.gql(None, query, json!({})).await;
+        assert_eq!(refused.status, 429, "the instances' counts add up");
+        assert_eq!(refused.code(), "RATE_LIMITED");
+    }
+}
+
+#[tokio::test]
+async fn while_redis_is_down_requests_are_answered_and_limited_in_each_process() {
+    let Some(mut redis) = own_redis() else {
+        return;
+    };
+    let first = TestApp::builder()
+        .redis(redis.url())
+        .configure(|c| c.rate_limit_per_minute = 3)
+        .spawn()
+        .await;
+    let second = first.second_instance().await;
+    let query = "{ viewer { id } }";
+    assert_eq!(remaining(&first.gql(None, query, json!({})).await), 2);
+    assert_eq!(
+        remaining(&second.gql(None, query, json!({})).await),
+        1,
+        "counted in Redis while it answers"
+    );
+
+    redis.stop();
+    for expected in [2, 1, 0] {
+        let response = first.gql(None, query, json!({})).await;
+        assert_eq!(response.status, 200, "{}", response.body);
+        assert_eq!(remaining(&response), expected, "a count of this process");
+    }
+    let refused = first.gql(None, query, json!({})).await;
+    assert_eq!(refused.status, 429);
+    assert_eq!(refused.code(), "RATE_LIMITED");
+    let other = second.gql(None, query, json!({})).await;
+    assert_eq!(
+        (other.status.as_u16(), remaining(&other)),
+        (200, 2),
+        "the other process counts on its own"
+    );
 }

@@ -1,0 +1,119 @@
+//! The allowance kept in Redis, so that every web process charges one count per
+//! client. GCRA: one key per limit and client holds the client's theoretical
+//! arrival time, the moment its allowance would be full again. The script
+//! reads Redis's clock, so that processes whose clocks disagree still agree.
+//!
+//! Redis is never needed to answer: when it fails, the caller counts in-process
+//! and leaves Redis alone for a moment, as the cache does.
+
+use std::{
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+use super::Verdict;
+use crate::cache::{CacheError, RedisConnection};
+
+/// KEYS[1]: the theoretical arrival time, in microseconds of Redis's clock.
+/// ARGV: the interval that one request adds, the limit, the cost. The key
+/// expires when the allowance is full again, so idle clients take no memory.
+/// Returns {allowed, remaining, microseconds until full, microseconds to wait}.
+const CHARGE: &str = r"
+local interval = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local tat = math.max(tonumber(redis.call('GET', KEYS[1]) or now), now)
+local after = tat + cost * interval
+local window = limit * interval
+if after - now > window then
+    return {0, 0, tat - now, after - now - window}
+end
+redis.call('SET', KEYS[1], string.format('%d', after), 'PX', math.ceil((after - now) / 1000))
+return {1, math.floor((window - (after - now)) / interval), after - now, 0}
+";
+
+pub(super) struct RedisLimit {
+    redis: RedisConnection,
+    /// CACHE_KEY_PREFIX and the limit's name: each limit has its own count, and
+    /// one Redis can serve other programs.
+    key_prefix: String,
+    retry_after: Duration,
+    /// While set and in the future, Redis is left alone.
+    resting_until: Mutex<Option<Instant>>,
+}
+
+impl RedisLimit {
+    pub(super) fn new(redis: RedisConnection, key_prefix: String, retry_after: Duration) -> Self {
+        RedisLimit {
+            redis,
+            key_prefix,
+            retry_after,
+            resting_until: Mutex::new(None),
+        }
+    }
+
+    /// The verdict of the shared count, or None when Redis cannot give one now.
+    pub(super) async fn charge(&self, client: &str, cost: u32, per_minute: u32) -> Option<Verdict> {
+        if self.resting() {
+            return None;
+        }
+        match self.evaluate(client, cost, per_minute).await {
+            Ok(verdict) => Some(verdict),
+            Err(err) => {
+                self.rest(&err);
+                None
+            }
+        }
+    }
+
+    async fn evaluate(
+        &self,
+        client: &str,
+        cost: u32,
+        per_minute: u32,
+    ) -> Result<Verdict, CacheError> {
+        let interval = (60_000_000 / u64::from(per_minute)).max(1);
+        let command = redis::cmd("EVAL")
+            .arg(CHARGE)
+            .arg(1)
+            .arg(format!("{}{client}", self.key_prefix))
+            .arg(interval)
+            .arg(per_minute)
+            .arg(cost)
+            .to_owned();
+        let (allowed, remaining, until_full, wait): (u8, u32, u64, u64) =
+            self.redis.query(&command).await?;
+        let until_full = Duration::from_micros(until_full);
+        Ok(if allowed == 1 {
+            Verdict::Allowed {
+                remaining,
+                until_full,
+            }
+        } else {
+            Verdict::Refused {
+                wait: Duration::from_micros(wait),
+                until_full,
+            }
+        })
+    }
+
+    fn resting(&self) -> bool {
+        let resting_until = self.resting_until.lock().unwrap();
+        resting_until.is_some_and(|until| Instant::now() < until)
+    }
+
+    /// An outage then costs each request nothing rather than a timeout.
+    fn rest(&self, err: &CacheError) {
+        let mut resting_until = self.resting_until.lock().unwrap();
+        let already = resting_until.is_some_and(|until| Instant::now() < until);
+        *resting_until = Some(Instant::now() + self.retry_after);
+        if !already {
+            tracing::warn!(
+                %err,
+                "Redis failed; rate limits are counted in this process for now"
+            );
+        }
+    }
+}
