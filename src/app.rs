@@ -112,7 +112,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 pub fn build_app(state: AppState) -> Router {
     Router::new()
-        .merge(http::routes(&state.config))
+        .merge(http::routes(&state))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             http::rate_limit::limit_requests,

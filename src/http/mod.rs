@@ -20,11 +20,12 @@ use axum::{
 use tower_http::set_header::SetResponseHeaderLayer;
 use url::Url;
 
-use crate::{app::AppState, config::Config, error::Error};
+use crate::{app::AppState, error::Error};
 
 /// Every route. The editor's own routes may never be framed; the eval frame
 /// sets its own policy; only the GraphQL endpoint answers CORS requests.
-pub fn routes(config: &Config) -> Router<AppState> {
+pub fn routes(state: &AppState) -> Router<AppState> {
+    let config = &state.config;
     let editor = Router::new()
         .merge(graphql::routes().layer(security::cors(config)))
         .merge(graphiql::routes())
@@ -32,7 +33,7 @@ pub fn routes(config: &Config) -> Router<AppState> {
         .merge(heartbeat::routes())
         .merge(login::routes())
         .merge(pages::routes())
-        .merge(token::routes())
+        .merge(token::routes(state.clone()))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_FRAME_OPTIONS,
             HeaderValue::from_static("DENY"),

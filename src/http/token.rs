@@ -1,11 +1,22 @@
 //! POST /token/ and POST /token/refresh/: JWTs for the editor and for scripts.
 
-use axum::{Extension, Json, Router, body::Bytes, extract::State, http::HeaderMap, routing::post};
+use axum::{
+    Extension, Json, Router,
+    body::Bytes,
+    extract::{Request, State},
+    http::HeaderMap,
+    middleware::{self, Next},
+    response::Response,
+    routing::post,
+};
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{is_same_origin, rate_limit::ClientKey};
+use super::{
+    is_same_origin,
+    rate_limit::{self, ClientKey},
+};
 use crate::{
     app::AppState,
     auth::{
@@ -16,10 +27,26 @@ use crate::{
     users,
 };
 
-pub fn routes() -> Router<AppState> {
+pub fn routes(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/token/", post(obtain))
         .route("/token/refresh/", post(refresh))
+        .route_layer(middleware::from_fn_with_state(state, limit_token_requests))
+}
+
+/// /token/ and /token/refresh/ have an allowance of their own, much smaller
+/// than other requests', to blunt credential stuffing and runaway scripts; the
+/// X-RateLimit headers of their answers describe that allowance.
+async fn limit_token_requests(
+    State(state): State<AppState>,
+    Extension(client): Extension<ClientKey>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match state.token_rate_limit.charge(&client, 1).await {
+        Ok(allowance) => rate_limit::with_allowance(next.run(request).await, allowance),
+        Err((error, allowance)) => rate_limit::refused(error, allowance),
+    }
 }
 
 /// A browser that is signed in (session cookie or OpenIDC proxy) trades its
@@ -28,10 +55,8 @@ pub fn routes() -> Router<AppState> {
 async fn obtain(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
-    Extension(client): Extension<ClientKey>,
     headers: HeaderMap,
 ) -> Result<Json<TokenPair>, Error> {
-    charge_token_request(&state, &client).await?;
     let user = match &viewer.user {
         Some(user) if viewer.is_browser_identity() => user,
         _ => {
@@ -53,29 +78,13 @@ async fn obtain(
     )))
 }
 
-/// /token/ and /token/refresh/ have an allowance of their own, much smaller
-/// than other requests', to blunt credential stuffing and runaway scripts.
-async fn charge_token_request(state: &AppState, client: &ClientKey) -> Result<(), Error> {
-    state
-        .token_rate_limit
-        .charge(client, 1)
-        .await
-        .map(|_| ())
-        .map_err(|(error, _)| error)
-}
-
 #[derive(Deserialize)]
 struct RefreshRequest {
     refresh: String,
 }
 
 /// A refresh token buys a new access token.
-async fn refresh(
-    State(state): State<AppState>,
-    Extension(client): Extension<ClientKey>,
-    body: Bytes,
-) -> Result<Json<Value>, Error> {
-    charge_token_request(&state, &client).await?;
+async fn refresh(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>, Error> {
     let request: RefreshRequest = serde_json::from_slice(&body)
         .map_err(|_| Error::bad_input("Send {\"refresh\": \"...\"} as JSON"))?;
     let claims = jwt::verify(

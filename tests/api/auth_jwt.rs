@@ -204,12 +204,21 @@ async fn token_requests_are_rate_limited_per_client() {
         .await;
     let client = browser();
     app.sign_in(&client, "dana").await;
-    for _ in 0..3 {
-        assert_eq!(obtain(&app, &client).await.status(), 200);
+    for left in (0..3).rev() {
+        let granted = obtain(&app, &client).await;
+        assert_eq!(granted.status(), 200);
+        // The headers describe the /token/ allowance, not the general one.
+        assert_eq!(granted.headers()["x-ratelimit-limit"], "3");
+        assert_eq!(
+            granted.headers()["x-ratelimit-remaining"],
+            left.to_string().as_str()
+        );
     }
     let limited = Gql::read(obtain(&app, &client).await).await;
     assert_eq!(limited.status, 429);
     assert_eq!(limited.code(), "RATE_LIMITED");
+    assert_eq!(limited.headers["x-ratelimit-limit"], "3");
+    assert_eq!(limited.headers["x-ratelimit-remaining"], "0");
     let retry_after: u64 = limited.headers["retry-after"]
         .to_str()
         .unwrap()
