@@ -85,9 +85,9 @@ async fn two_instances_on_one_redis_never_serve_a_stale_notebook() {
     // TEST_REDIS_URL's Redis when set, else one of the test's own.
     let own_redis = match std::env::var("TEST_REDIS_URL") {
         Ok(url) if !url.is_empty() => None,
-        _ => match RedisServer::start() {
+        _ => match RedisServer::start_or_skip() {
             Some(server) => Some(server),
-            None => return eprintln!("skipped: redis-server is not installed"),
+            None => return,
         },
     };
     let mut builder = TestApp::builder();
@@ -146,8 +146,8 @@ async fn until_cached_again(app: &TestApp, id: &str, expected: &Value) {
 
 #[tokio::test]
 async fn requests_go_on_while_redis_is_down_and_caching_resumes_when_it_returns() {
-    let Some(mut redis) = RedisServer::start() else {
-        return eprintln!("skipped: redis-server is not installed");
+    let Some(mut redis) = RedisServer::start_or_skip() else {
+        return;
     };
     let app = TestApp::builder().redis(redis.url()).spawn().await;
     let alice = app.user("alice").await;
@@ -179,8 +179,8 @@ async fn requests_go_on_while_redis_is_down_and_caching_resumes_when_it_returns(
 
 #[tokio::test]
 async fn a_save_during_a_redis_stall_is_not_hidden_by_the_old_copy_afterwards() {
-    let Some(redis) = RedisServer::start() else {
-        return eprintln!("skipped: redis-server is not installed");
+    let Some(redis) = RedisServer::start_or_skip() else {
+        return;
     };
     let app = TestApp::builder()
         .redis(redis.url())

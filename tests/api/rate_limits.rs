@@ -174,28 +174,13 @@ async fn behind_a_proxy_each_client_is_the_address_the_proxy_appended() {
     );
 }
 
-/// A redis-server of the test's own; None (the test is skipped) where it is
-/// not installed, which CI treats as a failure.
-fn own_redis() -> Option<RedisServer> {
-    let server = RedisServer::start();
-    if server.is_none() {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "redis-server is needed for this test in CI"
-        );
-        eprintln!("skipped: redis-server is not installed");
-    }
-    server
-}
-
 /// TEST_REDIS_URL's Redis (each test under its own key prefix) when set, else
 /// one of the test's own, which the caller keeps alive.
 fn with_redis(builder: TestAppBuilder) -> Option<(TestAppBuilder, Option<RedisServer>)> {
     match std::env::var("TEST_REDIS_URL") {
         Ok(url) if !url.is_empty() => Some((builder, None)),
         _ => {
-            let server = own_redis()?;
+            let server = RedisServer::start_or_skip()?;
             Some((builder.redis(server.url()), Some(server)))
         }
     }
@@ -236,7 +221,7 @@ async fn two_instances_on_one_redis_share_one_allowance() {
 
 #[tokio::test]
 async fn while_redis_is_down_requests_are_answered_and_limited_in_each_process() {
-    let Some(mut redis) = own_redis() else {
+    let Some(mut redis) = RedisServer::start_or_skip() else {
         return;
     };
     let first = TestApp::builder()

@@ -34,6 +34,21 @@ impl RedisServer {
         Some(server)
     }
 
+    /// As [`RedisServer::start`], saying why the test is skipped; in CI a
+    /// missing redis-server fails the test instead.
+    pub fn start_or_skip() -> Option<RedisServer> {
+        let server = RedisServer::start();
+        if server.is_none() {
+            assert_ne!(
+                std::env::var("CI").as_deref(),
+                Ok("true"),
+                "redis-server is needed for this test in CI"
+            );
+            eprintln!("skipped: redis-server is not installed");
+        }
+        server
+    }
+
     pub fn url(&self) -> Url {
         Url::parse(&format!("redis://127.0.0.1:{}", self.port)).unwrap()
     }
