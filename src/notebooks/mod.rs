@@ -164,6 +164,7 @@ pub async fn create_at(
         forked_from_id: Set(new.forked_from),
         created_at: Set(now),
         updated_at: Set(now),
+        prune_revisions_at: Set(Some(pruning::due_after_save(now))),
         ..Default::default()
     }
     .insert(&txn)

@@ -12,8 +12,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, NotSet, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
     sea_query::{Expr, ExprTrait, Func, Query},
 };
 
@@ -24,6 +24,7 @@ use crate::{
     entity::{notebook, revision},
     error::{Error, Result},
     pagination::{Page, PageRequest},
+    policy,
 };
 
 pub struct NewRevision {
@@ -132,27 +133,12 @@ pub async fn create_at(
     now: DateTime<Utc>,
 ) -> Result<revision::Model> {
     validate_title(&new.title)?;
-    super::editable(db, viewer, new.notebook_id).await?;
+    policy::signed_in(viewer)?;
     let txn = db.begin().await?;
-    lock_notebook(&txn, new.notebook_id, now).await?;
-    let latest = latest_in(&txn, new.notebook_id).await?;
-    if let (Some(parent), Some(latest)) = (new.parent_revision_id, &latest)
-        && parent != latest.id
-    {
-        return Err(Error::Conflict(format!(
-            "This notebook was saved elsewhere since revision {parent}: the latest revision \
-             is {}. Reload it, or save again without parentRevisionId to overwrite it.",
-            latest.id
-        )));
-    }
-    if latest
-        .as_ref()
-        .is_some_and(|latest| latest.title == new.title && latest.content == new.content)
-    {
-        return Err(Error::bad_input(
-            "Nothing changed: the title and content are those of the latest revision",
-        ));
-    }
+    let notebook = claim_for_save(&txn, new.notebook_id, &new.title, now).await?;
+    // Refused saves roll back with the transaction, the claim included.
+    policy::ensure_can_edit_notebook(viewer, &notebook)?;
+    check_against_latest(&txn, &new).await?;
     let revision = insert(&txn, new.notebook_id, new.title, new.content, now).await?;
     txn.commit().await?;
     cache.invalidate(changed_keys(&[new.notebook_id])).await;
@@ -194,9 +180,8 @@ pub async fn delete(
     Ok(revision.notebook_id)
 }
 
-/// Inserts a draft revision, makes its title the notebook's and schedules the
-/// pruning of drafts. Callers hold the notebook's write lock or have just
-/// created it.
+/// Inserts a draft revision. Callers hold the notebook's write lock (or have
+/// just created it) and have set its title and pruning time.
 pub(super) async fn insert(
     db: &impl ConnectionTrait,
     notebook_id: i32,
@@ -204,27 +189,83 @@ pub(super) async fn insert(
     content: String,
     now: DateTime<Utc>,
 ) -> Result<revision::Model> {
-    set_title(db, notebook_id, &title).await?;
-    schedule_pruning(db, notebook_id, pruning::due_after_save(now)).await?;
-    Ok(revision::ActiveModel {
-        notebook_id: Set(notebook_id),
-        title: Set(title),
-        content: Set(content),
-        is_draft: Set(true),
-        created_at: Set(now),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?)
+    let mut revision = revision::Model {
+        id: 0,
+        notebook_id,
+        title,
+        content,
+        is_draft: true,
+        created_at: now,
+    };
+    let mut row = revision::ActiveModel::from(revision.clone());
+    row.id = NotSet;
+    // Only the id comes back: the content is not sent twice.
+    revision.id = revision::Entity::insert(row).exec(db).await?.last_insert_id;
+    Ok(revision)
 }
 
-async fn latest_in(db: &impl ConnectionTrait, notebook_id: i32) -> Result<Option<revision::Model>> {
-    Ok(revision::Entity::find()
-        .filter(revision::Column::NotebookId.eq(notebook_id))
+/// Takes the notebook's write lock by updating its row first, and records the
+/// save on it in the same statement: the title, the time, and when the worker
+/// should prune drafts (an earlier due time is kept, so that a long editing
+/// session is pruned as it goes).
+async fn claim_for_save(
+    db: &impl ConnectionTrait,
+    notebook_id: i32,
+    title: &str,
+    now: DateTime<Utc>,
+) -> Result<notebook::Model> {
+    let due = pruning::due_after_save(now);
+    notebook::Entity::update_many()
+        .col_expr(notebook::Column::UpdatedAt, Expr::value(now))
+        .col_expr(notebook::Column::Title, Expr::value(title))
+        .col_expr(
+            notebook::Column::PruneRevisionsAt,
+            Func::coalesce([
+                Expr::col(notebook::Column::PruneRevisionsAt),
+                Expr::value(due),
+            ])
+            .into(),
+        )
+        .filter(notebook::Column::Id.eq(notebook_id))
+        .exec_with_returning(db)
+        .await?
+        .pop()
+        .ok_or_else(|| Error::not_found(format!("Notebook {notebook_id}")))
+}
+
+/// Refuses a save from a stale parent, and one that changes nothing. The
+/// comparison runs in the database, so the latest content is not read back.
+async fn check_against_latest(db: &impl ConnectionTrait, new: &NewRevision) -> Result<()> {
+    let unchanged = Expr::col(revision::Column::Title)
+        .eq(new.title.as_str())
+        .and(Expr::col(revision::Column::Content).eq(new.content.as_str()));
+    let latest: Option<(i32, bool)> = revision::Entity::find()
+        .select_only()
+        .column(revision::Column::Id)
+        .expr_as(unchanged, "unchanged")
+        .filter(revision::Column::NotebookId.eq(new.notebook_id))
         .order_by_desc(revision::Column::Id)
         .limit(1)
+        .into_tuple()
         .one(db)
-        .await?)
+        .await?;
+    let Some((latest_id, unchanged)) = latest else {
+        return Ok(());
+    };
+    if let Some(parent) = new.parent_revision_id
+        && parent != latest_id
+    {
+        return Err(Error::Conflict(format!(
+            "This notebook was saved elsewhere since revision {parent}: the latest revision \
+             is {latest_id}. Reload it, or save again without parentRevisionId to overwrite it."
+        )));
+    }
+    if unchanged {
+        return Err(Error::bad_input(
+            "Nothing changed: the title and content are those of the latest revision",
+        ));
+    }
+    Ok(())
 }
 
 /// Takes the notebook's write lock by updating its row first.
@@ -241,28 +282,6 @@ async fn lock_notebook(
     if updated.rows_affected == 0 {
         return Err(Error::not_found(format!("Notebook {notebook_id}")));
     }
-    Ok(())
-}
-
-/// An earlier due time is kept: during a long editing session the worker then
-/// prunes as it goes rather than waiting for the last save.
-async fn schedule_pruning(
-    db: &impl ConnectionTrait,
-    notebook_id: i32,
-    due: DateTime<Utc>,
-) -> Result<()> {
-    notebook::Entity::update_many()
-        .col_expr(
-            notebook::Column::PruneRevisionsAt,
-            Func::coalesce([
-                Expr::col(notebook::Column::PruneRevisionsAt),
-                Expr::value(due),
-            ])
-            .into(),
-        )
-        .filter(notebook::Column::Id.eq(notebook_id))
-        .exec(db)
-        .await?;
     Ok(())
 }
 

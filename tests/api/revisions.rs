@@ -224,3 +224,40 @@ async fn each_mutation_in_a_document_sees_the_writes_before_it() {
         json!({ "revisionCount": 3, "latestRevision": { "content": "2" } })
     );
 }
+
+/// Read past the caches (a filtered list is never cached), so that a write
+/// without its invalidation would show.
+const STORED: &str = r#"{ notebooks(first: 1, owner: "alice") { nodes { title updatedAt } } }"#;
+
+#[tokio::test]
+async fn a_refused_save_leaves_the_notebook_as_it_was() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let mallory = app.user("mallory").await;
+    let (id, first) = app.notebook(&alice, "Kept", "v1").await;
+    let before = app.gql(None, STORED, json!({})).await;
+    app.gql(
+        Some(&alice),
+        SAVE,
+        json!({ "input": { "notebookId": id, "title": "Kept", "content": "v2" } }),
+    )
+    .await;
+    let saved = app.gql(None, STORED, json!({})).await;
+
+    let not_the_owner = app
+        .gql(
+            Some(&mallory),
+            SAVE,
+            json!({ "input": { "notebookId": id, "title": "Hijacked", "content": "x" } }),
+        )
+        .await;
+    assert_eq!(not_the_owner.code(), "FORBIDDEN");
+    let stale = app
+        .gql(Some(&alice), SAVE, json!({ "input": { "notebookId": id, "title": "Stale", "content": "x", "parentRevisionId": first } }))
+        .await;
+    assert_eq!(stale.code(), "CONFLICT");
+
+    let after = app.gql(None, STORED, json!({})).await;
+    assert_ne!(before.data(), saved.data(), "a save moves the title's time");
+    assert_eq!(after.data(), saved.data(), "refused saves change nothing");
+}
