@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261128_000001_initial_schema;
 mod m20261128_000002_sessions;
 mod m20261128_000003_background_work;
+mod m20261128_000004_lz4_revision_content;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_initial_schema::Migration),
             Box::new(m20261128_000002_sessions::Migration),
             Box::new(m20261128_000003_background_work::Migration),
+            Box::new(m20261128_000004_lz4_revision_content::Migration),
         ]
     }
 }
