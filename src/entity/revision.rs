@@ -13,6 +13,17 @@ pub struct Model {
     pub created_at: DateTimeUtc,
 }
 
+/// A revision without its content: what lists of notebooks show.
+#[derive(Clone, Debug, PartialEq, Eq, DerivePartialModel)]
+#[sea_orm(entity = "Entity")]
+pub struct Head {
+    pub id: i32,
+    pub notebook_id: i32,
+    pub title: String,
+    pub is_draft: bool,
+    pub created_at: DateTimeUtc,
+}
+
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
     #[sea_orm(

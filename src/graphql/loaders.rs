@@ -62,6 +62,10 @@ batch_key!(
     LatestRevision => revision::Model, notebooks::revisions::latest_for
 );
 batch_key!(
+    /// Keyed by notebook id; without the content.
+    LatestRevisionHead => revision::Head, notebooks::revisions::latest_heads_for
+);
+batch_key!(
     /// Keyed by notebook id.
     RevisionCount => i64, notebooks::revisions::counts_for
 );
@@ -90,6 +94,7 @@ fn forget_everything(loader: &RequestLoader) {
     loader.clear::<NotebookById>();
     loader.clear::<RevisionById>();
     loader.clear::<LatestRevision>();
+    loader.clear::<LatestRevisionHead>();
     loader.clear::<RevisionCount>();
     loader.clear::<FilesOf>();
     loader.clear::<FileSourcesOf>();
@@ -105,6 +110,15 @@ pub async fn prefetch_notebooks(ctx: &Context<'_>, notebooks: &[notebook::Model]
         lookahead.field("nodes").field(field).exists()
             || lookahead.field("edges").field("node").field(field).exists()
     };
+    let selected_in = |field: &str, inner: &str| {
+        lookahead.field("nodes").field(field).field(inner).exists()
+            || lookahead
+                .field("edges")
+                .field("node")
+                .field(field)
+                .field(inner)
+                .exists()
+    };
     let loader = ctx.data_unchecked::<RequestLoader>();
     let ids: Vec<i32> = notebooks.iter().map(|notebook| notebook.id).collect();
     let owners: Vec<UserById> = notebooks.iter().map(|nb| UserById(nb.owner_id)).collect();
@@ -112,9 +126,14 @@ pub async fn prefetch_notebooks(ctx: &Context<'_>, notebooks: &[notebook::Model]
     if selected("owner") {
         loader.load_many(owners).await.map_err(failed)?;
     }
-    if selected("latestRevision") {
+    if selected_in("latestRevision", "content") {
         loader
             .load_many(ids.iter().copied().map(LatestRevision))
+            .await
+            .map_err(failed)?;
+    } else if selected("latestRevision") {
+        loader
+            .load_many(ids.iter().copied().map(LatestRevisionHead))
             .await
             .map_err(failed)?;
     }

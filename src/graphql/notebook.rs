@@ -8,8 +8,8 @@ use super::{
     guards::CanRead,
     limits::page_cost,
     loaders::{
-        FileSourcesOf, FilesOf, LatestRevision, RevisionById, RevisionCount, UserById,
-        prefetch_notebooks,
+        FileSourcesOf, FilesOf, LatestRevision, LatestRevisionHead, RevisionById, RevisionCount,
+        UserById, prefetch_notebooks,
     },
     revision::Revision,
     user::User,
@@ -57,7 +57,7 @@ impl Notebook {
         let Some(id) = self.0.forked_from_id else {
             return Ok(None);
         };
-        Ok(load(ctx, RevisionById(id)).await?.map(Revision))
+        Ok(load(ctx, RevisionById(id)).await?.map(Revision::Whole))
     }
 
     async fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
@@ -70,11 +70,14 @@ impl Notebook {
 
     async fn latest_revision(&self, ctx: &Context<'_>) -> async_graphql::Result<Revision> {
         if let Some(latest) = &self.1 {
-            return Ok(Revision(latest.clone()));
+            return Ok(Revision::Whole(latest.clone()));
         }
-        Ok(Revision(
-            load_required(ctx, LatestRevision(self.0.id)).await?,
-        ))
+        if ctx.look_ahead().field("content").exists() {
+            let whole = load_required(ctx, LatestRevision(self.0.id)).await?;
+            return Ok(Revision::Whole(whole));
+        }
+        let head = load_required(ctx, LatestRevisionHead(self.0.id)).await?;
+        Ok(Revision::Head(head))
     }
 
     async fn revision_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
@@ -112,7 +115,12 @@ impl Notebook {
         }
         .into_request()?;
         let page = notebooks::revisions::list(db(ctx), &filter, &request).await?;
-        Ok(connection(page, RevisionTotal(filter), |r| r.id, Revision))
+        Ok(connection(
+            page,
+            RevisionTotal(filter),
+            |r| r.id,
+            Revision::Whole,
+        ))
     }
 
     async fn files(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<File>> {

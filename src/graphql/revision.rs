@@ -3,7 +3,7 @@ use async_graphql::{Context, ID, InputObject, Object};
 use super::{
     context::{cache, db, load_required, parse_id, to_id, viewer},
     guards::CanRead,
-    loaders::NotebookById,
+    loaders::{NotebookById, RevisionById},
     notebook::Notebook,
 };
 use crate::{
@@ -11,35 +11,68 @@ use crate::{
     notebooks::revisions::{self, NewRevision},
 };
 
-pub struct Revision(pub revision::Model);
+/// A revision as it was read: whole, or without its content (lists of
+/// notebooks), in which case the content is loaded if a query asks for it.
+pub enum Revision {
+    Whole(revision::Model),
+    Head(revision::Head),
+}
+
+impl Revision {
+    fn id_number(&self) -> i32 {
+        match self {
+            Revision::Whole(whole) => whole.id,
+            Revision::Head(head) => head.id,
+        }
+    }
+
+    fn notebook_id(&self) -> i32 {
+        match self {
+            Revision::Whole(whole) => whole.notebook_id,
+            Revision::Head(head) => head.notebook_id,
+        }
+    }
+}
 
 #[Object]
 impl Revision {
     async fn id(&self) -> ID {
-        to_id(self.0.id)
+        to_id(self.id_number())
     }
 
     async fn notebook(&self, ctx: &Context<'_>) -> async_graphql::Result<Notebook> {
         Ok(Notebook::from(
-            load_required(ctx, NotebookById(self.0.notebook_id)).await?,
+            load_required(ctx, NotebookById(self.notebook_id())).await?,
         ))
     }
 
     async fn title(&self) -> &str {
-        &self.0.title
+        match self {
+            Revision::Whole(whole) => &whole.title,
+            Revision::Head(head) => &head.title,
+        }
     }
 
-    async fn content(&self) -> &str {
-        &self.0.content
+    async fn content(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        Ok(match self {
+            Revision::Whole(whole) => whole.content.clone(),
+            Revision::Head(head) => load_required(ctx, RevisionById(head.id)).await?.content,
+        })
     }
 
     async fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
-        self.0.created_at
+        match self {
+            Revision::Whole(whole) => whole.created_at,
+            Revision::Head(head) => head.created_at,
+        }
     }
 
     /// Saved by autosave and not yet kept by pruning.
     async fn is_draft(&self) -> bool {
-        self.0.is_draft
+        match self {
+            Revision::Whole(whole) => whole.is_draft,
+            Revision::Head(head) => head.is_draft,
+        }
     }
 }
 
@@ -51,7 +84,7 @@ impl RevisionQuery {
     #[graphql(guard = "CanRead")]
     async fn revision(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Revision>> {
         let id = parse_id(&id, "revision")?;
-        Ok(revisions::get(db(ctx), id).await?.map(Revision))
+        Ok(revisions::get(db(ctx), id).await?.map(Revision::Whole))
     }
 }
 
@@ -83,7 +116,7 @@ impl RevisionMutation {
                 .map(|id| parse_id(&id, "revision"))
                 .transpose()?,
         };
-        Ok(Revision(
+        Ok(Revision::Whole(
             revisions::create(db(ctx), cache(ctx), viewer(ctx), new).await?,
         ))
     }

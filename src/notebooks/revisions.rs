@@ -61,17 +61,34 @@ pub async fn latest_for(
     db: &impl ConnectionTrait,
     notebook_ids: &[i32],
 ) -> Result<HashMap<i32, revision::Model>> {
-    let latest_ids = Query::select()
+    let revisions = revision::Entity::find()
+        .filter(revision::Column::Id.in_subquery(latest_ids(notebook_ids)))
+        .all(db)
+        .await?;
+    Ok(revisions.into_iter().map(|r| (r.notebook_id, r)).collect())
+}
+
+/// As [`latest_for`] without the content, which a list does not show: a page of
+/// 50 notebooks would otherwise read a megabyte of text for 50 titles.
+pub async fn latest_heads_for(
+    db: &impl ConnectionTrait,
+    notebook_ids: &[i32],
+) -> Result<HashMap<i32, revision::Head>> {
+    let heads = revision::Entity::find()
+        .filter(revision::Column::Id.in_subquery(latest_ids(notebook_ids)))
+        .into_partial_model::<revision::Head>()
+        .all(db)
+        .await?;
+    Ok(heads.into_iter().map(|r| (r.notebook_id, r)).collect())
+}
+
+fn latest_ids(notebook_ids: &[i32]) -> sea_orm::sea_query::SelectStatement {
+    Query::select()
         .expr(Expr::col(revision::Column::Id).max())
         .from(revision::Entity)
         .and_where(revision::Column::NotebookId.is_in(notebook_ids.iter().copied()))
         .group_by_col(revision::Column::NotebookId)
-        .to_owned();
-    let revisions = revision::Entity::find()
-        .filter(revision::Column::Id.in_subquery(latest_ids))
-        .all(db)
-        .await?;
-    Ok(revisions.into_iter().map(|r| (r.notebook_id, r)).collect())
+        .to_owned()
 }
 
 /// How many revisions each notebook has, in one query; every id has an entry.

@@ -115,4 +115,24 @@ async fn a_page_costs_the_same_statements_whatever_its_size() {
     // The front page comes from the cache; then one query per selected relation,
     // whatever the page size.
     assert_eq!(costs, [5, 5], "statements for 5 and for 50 notebooks");
+
+    // What the editor's list shows: titles without content, read without it.
+    let titles_only = "query($first: Int) { notebooks(first: $first) {
+        nodes { title owner { username } latestRevision { id title } }
+    } }";
+    let mut costs = vec![];
+    for size in [5, 50] {
+        let before = app.statements();
+        let response = app.gql(None, titles_only, json!({ "first": size })).await;
+        let nodes = response.data()["notebooks"]["nodes"]
+            .as_array()
+            .unwrap()
+            .clone();
+        assert_eq!(nodes.len(), size);
+        for node in nodes {
+            assert_eq!(node["latestRevision"]["title"], node["title"]);
+        }
+        costs.push(app.statements() - before);
+    }
+    assert_eq!(costs, [2, 2], "owners and latest revisions, for 5 and 50");
 }
