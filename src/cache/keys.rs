@@ -6,21 +6,27 @@ use std::time::Duration;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum CacheKey {
-    /// A notebook with its latest revision: what the editor opens.
+    /// A notebook with its latest revision and owner: what the editor opens.
     Notebook(i32),
-    /// The newest notebooks, as many as the largest page: the front page.
+    /// The newest notebooks, as many as the largest page, with their owners and
+    /// latest revisions' titles: the front page.
     FirstNotebookPage,
     /// A user by username.
     User(String),
 }
 
+/// Changed with the shape of any cached value, so that a deploy never reads
+/// what the previous version wrote.
+const VALUES_VERSION: u32 = 2;
+
 impl CacheKey {
     pub fn path(&self) -> String {
-        match self {
+        let path = match self {
             CacheKey::Notebook(id) => format!("notebook:{id}"),
             CacheKey::FirstNotebookPage => "notebooks:first-page".into(),
             CacheKey::User(username) => format!("user:{username}"),
-        }
+        };
+        format!("v{VALUES_VERSION}:{path}")
     }
 
     /// An upper bound on staleness should an invalidation ever be lost (another

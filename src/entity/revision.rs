@@ -14,7 +14,7 @@ pub struct Model {
 }
 
 /// A revision without its content: what lists of notebooks show.
-#[derive(Clone, Debug, PartialEq, Eq, DerivePartialModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DerivePartialModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(entity = "Entity")]
 pub struct Head {
     pub id: i32,

@@ -158,6 +158,25 @@ pub async fn prefetch_notebooks(ctx: &Context<'_>, notebooks: &[notebook::Model]
     Ok(())
 }
 
+/// Rows read with a cached notebook or page are not read again.
+pub async fn remember(
+    ctx: &Context<'_>,
+    owners: Vec<user::Model>,
+    latest_heads: Vec<revision::Head>,
+) {
+    let loader = ctx.data_unchecked::<RequestLoader>();
+    loader
+        .feed_many(owners.into_iter().map(|owner| (UserById(owner.id), owner)))
+        .await;
+    loader
+        .feed_many(
+            latest_heads
+                .into_iter()
+                .map(|head| (LatestRevisionHead(head.notebook_id), head)),
+        )
+        .await;
+}
+
 /// Empties the loader's cache after each mutation field.
 pub struct ForgetAfterMutations;
 

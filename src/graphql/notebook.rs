@@ -9,7 +9,7 @@ use super::{
     limits::page_cost,
     loaders::{
         FileSourcesOf, FilesOf, LatestRevision, LatestRevisionHead, RevisionById, RevisionCount,
-        UserById, prefetch_notebooks,
+        UserById, prefetch_notebooks, remember,
     },
     revision::Revision,
     user::User,
@@ -148,7 +148,9 @@ pub async fn notebook_connection(
     page: PageArgs,
 ) -> Result<Connection<IdCursor, Notebook, NotebookTotal>> {
     let request = page.into_request()?;
-    let page = notebooks::list(db(ctx), cache(ctx), &filter, &request).await?;
+    let listed = notebooks::list(db(ctx), cache(ctx), &filter, &request).await?;
+    remember(ctx, listed.owners, listed.latest_heads).await;
+    let page = listed.page;
     prefetch_notebooks(ctx, &page.items).await?;
     Ok(connection(
         page,
@@ -166,9 +168,11 @@ impl NotebookQuery {
     #[graphql(guard = "CanRead")]
     async fn notebook(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Notebook>> {
         let id = parse_id(&id, "notebook")?;
-        Ok(notebooks::get_with_latest(db(ctx), cache(ctx), id)
-            .await?
-            .map(Notebook::from))
+        let Some(read) = notebooks::get_with_latest(db(ctx), cache(ctx), id).await? else {
+            return Ok(None);
+        };
+        remember(ctx, vec![read.owner.clone()], vec![]).await;
+        Ok(Some(Notebook::from(read)))
     }
 
     /// Keyset (cursor) pagination, newest first; first/last at most 100.

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     auth::Viewer,
     cache::{Cache, CacheKey},
-    entity::{notebook, revision},
+    entity::{notebook, revision, user},
     error::{Error, Result},
     pagination::{MAX_PAGE_SIZE, Page, PageRequest},
     policy::{self, NotebookOwner},
@@ -55,11 +55,13 @@ pub async fn get(db: &impl ConnectionTrait, id: i32) -> Result<Option<notebook::
     Ok(notebook::Entity::find_by_id(id).one(db).await?)
 }
 
-/// What the editor opens, and so what is cached: a notebook and its text.
+/// What the editor opens, and so what is cached: a notebook, its text and its
+/// owner.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct NotebookWithLatest {
     pub notebook: notebook::Model,
     pub latest_revision: revision::Model,
+    pub owner: user::Model,
 }
 
 pub async fn get_with_latest(
@@ -73,10 +75,14 @@ pub async fn get_with_latest(
                 return Ok(None);
             };
             let latest = revisions::latest_for(db, &[id]).await?.remove(&id);
-            Ok(latest.map(|latest_revision| NotebookWithLatest {
-                notebook,
-                latest_revision,
-            }))
+            let owner = users::by_id(db, notebook.owner_id).await?;
+            Ok(latest
+                .zip(owner)
+                .map(|(latest_revision, owner)| NotebookWithLatest {
+                    notebook,
+                    latest_revision,
+                    owner,
+                }))
         })
         .await
 }
@@ -230,31 +236,94 @@ pub async fn delete(
     Ok(())
 }
 
+/// A page of notebooks, with what is already known of their owners and latest
+/// revisions (the front page is cached with them).
+pub struct Listed {
+    pub page: Page<notebook::Model>,
+    pub owners: Vec<user::Model>,
+    pub latest_heads: Vec<revision::Head>,
+}
+
 pub async fn list(
     db: &impl ConnectionTrait,
     cache: &Cache,
     filter: &NotebookFilter,
     page: &PageRequest,
-) -> Result<Page<notebook::Model>> {
+) -> Result<Listed> {
     if *filter == NotebookFilter::default() && page.is_first_forward_page() {
-        let newest = first_page(db, cache).await?;
-        return Ok(page.finish(newest.into_iter().take(page.limit as usize + 1).collect()));
+        let FrontPage {
+            notebooks,
+            owners,
+            latest_heads,
+        } = front_page(db, cache).await?;
+        let rows = notebooks
+            .into_iter()
+            .take(page.limit as usize + 1)
+            .collect();
+        return Ok(Listed {
+            page: page.finish(rows),
+            owners,
+            latest_heads,
+        });
     }
     let select = page.apply(filtered(filter), notebook::Column::Id);
-    Ok(page.finish(select.all(db).await?))
+    Ok(Listed {
+        page: page.finish(select.all(db).await?),
+        owners: vec![],
+        latest_heads: vec![],
+    })
 }
 
-/// The front page, cached once for every page size: the largest page and the
-/// one row that tells whether another page follows.
-async fn first_page(db: &impl ConnectionTrait, cache: &Cache) -> Result<Vec<notebook::Model>> {
+/// The newest notebooks, cached once for every page size (the largest page and
+/// the one row that tells whether another page follows), with what the list
+/// shows of them.
+#[derive(Serialize, Deserialize)]
+struct FrontPage {
+    notebooks: Vec<notebook::Model>,
+    owners: Vec<user::Model>,
+    latest_heads: Vec<revision::Head>,
+}
+
+async fn front_page(db: &impl ConnectionTrait, cache: &Cache) -> Result<FrontPage> {
     let largest = PageRequest::new(Some(MAX_PAGE_SIZE), None, None, None)?;
-    let newest = cache
+    let front = cache
         .get_or_load(&CacheKey::FirstNotebookPage, || async {
             let select = largest.apply(notebook::Entity::find(), notebook::Column::Id);
-            Ok::<_, Error>(Some(select.all(db).await?))
+            let notebooks = select.all(db).await?;
+            let ids: Vec<i32> = notebooks.iter().map(|nb| nb.id).collect();
+            let owner_ids: Vec<i32> = notebooks.iter().map(|nb| nb.owner_id).collect();
+            let owners = users::by_ids(db, &owner_ids).await?.into_values().collect();
+            let latest_heads = revisions::latest_heads_for(db, &ids)
+                .await?
+                .into_values()
+                .collect();
+            Ok::<_, Error>(Some(FrontPage {
+                notebooks,
+                owners,
+                latest_heads,
+            }))
         })
         .await?;
-    Ok(newest.unwrap_or_default())
+    Ok(front.unwrap_or(FrontPage {
+        notebooks: vec![],
+        owners: vec![],
+        latest_heads: vec![],
+    }))
+}
+
+/// The cache keys that show this user as an owner.
+pub(crate) async fn keys_showing_owner(
+    db: &impl ConnectionTrait,
+    owner_id: i32,
+) -> Result<Vec<CacheKey>> {
+    let ids: Vec<i32> = notebook::Entity::find()
+        .select_only()
+        .column(notebook::Column::Id)
+        .filter(notebook::Column::OwnerId.eq(owner_id))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(changed_keys(&ids))
 }
 
 pub async fn count(db: &impl ConnectionTrait, filter: &NotebookFilter) -> Result<u64> {

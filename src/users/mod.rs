@@ -134,7 +134,7 @@ pub async fn sign_in_external(
     profile: ExternalProfile,
 ) -> Result<user::Model> {
     let user = find_or_create(db, &profile.username).await?;
-    let mut active = user.into_active_model();
+    let mut active = user.clone().into_active_model();
     if profile.full_name.is_some() {
         active.full_name = Set(profile.full_name);
     }
@@ -145,11 +145,9 @@ pub async fn sign_in_external(
         active.email = Set(profile.email);
     }
     active.last_login_at = Set(Some(Utc::now()));
-    let user = active.update(db).await?;
-    cache
-        .invalidate([CacheKey::User(user.username.clone())])
-        .await;
-    Ok(user)
+    let updated = active.update(db).await?;
+    forget(db, cache, &user, &updated).await?;
+    Ok(updated)
 }
 
 pub async fn by_id(db: &impl ConnectionTrait, id: i32) -> Result<Option<user::Model>> {
@@ -167,16 +165,34 @@ pub async fn grant(
     let user = find_by_username(db, username)
         .await?
         .ok_or_else(|| Error::not_found(format!("User {username:?}")))?;
-    let mut active = user.into_active_model();
+    let mut active = user.clone().into_active_model();
     if let Some(value) = is_staff {
         active.is_staff = Set(value);
     }
     if let Some(value) = can_create_on_behalf_of_others {
         active.can_create_on_behalf_of_others = Set(value);
     }
-    let user = active.update(db).await?;
-    cache
-        .invalidate([CacheKey::User(username.to_string())])
-        .await;
-    Ok(user)
+    let updated = active.update(db).await?;
+    forget(db, cache, &user, &updated).await?;
+    Ok(updated)
+}
+
+/// Invalidates what the cache holds of a user: the entry by name, and, when
+/// more than the sign-in time changed, the notebooks that show them as owner.
+async fn forget(
+    db: &impl ConnectionTrait,
+    cache: &Cache,
+    before: &user::Model,
+    after: &user::Model,
+) -> Result<()> {
+    let mut keys = vec![CacheKey::User(after.username.clone())];
+    let shown = |user: &user::Model| user::Model {
+        last_login_at: None,
+        ..user.clone()
+    };
+    if shown(before) != shown(after) {
+        keys.extend(crate::notebooks::keys_showing_owner(db, after.id).await?);
+    }
+    cache.invalidate(keys).await;
+    Ok(())
 }

@@ -121,6 +121,7 @@ async fn signing_in_with_github_creates_the_user_and_a_fresh_session() {
 #[tokio::test]
 async fn a_second_sign_in_updates_the_profile() {
     let (app, github) = app_with_github().await;
+    let mut notebook_id = None;
     for (name, avatar) in [
         ("First Name", "https://avatars.example/a"),
         ("Second Name", "https://avatars.example/b"),
@@ -132,6 +133,12 @@ async fn a_second_sign_in_updates_the_profile() {
         let state = start_login(&app, &client, None).await;
         let response = callback(&app, &client, &format!("code={GOOD_CODE}&state={state}")).await;
         assert_eq!(response.headers()["location"], "/login_success/");
+        let id = match &notebook_id {
+            Some(id) => id,
+            None => notebook_id.insert(create_notebook(&app, &client).await),
+        };
+        // Read (and so cache) the notebook and the front page as this profile.
+        assert_eq!(owners_shown(&app, id).await, [name, name]);
     }
     let user = app
         .gql(
@@ -144,6 +151,44 @@ async fn a_second_sign_in_updates_the_profile() {
         user.data()["user"],
         json!({ "fullName": "Second Name", "avatar": "https://avatars.example/b" })
     );
+}
+
+async fn create_notebook(app: &TestApp, client: &reqwest::Client) -> String {
+    let created: serde_json::Value = client
+        .post(app.url("/api/graphql"))
+        .json(&json!({ "query": "mutation { createNotebook(input: { title: \"Mine\", content: \"\" }) { id } }" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    created["data"]["createNotebook"]["id"]
+        .as_str()
+        .expect("a notebook is created")
+        .to_string()
+}
+
+/// The owner's full name as the notebook and the front page show it.
+async fn owners_shown(app: &TestApp, id: &str) -> [String; 2] {
+    let read = app
+        .gql(
+            None,
+            "query($id: ID!) { notebook(id: $id) { owner { fullName } } notebooks(first: 1) { nodes { owner { fullName } } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    let data = read.data();
+    [
+        data["notebook"]["owner"]["fullName"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+        data["notebooks"]["nodes"][0]["owner"]["fullName"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+    ]
 }
 
 #[tokio::test]
