@@ -3,6 +3,12 @@
 //! connections per scenario and reports throughput, latency, errors, SQL
 //! statements per request and memory. See docs/performance.md.
 
+/// mimalloc rather than the system allocator: a request makes many short-lived
+/// allocations, and glibc's malloc (with its fastbin consolidation) was the
+/// largest single cost in the bench's profiles.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod database;
 mod load;
 mod report;
