@@ -32,6 +32,7 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub config: Arc<Config>,
     pub schema: AppSchema,
+    pub documents: graphql::ParsedDocuments,
     pub cache: Cache,
     /// SQL statements run since start-up.
     pub statements: Arc<StatementCounter>,
@@ -79,6 +80,7 @@ impl AppState {
             )),
             config: Arc::new(config),
             schema,
+            documents: graphql::ParsedDocuments::default(),
             cache,
             statements,
         })

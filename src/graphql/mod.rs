@@ -6,6 +6,7 @@
 
 mod connection;
 mod context;
+mod documents;
 mod errors;
 mod file;
 mod file_source;
@@ -21,6 +22,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::{auth::Viewer, cache::Cache, policy::ApiMode};
 
+pub use documents::ParsedDocuments;
 pub use errors::RETRY_AFTER;
 pub use loaders::DbLoader;
 

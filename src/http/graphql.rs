@@ -228,7 +228,7 @@ async fn query_over_get(
             format!("The query string is not a valid GraphQL request: {err}"),
         )
     })?;
-    if changes_state(&request) {
+    if changes_state(&state, &request) {
         return Err(Refusal::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "Mutations must be sent with POST",
@@ -239,8 +239,8 @@ async fn query_over_get(
 
 /// Whether the operation that would run is anything but a query. A document that
 /// does not parse runs nothing; the executor reports why.
-fn changes_state(request: &async_graphql::Request) -> bool {
-    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+fn changes_state(state: &AppState, request: &async_graphql::Request) -> bool {
+    let Some(document) = state.documents.get_or_parse(&request.query) else {
         return false;
     };
     let is_query = |ty: &OperationType| *ty == OperationType::Query;
@@ -267,7 +267,10 @@ async fn charge_mutations(
         BatchRequest::Single(request) => vec![request],
         BatchRequest::Batch(requests) => requests.iter().collect(),
     };
-    let mutations = requests.into_iter().filter(|r| changes_state(r)).count() as u32;
+    let mutations = requests
+        .into_iter()
+        .filter(|r| changes_state(state, r))
+        .count() as u32;
     if mutations == 0 {
         return Ok(None);
     }
@@ -288,7 +291,8 @@ async fn execute(
     // Anonymous visitors of a private server learn nothing, not even the schema.
     let hide_schema = viewer.user.is_none() && state.mode() == ApiMode::Internal;
     let budget = graphql::limits::BatchBudget::default();
-    let with_data = |request: async_graphql::Request| {
+    let with_data = |mut request: async_graphql::Request| {
+        state.documents.attach(&mut request);
         let request = if hide_schema {
             request.disable_introspection()
         } else {
