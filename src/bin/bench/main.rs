@@ -87,6 +87,9 @@ impl Args {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // The server runs in this process: it gets the allocator settings it has in
+    // production.
+    iodide_server::memory::tune_allocator();
     let args = Args::parse();
     match run(args).await {
         Ok(true) => ExitCode::SUCCESS,
