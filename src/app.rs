@@ -9,6 +9,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use sea_orm::DatabaseConnection;
+use tokio::sync::Semaphore;
 use tower_http::{
     catch_panic::CatchPanicLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
@@ -41,6 +42,8 @@ pub struct AppState {
     /// The smaller allowance of /token/ and /token/refresh/.
     pub token_rate_limit: Arc<RequestRateLimit>,
     pub request_rate_limit: Arc<RequestRateLimit>,
+    /// Permits for requests that carry files: see Config::upload_concurrency.
+    pub uploads: Arc<Semaphore>,
 }
 
 impl AppState {
@@ -78,6 +81,7 @@ impl AppState {
                 redis.as_ref(),
                 &config.cache,
             )),
+            uploads: Arc::new(Semaphore::new(config.upload_concurrency.get())),
             config: Arc::new(config),
             schema,
             documents: graphql::ParsedDocuments::default(),

@@ -3,7 +3,7 @@
 //! Every variable of SERVER.md is parsed here; a bad value stops start-up with an
 //! error that names the variable, so an operator never has to guess.
 
-use std::{net::IpAddr, time::Duration};
+use std::{net::IpAddr, num::NonZeroUsize, time::Duration};
 
 use axum_client_ip::ClientIpSource;
 use ipnet::IpNet;
@@ -12,6 +12,9 @@ use url::Url;
 
 /// The embedded default: an SQLite file under ./data, created on first start.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/iodide.db?mode=rwc";
+/// Two uploads at once keep a 2-core server busy (SQLite writes one at a time
+/// anyway) while ten 10 MiB uploads stay under the memory target.
+pub const DEFAULT_UPLOAD_CONCURRENCY: NonZeroUsize = NonZeroUsize::new(2).unwrap();
 pub const DEFAULT_OPENIDC_HEADER: &str = "X-Forwarded-User";
 pub const DEFAULT_OPENIDC_AUTH_WHITELIST: &str = "^/api/";
 pub const DEFAULT_GITHUB_AUTHORIZE_URL: &str = "https://github.com/login/oauth/authorize";
@@ -57,6 +60,11 @@ pub struct Config {
     /// Largest request body accepted anywhere: one file plus the GraphQL envelope.
     pub max_body_bytes: usize,
     pub max_file_bytes: usize,
+    /// Requests with files that run at once (UPLOAD_CONCURRENCY); the others
+    /// wait with their files in temporary files. Each running one holds its file
+    /// in memory several times over on its way into the database, so this bounds
+    /// the server's memory.
+    pub upload_concurrency: NonZeroUsize,
     pub db_acquire_timeout: Duration,
     pub db_max_connections: u32,
     /// Origins allowed to call /api/graphql from a browser (CORS), besides this
@@ -229,6 +237,9 @@ impl Config {
             dev_mode,
             max_body_bytes: MAX_FILE_BYTES + 1024 * 1024,
             max_file_bytes: MAX_FILE_BYTES,
+            upload_concurrency: env
+                .parse("UPLOAD_CONCURRENCY")?
+                .unwrap_or(DEFAULT_UPLOAD_CONCURRENCY),
             db_acquire_timeout: Duration::from_secs(
                 env.parse("DATABASE_ACQUIRE_TIMEOUT_SECS")?.unwrap_or(3),
             ),

@@ -16,6 +16,7 @@ pub mod error;
 pub mod files;
 pub mod graphql;
 pub mod http;
+pub mod memory;
 pub mod notebooks;
 pub mod pagination;
 pub mod policy;

@@ -91,6 +91,7 @@ enum TokenCommand {
 
 #[tokio::main]
 async fn main() {
+    iodide_server::memory::tune_allocator();
     init_tracing();
     if let Err(err) = run(Cli::parse()).await {
         eprintln!("error: {err:#}");

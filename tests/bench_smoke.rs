@@ -20,6 +20,8 @@ fn the_benchmark_runs_every_scenario_without_errors() {
             "2000",
             "--files",
             "1",
+            "--upload-bytes",
+            "1000",
             "--connections",
             "2",
             "--seconds",
@@ -53,7 +55,8 @@ fn the_benchmark_runs_every_scenario_without_errors() {
             "deep-page",
             "autosave",
             "file",
-            "mix"
+            "mix",
+            "upload"
         ]
     );
     for scenario in scenarios {

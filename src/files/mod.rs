@@ -5,10 +5,10 @@ pub mod sources;
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, Set,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    Set,
 };
 
 use crate::{
@@ -128,18 +128,42 @@ pub async fn upload(
     validate_filename(&filename)?;
     validate_size(&bytes)?;
     notebooks::editable(db, viewer, notebook_id).await?;
-    let inserted = file::ActiveModel {
+    let size = bytes.len() as i64;
+    // As stored: PostgreSQL keeps microseconds, so SQLite gets the same.
+    let last_updated = Utc::now().trunc_subsecs(6);
+    let inserted = file::Entity::insert(file::ActiveModel {
         notebook_id: Set(notebook_id),
         filename: Set(filename.clone()),
-        size: Set(bytes.len() as i64),
+        size: Set(size),
         content: Set(bytes),
-        last_updated: Set(Utc::now()),
+        last_updated: Set(last_updated),
         ..Default::default()
-    }
-    .insert(db)
+    })
+    .exec(db)
     .await
     .map_err(map_unique(&filename))?;
-    Ok(meta_of(inserted))
+    Ok(FileMeta {
+        id: inserted.last_insert_id,
+        notebook_id,
+        filename,
+        size,
+        last_updated,
+    })
+}
+
+/// Writes a file's changed columns without reading the row back: RETURNING
+/// every column would bring its bytes back too.
+async fn write_changes(
+    db: &impl ConnectionTrait,
+    id: i32,
+    changes: file::ActiveModel,
+) -> std::result::Result<(), DbErr> {
+    file::Entity::update_many()
+        .set(changes)
+        .filter(file::Column::Id.eq(id))
+        .exec(db)
+        .await
+        .map(|_| ())
 }
 
 /// Renames a file, replaces its bytes, or both.
@@ -152,7 +176,6 @@ pub async fn update(
 ) -> Result<FileMeta> {
     let existing = editable(db, viewer, id).await?;
     let mut active = file::ActiveModel {
-        id: Set(id),
         last_updated: Set(Utc::now()),
         ..Default::default()
     };
@@ -164,7 +187,9 @@ pub async fn update(
         active.size = Set(bytes.len() as i64);
         active.content = Set(bytes);
     }
-    active.update(db).await.map_err(map_unique(&name))?;
+    write_changes(db, id, active)
+        .await
+        .map_err(map_unique(&name))?;
     get_meta(db, id)
         .await?
         .ok_or_else(|| Error::not_found(format!("File {id}")))
@@ -186,22 +211,30 @@ pub async fn put(
         .into_partial_model::<FileMeta>()
         .one(db)
         .await?;
-    let mut active = file::ActiveModel {
+    let size = bytes.len() as i64;
+    let active = file::ActiveModel {
         notebook_id: Set(notebook_id),
         filename: Set(filename.to_string()),
-        size: Set(bytes.len() as i64),
+        size: Set(size),
         content: Set(bytes),
         last_updated: Set(now),
         ..Default::default()
     };
-    let saved = match existing {
-        Some(meta) => {
-            active.id = Set(meta.id);
-            active.update(db).await
-        }
-        None => active.insert(db).await,
-    };
-    Ok(meta_of(saved.map_err(map_unique(filename))?))
+    let id = match existing {
+        Some(meta) => write_changes(db, meta.id, active).await.map(|()| meta.id),
+        None => file::Entity::insert(active)
+            .exec(db)
+            .await
+            .map(|inserted| inserted.last_insert_id),
+    }
+    .map_err(map_unique(filename))?;
+    Ok(FileMeta {
+        id,
+        notebook_id,
+        filename: filename.to_string(),
+        size,
+        last_updated: now,
+    })
 }
 
 pub async fn delete(db: &DatabaseConnection, viewer: &Viewer, id: i32) -> Result<()> {
@@ -216,14 +249,4 @@ async fn editable(db: &DatabaseConnection, viewer: &Viewer, id: i32) -> Result<F
         .ok_or_else(|| Error::not_found(format!("File {id}")))?;
     notebooks::editable(db, viewer, meta.notebook_id).await?;
     Ok(meta)
-}
-
-fn meta_of(file: file::Model) -> FileMeta {
-    FileMeta {
-        id: file.id,
-        notebook_id: file.notebook_id,
-        filename: file.filename,
-        size: file.size,
-        last_updated: file.last_updated,
-    }
 }

@@ -67,8 +67,13 @@ async fn read_upload(ctx: &Context<'_>, upload: &Upload) -> Result<Vec<u8>> {
     let value = upload
         .value(ctx)
         .map_err(|_| Error::bad_input("The uploaded file could not be read"))?;
+    // Sized once: growing by doubling would hold up to 16 MiB, and twice that
+    // while a reallocation copies.
+    let capacity = value
+        .size()
+        .map_or(0, |size| size.min(MAX_FILE_BYTES as u64 + 1));
     let read = tokio::task::spawn_blocking(move || {
-        let mut bytes = Vec::new();
+        let mut bytes = Vec::with_capacity(capacity as usize);
         value
             .into_read()
             .take(MAX_FILE_BYTES as u64 + 1)

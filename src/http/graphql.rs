@@ -163,11 +163,29 @@ async fn execute_post(
         Ok(charged) => charged,
         Err(refused) => return Ok(refused),
     };
+    let _permit = upload_permit(&state, &batch).await;
     let response = execute(&state, viewer, batch).await.into_response();
     Ok(match charged {
         Some(allowance) => rate_limit::with_allowance(response, allowance),
         None => response,
     })
+}
+
+/// A request with files waits here, its files on disk, until fewer than
+/// UPLOAD_CONCURRENCY others are running: the time limit starts after the wait.
+async fn upload_permit<'a>(
+    state: &'a AppState,
+    batch: &BatchRequest,
+) -> Option<tokio::sync::SemaphorePermit<'a>> {
+    let carries_files = match batch {
+        BatchRequest::Single(request) => !request.uploads.is_empty(),
+        BatchRequest::Batch(requests) => requests.iter().any(|r| !r.uploads.is_empty()),
+    };
+    if !carries_files {
+        return None;
+    }
+    // The semaphore is never closed.
+    state.uploads.acquire().await.ok()
 }
 
 /// Reads the body as it streams in, stopping as soon as it passes the limit.

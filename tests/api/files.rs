@@ -1,6 +1,8 @@
 use serde_json::json;
 
-use crate::common::{Gql, TestApp};
+use std::{num::NonZeroUsize, sync::Arc};
+
+use crate::common::{Gql, TestApp, TestAppBuilder};
 
 const MIB: usize = 1024 * 1024;
 
@@ -74,6 +76,66 @@ async fn an_upload_over_ten_mebibytes_is_refused_and_nothing_is_stored() {
         .upload(&alice, &id, "max.bin", vec![7u8; 10 * MIB])
         .await;
     assert_eq!(exactly.data()["uploadFile"]["size"], 10 * MIB);
+}
+
+/// A server that runs one request with files at a time.
+async fn one_upload_at_a_time() -> Arc<TestApp> {
+    Arc::new(
+        TestAppBuilder::default()
+            .configure(|config| config.upload_concurrency = NonZeroUsize::MIN)
+            .spawn()
+            .await,
+    )
+}
+
+async fn file_count(app: &TestApp, notebook_id: &str) -> usize {
+    let files = app
+        .gql(
+            None,
+            "query($id: ID!) { notebook(id: $id) { files { id } } }",
+            json!({ "id": notebook_id }),
+        )
+        .await;
+    files.data()["notebook"]["files"].as_array().unwrap().len()
+}
+
+#[tokio::test]
+async fn uploads_over_the_concurrency_limit_wait_and_succeed() {
+    let app = one_upload_at_a_time().await;
+    let alice = Arc::new(app.user("alice").await);
+    let (id, _) = app.notebook(&alice, "Many", "").await;
+    let uploads: Vec<_> = (0u8..5)
+        .map(|n| {
+            let (app, alice, id) = (app.clone(), alice.clone(), id.clone());
+            tokio::spawn(async move {
+                app.upload(&alice, &id, &format!("{n}.bin"), vec![n; 64 * 1024])
+                    .await
+            })
+        })
+        .collect();
+    for upload in uploads {
+        let response = upload.await.unwrap();
+        assert_eq!(response.data()["uploadFile"]["size"], 64 * 1024);
+    }
+    assert_eq!(file_count(&app, &id).await, 5);
+}
+
+#[tokio::test]
+async fn an_upload_waits_while_the_limit_is_taken() {
+    let app = one_upload_at_a_time().await;
+    let alice = Arc::new(app.user("alice").await);
+    let (id, _) = app.notebook(&alice, "Held", "").await;
+    let held = app.state.uploads.clone().acquire_owned().await.unwrap();
+    let upload = {
+        let (app, alice, id) = (app.clone(), alice.clone(), id.clone());
+        tokio::spawn(async move { app.upload(&alice, &id, "late.bin", vec![1; 1024]).await })
+    };
+    // Whenever the request arrived, it cannot have passed the permit we hold.
+    assert_eq!(file_count(&app, &id).await, 0);
+    drop(held);
+    let response = upload.await.unwrap();
+    assert_eq!(response.data()["uploadFile"]["filename"], "late.bin");
+    assert_eq!(file_count(&app, &id).await, 1);
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use bytes::Bytes;
 use hdrhistogram::Histogram;
 use serde::de::IgnoredAny;
 
@@ -82,8 +83,8 @@ async fn drive(mut connection: Connection, scenario: Scenario, deadline: Instant
         result.latency.saturating_record(micros);
         result.requests += 1;
         match outcome {
-            Ok(()) if expect == Expect::SavedRevision => result.saved_revisions += 1,
-            Ok(()) => {}
+            Ok(_) if expect == Expect::SavedRevision => result.saved_revisions += 1,
+            Ok(body) => connection.observe(expect, &body),
             Err(error) => {
                 result.errors += 1;
                 result.first_error.get_or_insert(error);
@@ -100,7 +101,8 @@ struct GraphqlOutcome {
     errors: Option<IgnoredAny>,
 }
 
-async fn send(request: reqwest::RequestBuilder, expect: Expect) -> Result<(), String> {
+/// The body of a successful response.
+async fn send(request: reqwest::RequestBuilder, expect: Expect) -> Result<Bytes, String> {
     let response = request.send().await.map_err(|err| err.to_string())?;
     let status = response.status();
     let body = response.bytes().await.map_err(|err| err.to_string())?;
@@ -109,7 +111,7 @@ async fn send(request: reqwest::RequestBuilder, expect: Expect) -> Result<(), St
         return Err(format!("HTTP {status}: {text}"));
     }
     if expect == Expect::Success {
-        return Ok(());
+        return Ok(body);
     }
     let outcome: GraphqlOutcome =
         serde_json::from_slice(&body).map_err(|err| format!("not GraphQL JSON: {err}"))?;
@@ -117,5 +119,5 @@ async fn send(request: reqwest::RequestBuilder, expect: Expect) -> Result<(), St
         let text = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
         return Err(format!("GraphQL errors: {text}"));
     }
-    Ok(())
+    Ok(body)
 }

@@ -53,6 +53,9 @@ pub struct Args {
     /// Files of 1 MiB, one per notebook from the oldest on.
     #[arg(long, default_value_t = 4)]
     files: u32,
+    /// Size of each file that the upload scenario sends.
+    #[arg(long, default_value_t = 10 * 1024 * 1024)]
+    upload_bytes: usize,
     /// Concurrent keep-alive connections, each its own client (and, for
     /// autosave, its own user).
     #[arg(long, default_value_t = 32)]
@@ -61,7 +64,8 @@ pub struct Args {
     #[arg(long, default_value_t = 10.0)]
     seconds: f64,
     /// Comma-separated subset of: heartbeat, notebook, first-page, deep-page,
-    /// autosave, file, mix.
+    /// autosave, file, mix, upload (at most 10 connections: the ten
+    /// concurrent 10 MiB uploads).
     #[arg(long, value_delimiter = ',')]
     scenarios: Vec<Scenario>,
     #[arg(long)]
@@ -89,6 +93,9 @@ impl Args {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // The server runs in this process: it gets the allocator settings it has in
+    // production.
+    iodide_server::memory::tune_allocator();
     let args = Args::parse();
     match run(args).await {
         Ok(true) => ExitCode::SUCCESS,

@@ -16,6 +16,7 @@ pub struct Report {
     pub revisions_per_notebook: u32,
     pub revision_bytes: usize,
     pub files: u32,
+    pub upload_bytes: usize,
     pub connections: u32,
     pub seconds_per_scenario: f64,
     pub seed_seconds: Option<f64>,
@@ -74,6 +75,7 @@ impl Report {
             revisions_per_notebook: args.revisions_per_notebook,
             revision_bytes: args.revision_bytes,
             files: args.files,
+            upload_bytes: args.upload_bytes,
             connections: args.connections,
             seconds_per_scenario: args.seconds,
             seed_seconds,
@@ -124,6 +126,13 @@ impl Report {
         );
         for s in &self.scenarios {
             println!("{}", s.table_row());
+        }
+        for s in self
+            .scenarios
+            .iter()
+            .filter(|s| s.connections != self.connections)
+        {
+            println!("{}: {} connections", s.scenario.name(), s.connections);
         }
         if let Some(peak) = self.peak_rss_mb {
             println!("peak RSS (VmHWM, server and client together): {peak:.0} MB");

@@ -1,8 +1,12 @@
-//! The seven scenarios: what one request of each looks like.
+//! The eight scenarios: what one request of each looks like.
 
-use std::sync::Arc;
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
+};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use bytes::Bytes;
 use rand::{Rng, SeedableRng, rngs::SmallRng};
 use serde_json::json;
 use url::Url;
@@ -17,10 +21,11 @@ pub enum Scenario {
     Autosave,
     File,
     Mix,
+    Upload,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 7] = [
+    pub const ALL: [Scenario; 8] = [
         Scenario::Heartbeat,
         Scenario::Notebook,
         Scenario::FirstPage,
@@ -28,6 +33,7 @@ impl Scenario {
         Scenario::Autosave,
         Scenario::File,
         Scenario::Mix,
+        Scenario::Upload,
     ];
     /// What can run against a server whose data this run did not seed.
     pub const READ_ONLY: [Scenario; 4] = [
@@ -46,6 +52,16 @@ impl Scenario {
             Scenario::Autosave => "autosave",
             Scenario::File => "file",
             Scenario::Mix => "mix",
+            Scenario::Upload => "upload",
+        }
+    }
+
+    /// The issue's target is about ten concurrent uploads, whatever the
+    /// connections of the other scenarios.
+    pub fn connections(self, requested: u32) -> u32 {
+        match self {
+            Scenario::Upload => requested.min(MAX_CONCURRENT_UPLOADS),
+            _ => requested,
         }
     }
 
@@ -55,7 +71,10 @@ impl Scenario {
     }
 
     pub fn needs_seeded_data(self) -> bool {
-        matches!(self, Scenario::Autosave | Scenario::File | Scenario::Mix)
+        matches!(
+            self,
+            Scenario::Autosave | Scenario::File | Scenario::Mix | Scenario::Upload
+        )
     }
 }
 
@@ -65,6 +84,19 @@ const PAGE_QUERY: &str = "query Page($after: String) { notebooks(first: 50, afte
     edges { cursor node { id title owner { username } latestRevision { title } } } } }";
 const AUTOSAVE_MUTATION: &str = "mutation Save($input: CreateRevisionInput!) { \
     createRevision(input: $input) { id } }";
+
+/// Each upload first deletes the connection's previous one, so that a long run
+/// does not fill the disk with gigabytes of files.
+const UPLOAD_MUTATION: &str = "mutation Upload($input: UploadFileInput!) { \
+    uploadFile(input: $input) { id } }";
+const REPLACE_MUTATION: &str = "mutation Replace($input: UploadFileInput!, $previous: ID!) { \
+    deleteFile(id: $previous) uploadFile(input: $input) { id } }";
+
+pub const MAX_CONCURRENT_UPLOADS: u32 = 10;
+
+/// Numbers every upload of the process, so that filenames never repeat, even
+/// when a run lists the scenario twice.
+static UPLOADS: AtomicU64 = AtomicU64::new(0);
 
 /// Editors keep a few notebooks open: reads go to the newest ones, where a
 /// cache can help, as in real use.
@@ -82,6 +114,8 @@ pub struct Target {
     /// (notebook id, filename) of each 1 MiB file.
     pub files: Vec<(i32, String)>,
     pub revision_bytes: usize,
+    /// The file that every upload sends: one buffer that all connections share.
+    pub upload: Bytes,
 }
 
 impl Target {
@@ -97,6 +131,7 @@ impl Target {
             writers: vec![],
             files: vec![],
             revision_bytes: 20_000,
+            upload: Bytes::new(),
         }
     }
 }
@@ -115,6 +150,8 @@ pub enum Expect {
     GraphqlData,
     /// As GraphqlData, and a revision was saved.
     SavedRevision,
+    /// As GraphqlData, and the response names the uploaded file.
+    UploadedFile,
 }
 
 /// One connection's state: its client, its user (for autosave) and its dice.
@@ -125,6 +162,8 @@ pub struct Connection {
     saves: u64,
     rng: SmallRng,
     filler: String,
+    /// This connection's last uploaded file, deleted by its next upload.
+    previous_upload: Option<String>,
 }
 
 impl Connection {
@@ -141,6 +180,7 @@ impl Connection {
             saves: 0,
             rng: SmallRng::seed_from_u64(index as u64),
             filler,
+            previous_upload: None,
         }
     }
 
@@ -160,6 +200,17 @@ impl Connection {
                 2..11 => self.open_notebook(),
                 _ => self.page(None),
             },
+            Scenario::Upload => self.upload(),
+        }
+    }
+
+    /// Learns what a successful response tells the next request.
+    pub fn observe(&mut self, expect: Expect, body: &[u8]) {
+        if expect == Expect::UploadedFile {
+            let response: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+            self.previous_upload = response["data"]["uploadFile"]["id"]
+                .as_str()
+                .map(str::to_string);
         }
     }
 
@@ -214,5 +265,42 @@ impl Connection {
             self.get(&format!("notebooks/{notebook_id}/files/{filename}")),
             Expect::Success,
         )
+    }
+
+    /// A file upload by this connection's own user, as the GraphQL multipart
+    /// request spec has it; the body shares the target's buffer, so that the
+    /// client's memory does not grow with its connections.
+    fn upload(&mut self) -> (reqwest::RequestBuilder, Expect) {
+        let (notebook_id, token) = &self.target.writers[self.index % self.target.writers.len()];
+        let number = UPLOADS.fetch_add(1, Ordering::Relaxed);
+        let filename = format!("bench-upload-{number}.bin");
+        let input = json!({
+            "notebookId": notebook_id.to_string(),
+            "filename": filename,
+            "file": null,
+        });
+        let operations = match self.previous_upload.take() {
+            Some(previous) => json!({
+                "query": REPLACE_MUTATION,
+                "variables": { "input": input, "previous": previous },
+            }),
+            None => json!({ "query": UPLOAD_MUTATION, "variables": { "input": input } }),
+        };
+        let body = self.target.upload.clone();
+        let length = body.len() as u64;
+        let form = reqwest::multipart::Form::new()
+            .text("operations", operations.to_string())
+            .text("map", json!({ "0": ["variables.input.file"] }).to_string())
+            .part(
+                "0",
+                reqwest::multipart::Part::stream_with_length(body, length).file_name(filename),
+            );
+        let request = self
+            .client
+            .post(self.target.base.join("api/graphql").expect("a valid path"))
+            .header("Authorization", format!("Token {token}"))
+            .header("X-Requested-With", "bench")
+            .multipart(form);
+        (request, Expect::UploadedFile)
     }
 }

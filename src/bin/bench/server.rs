@@ -67,6 +67,7 @@ pub async fn bench_in_process(
     target.writers = seeded.writers;
     target.files = seeded.files;
     target.revision_bytes = args.revision_bytes;
+    target.upload = upload_body(args.upload_bytes);
     let target = Arc::new(target);
 
     let mut report = Report::new(args, database_url, Some(seeded.seconds), Some(startup_ms));
@@ -81,6 +82,11 @@ pub async fn bench_in_process(
     Ok(report)
 }
 
+/// Bytes that do not compress to nothing, should anything on the way try.
+fn upload_body(bytes: usize) -> bytes::Bytes {
+    (0..bytes).map(|i| (i % 251) as u8).collect()
+}
+
 fn seed_plan(args: &Args) -> SeedPlan {
     SeedPlan {
         users: args.users,
@@ -90,6 +96,20 @@ fn seed_plan(args: &Args) -> SeedPlan {
         files: args.files,
         writers: args.connections,
     }
+}
+
+/// The connections that `scenario` runs with, said aloud when they are not
+/// --connections.
+fn announce_connections(args: &Args, scenario: Scenario) -> u32 {
+    let connections = scenario.connections(args.connections);
+    if connections != args.connections {
+        eprintln!(
+            "bench: {} runs with {connections} connections (at most {})",
+            scenario.name(),
+            crate::scenarios::MAX_CONCURRENT_UPLOADS
+        );
+    }
+    connections
 }
 
 /// One scenario against the in-process server, with what only it can know:
@@ -106,11 +126,12 @@ async fn run_in_process(
     );
     let revisions_before = seed::count_revisions(&state.db).await?;
     let statements_before = state.statements.get();
+    let connections = announce_connections(args, scenario);
     let sampler = RssSampler::start();
-    let result = load::run(scenario, target, args.connections, args.duration()).await;
+    let result = load::run(scenario, target, connections, args.duration()).await;
     let peak_rss = sampler.stop();
     let statements = state.statements.get() - statements_before;
-    let mut report = ScenarioReport::new(scenario, args.connections, &result);
+    let mut report = ScenarioReport::new(scenario, connections, &result);
     report.sql_statements_per_request = Some(statements as f64 / result.requests.max(1) as f64);
     report.peak_vm_rss_mb = peak_rss;
     if scenario.writes() {

@@ -1,0 +1,26 @@
+//! The allocator's settings, for a server that holds 10 MiB files in memory on
+//! their way into the database.
+
+/// glibc raises its mmap threshold to the size of the largest block freed (up to
+/// 32 MiB), so after the first upload every 10 MiB buffer came from the heap
+/// arenas, which keep memory once it is freed; with one arena per thread that
+/// touched one, the bench's peak RSS at ten concurrent uploads was 391 MB. A
+/// fixed threshold gives large buffers mappings of their own, returned when
+/// freed, and one arena per core bounds what the small allocations keep.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+pub fn tune_allocator() {
+    const LARGE_BLOCK: libc::c_int = 1 << 20;
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let arenas = libc::c_int::try_from(cores).unwrap_or(libc::c_int::MAX);
+    // SAFETY: mallopt only changes glibc's tuning parameters; any value is
+    // accepted or refused with a return code, which can be ignored since the
+    // defaults work, only with more memory.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, LARGE_BLOCK);
+        libc::mallopt(libc::M_ARENA_MAX, arenas);
+    }
+}
+
+/// Other allocators need no tuning here.
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub fn tune_allocator() {}
