@@ -42,7 +42,7 @@ pub struct AppState {
     /// The smaller allowance of /token/ and /token/refresh/.
     pub token_rate_limit: Arc<RequestRateLimit>,
     pub request_rate_limit: Arc<RequestRateLimit>,
-    /// Permits for requests that carry files: see Config::upload_concurrency.
+    /// Permits for requests that carry files: see Config::upload_permits.
     pub uploads: Arc<Semaphore>,
 }
 
@@ -81,7 +81,7 @@ impl AppState {
                 redis.as_ref(),
                 &config.cache,
             )),
-            uploads: Arc::new(Semaphore::new(config.upload_concurrency.get())),
+            uploads: Arc::new(Semaphore::new(config.upload_permits())),
             config: Arc::new(config),
             schema,
             documents: graphql::ParsedDocuments::default(),

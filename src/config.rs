@@ -12,9 +12,11 @@ use url::Url;
 
 /// The embedded default: an SQLite file under ./data, created on first start.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/iodide.db?mode=rwc";
-/// Two uploads at once keep a 2-core server busy (SQLite writes one at a time
-/// anyway) while ten 10 MiB uploads stay under the memory target.
+/// Two uploads at once keep a 2-core server busy on PostgreSQL while ten 10 MiB
+/// uploads stay under the memory target; SQLite writes one at a time anyway, so
+/// there one runs at once.
 pub const DEFAULT_UPLOAD_CONCURRENCY: NonZeroUsize = NonZeroUsize::new(2).unwrap();
+pub const DEFAULT_SQLITE_UPLOAD_CONCURRENCY: NonZeroUsize = NonZeroUsize::MIN;
 pub const DEFAULT_OPENIDC_HEADER: &str = "X-Forwarded-User";
 pub const DEFAULT_OPENIDC_AUTH_WHITELIST: &str = "^/api/";
 pub const DEFAULT_GITHUB_AUTHORIZE_URL: &str = "https://github.com/login/oauth/authorize";
@@ -63,8 +65,8 @@ pub struct Config {
     /// Requests with files that run at once (UPLOAD_CONCURRENCY); the others
     /// wait with their files in temporary files. Each running one holds its file
     /// in memory several times over on its way into the database, so this bounds
-    /// the server's memory.
-    pub upload_concurrency: NonZeroUsize,
+    /// the server's memory. None: the default for the database.
+    pub upload_concurrency: Option<NonZeroUsize>,
     pub db_acquire_timeout: Duration,
     pub db_max_connections: u32,
     /// Origins allowed to call /api/graphql from a browser (CORS), besides this
@@ -237,9 +239,7 @@ impl Config {
             dev_mode,
             max_body_bytes: MAX_FILE_BYTES + 1024 * 1024,
             max_file_bytes: MAX_FILE_BYTES,
-            upload_concurrency: env
-                .parse("UPLOAD_CONCURRENCY")?
-                .unwrap_or(DEFAULT_UPLOAD_CONCURRENCY),
+            upload_concurrency: env.parse("UPLOAD_CONCURRENCY")?,
             db_acquire_timeout: Duration::from_secs(
                 env.parse("DATABASE_ACQUIRE_TIMEOUT_SECS")?.unwrap_or(3),
             ),
@@ -276,6 +276,16 @@ impl Config {
 
     /// A configuration for tests and tools: development defaults, nothing from the
     /// environment.
+    /// How many requests with files run at once.
+    pub fn upload_permits(&self) -> usize {
+        let default = if self.database_url.starts_with("sqlite:") {
+            DEFAULT_SQLITE_UPLOAD_CONCURRENCY
+        } else {
+            DEFAULT_UPLOAD_CONCURRENCY
+        };
+        self.upload_concurrency.unwrap_or(default).get()
+    }
+
     pub fn for_database(database_url: impl Into<String>) -> Self {
         let mut config = Self::from_lookup(true, |_| None).expect("defaults are valid");
         config.database_url = database_url.into();

@@ -89,14 +89,17 @@ enum TokenCommand {
     List,
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
+    iodide_server::memory::configure_mimalloc();
     iodide_server::memory::tune_allocator();
-    init_tracing();
-    if let Err(err) = run(Cli::parse()).await {
-        eprintln!("error: {err:#}");
-        std::process::exit(1);
-    }
+    let runtime = tokio::runtime::Runtime::new().expect("the async runtime starts");
+    runtime.block_on(async {
+        init_tracing();
+        if let Err(err) = run(Cli::parse()).await {
+            eprintln!("error: {err:#}");
+            std::process::exit(1);
+        }
+    });
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {

@@ -1,5 +1,24 @@
 //! The allocator's settings, for a server that holds 10 MiB files in memory on
 //! their way into the database.
+//!
+//! Rust's allocations go to mimalloc (the binaries' global allocator); C
+//! libraries (SQLite) still use glibc's malloc, tuned below.
+
+/// mimalloc's defaults keep freed memory for a while (purge delay 10 ms) and
+/// commit arenas eagerly, which for ten concurrent 10 MiB uploads held about
+/// 90 MB more at peak; returning memory at once cost no measurable throughput.
+/// The options are read when used, so setting them at start-up takes effect.
+pub fn configure_mimalloc() {
+    // Their positions in mimalloc.h's mi_option_t (the same in v2 and v3); the
+    // crate does not export these two as constants.
+    const ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
+    const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+    // SAFETY: mi_option_set only stores a number that mimalloc reads later.
+    unsafe {
+        libmimalloc_sys::mi_option_set(ARENA_EAGER_COMMIT, 0);
+        libmimalloc_sys::mi_option_set(PURGE_DELAY, 0);
+    }
+}
 
 /// glibc raises its mmap threshold to the size of the largest block freed (up to
 /// 32 MiB), so after the first upload every 10 MiB buffer came from the heap

@@ -82,7 +82,7 @@ async fn an_upload_over_ten_mebibytes_is_refused_and_nothing_is_stored() {
 async fn one_upload_at_a_time() -> Arc<TestApp> {
     Arc::new(
         TestAppBuilder::default()
-            .configure(|config| config.upload_concurrency = NonZeroUsize::MIN)
+            .configure(|config| config.upload_concurrency = Some(NonZeroUsize::MIN))
             .spawn()
             .await,
     )

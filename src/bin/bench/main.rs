@@ -91,13 +91,14 @@ impl Args {
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     // The server runs in this process: it gets the allocator settings it has in
     // production.
+    iodide_server::memory::configure_mimalloc();
     iodide_server::memory::tune_allocator();
     let args = Args::parse();
-    match run(args).await {
+    let runtime = tokio::runtime::Runtime::new().expect("the async runtime starts");
+    match runtime.block_on(run(args)) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => {
             eprintln!("bench: the run had errors (see above)");
