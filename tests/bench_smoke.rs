@@ -52,6 +52,7 @@ fn the_benchmark_runs_every_scenario_without_errors() {
             "heartbeat",
             "notebook",
             "first-page",
+            "keyset-page",
             "deep-page",
             "autosave",
             "file",
@@ -63,7 +64,7 @@ fn the_benchmark_runs_every_scenario_without_errors() {
         assert_eq!(scenario["errors"], 0, "{scenario}");
         assert!(scenario["requests"].as_u64().unwrap() > 0, "{scenario}");
     }
-    let autosave = &scenarios[4];
+    let autosave = &scenarios[5];
     assert_eq!(
         autosave["revisions_acknowledged"],
         autosave["revisions_stored"]

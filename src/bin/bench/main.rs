@@ -63,8 +63,8 @@ pub struct Args {
     /// Seconds of load per scenario (fractions allowed).
     #[arg(long, default_value_t = 10.0)]
     seconds: f64,
-    /// Comma-separated subset of: heartbeat, notebook, first-page, deep-page,
-    /// autosave, file, mix, upload (at most 10 connections: the ten
+    /// Comma-separated subset of: heartbeat, notebook, first-page, keyset-page,
+    /// deep-page, autosave, file, mix, upload (at most 10 connections: the ten
     /// concurrent 10 MiB uploads).
     #[arg(long, value_delimiter = ',')]
     scenarios: Vec<Scenario>,

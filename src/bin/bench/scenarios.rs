@@ -17,6 +17,9 @@ pub enum Scenario {
     Heartbeat,
     Notebook,
     FirstPage,
+    /// The first page's rows by a keyset query, as any page after the first is
+    /// read: what a deep page is compared with (the first page is cached).
+    KeysetPage,
     DeepPage,
     Autosave,
     File,
@@ -25,10 +28,11 @@ pub enum Scenario {
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 8] = [
+    pub const ALL: [Scenario; 9] = [
         Scenario::Heartbeat,
         Scenario::Notebook,
         Scenario::FirstPage,
+        Scenario::KeysetPage,
         Scenario::DeepPage,
         Scenario::Autosave,
         Scenario::File,
@@ -36,10 +40,11 @@ impl Scenario {
         Scenario::Upload,
     ];
     /// What can run against a server whose data this run did not seed.
-    pub const READ_ONLY: [Scenario; 4] = [
+    pub const READ_ONLY: [Scenario; 5] = [
         Scenario::Heartbeat,
         Scenario::Notebook,
         Scenario::FirstPage,
+        Scenario::KeysetPage,
         Scenario::DeepPage,
     ];
 
@@ -48,6 +53,7 @@ impl Scenario {
             Scenario::Heartbeat => "heartbeat",
             Scenario::Notebook => "notebook",
             Scenario::FirstPage => "first-page",
+            Scenario::KeysetPage => "keyset-page",
             Scenario::DeepPage => "deep-page",
             Scenario::Autosave => "autosave",
             Scenario::File => "file",
@@ -109,6 +115,8 @@ pub struct Target {
     pub hot_notebooks: (i32, i32),
     /// A cursor near the oldest notebooks.
     pub deep_cursor: String,
+    /// A cursor just past the newest notebook: its page is the first page.
+    pub newest_cursor: String,
     /// (notebook id, API token) of each autosaving user.
     pub writers: Vec<(i32, String)>,
     /// (notebook id, filename) of each 1 MiB file.
@@ -128,6 +136,7 @@ impl Target {
             ),
             // The page after this cursor holds the 50 notebooks just older than it.
             deep_cursor: cursor_for(oldest_notebook + 51),
+            newest_cursor: cursor_for(newest_notebook + 1),
             writers: vec![],
             files: vec![],
             revision_bytes: 20_000,
@@ -189,6 +198,10 @@ impl Connection {
             Scenario::Heartbeat => (self.get("__lbheartbeat__"), Expect::Success),
             Scenario::Notebook => self.open_notebook(),
             Scenario::FirstPage => self.page(None),
+            Scenario::KeysetPage => {
+                let cursor = self.target.newest_cursor.clone();
+                self.page(Some(cursor))
+            }
             Scenario::DeepPage => {
                 let cursor = self.target.deep_cursor.clone();
                 self.page(Some(cursor))

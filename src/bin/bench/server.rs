@@ -153,7 +153,7 @@ pub async fn bench_remote(
     }
     if let Some(scenario) = scenarios.iter().find(|s| s.needs_seeded_data()) {
         bail!(
-            "{} needs the data that an in-process run seeds; with --target-url use --scenarios heartbeat,notebook,first-page,deep-page",
+            "{} needs the data that an in-process run seeds; with --target-url use --scenarios heartbeat,notebook,first-page,keyset-page,deep-page",
             scenario.name()
         );
     }
