@@ -154,16 +154,11 @@ async fn a_second_sign_in_updates_the_profile() {
 }
 
 async fn create_notebook(app: &TestApp, client: &reqwest::Client) -> String {
-    let created: serde_json::Value = client
-        .post(app.url("/api/graphql"))
-        .json(&json!({ "query": "mutation { createNotebook(input: { title: \"Mine\", content: \"\" }) { id } }" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    created["data"]["createNotebook"]["id"]
+    let query = "mutation { createNotebook(input: { title: \"Mine\", content: \"\" }) { id } }";
+    let created = app
+        .query_as(client, |request| request, json!({ "query": query }))
+        .await;
+    created.data()["createNotebook"]["id"]
         .as_str()
         .expect("a notebook is created")
         .to_string()
