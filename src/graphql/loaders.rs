@@ -6,15 +6,14 @@
 //! resolves a long list in slices, so on a busy machine one list can straddle two
 //! batches. Lists therefore prefetch the relations that the query selects (see
 //! [`prefetch_notebooks`]) into the loader's request-scoped cache, which makes
-//! the number of queries per page exact; the cache is emptied after each mutation
-//! so that nothing read before a write is served after it.
+//! the number of queries per page exact. Documents that write get a loader that
+//! remembers nothing, so that nothing read before a write is served after it.
 
 use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::{
-    Context, ServerResult, Value,
+    Context,
     dataloader::{DataLoader, HashMapCache, Loader},
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo},
 };
 use sea_orm::DatabaseConnection;
 
@@ -85,21 +84,13 @@ batch_key!(
 
 pub type RequestLoader = DataLoader<DbLoader, HashMapCache>;
 
-pub fn request_loader(db: DatabaseConnection) -> RequestLoader {
-    DataLoader::with_cache(DbLoader::new(db), tokio::spawn, HashMapCache::default())
-}
-
-fn forget_everything(loader: &RequestLoader) {
-    loader.clear::<UserById>();
-    loader.clear::<NotebookById>();
-    loader.clear::<RevisionById>();
-    loader.clear::<LatestRevision>();
-    loader.clear::<LatestRevisionHead>();
-    loader.clear::<RevisionCount>();
-    loader.clear::<FilesOf>();
-    loader.clear::<FileSourcesOf>();
-    loader.clear::<FileSourceById>();
-    loader.clear::<LatestOperation>();
+/// A loader for one request. A document that writes gets one that remembers
+/// nothing, so that no row read before a write is served after it (two
+/// mutations in one document see each other's writes); it still batches.
+pub fn request_loader(db: DatabaseConnection, writes: bool) -> RequestLoader {
+    let loader = DataLoader::with_cache(DbLoader::new(db), tokio::spawn, HashMapCache::default());
+    loader.enable_all_cache(!writes);
+    loader
 }
 
 /// Loads, in one query per relation, what the selected fields of a page of
@@ -175,30 +166,4 @@ pub async fn remember(
                 .map(|head| (LatestRevisionHead(head.notebook_id), head)),
         )
         .await;
-}
-
-/// Empties the loader's cache after each mutation field.
-pub struct ForgetAfterMutations;
-
-impl ExtensionFactory for ForgetAfterMutations {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ForgetAfterMutations)
-    }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for ForgetAfterMutations {
-    async fn resolve(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        info: ResolveInfo<'_>,
-        next: NextResolve<'_>,
-    ) -> ServerResult<Option<Value>> {
-        let mutation = info.parent_type == "Mutation";
-        let value = next.run(ctx, info).await;
-        if mutation && let Some(loader) = ctx.data_opt::<RequestLoader>() {
-            forget_everything(loader);
-        }
-        value
-    }
 }

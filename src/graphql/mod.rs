@@ -49,7 +49,6 @@ fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
     Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .extension(errors::ErrorPresenter)
         .extension(limits::QueryLimits)
-        .extension(loaders::ForgetAfterMutations)
         .limit_depth(limits::MAX_DEPTH)
         .limit_complexity(limits::MAX_COMPLEXITY)
         .disable_suggestions()
@@ -71,9 +70,10 @@ pub fn request_data(
     viewer: Viewer,
     db: &DatabaseConnection,
     budget: &limits::BatchBudget,
+    writes: bool,
 ) -> async_graphql::Request {
     request
         .data(viewer)
         .data(budget.clone())
-        .data(loaders::request_loader(db.clone()))
+        .data(loaders::request_loader(db.clone(), writes))
 }

@@ -316,7 +316,8 @@ async fn execute(
         } else {
             request
         };
-        graphql::request_data(request, viewer.clone(), &state.db, &budget)
+        let writes = changes_state(state, &request);
+        graphql::request_data(request, viewer.clone(), &state.db, &budget, writes)
     };
     let batch = match batch {
         BatchRequest::Single(request) => BatchRequest::Single(with_data(request)),
