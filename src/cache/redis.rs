@@ -2,10 +2,10 @@
 //! connection manager (it reconnects by itself when Redis comes back), and a
 //! bound on every command so that a slow Redis never holds a request.
 
-use std::{future::Future, time::Duration};
+use std::{future::Future, sync::LazyLock, time::Duration};
 
 use redis::{
-    Cmd, FromRedisValue, Pipeline, RedisError, Value,
+    Cmd, FromRedisValue, Pipeline, RedisError, Script, Value,
     aio::{ConnectionManager, ConnectionManagerConfig},
 };
 use url::Url;
@@ -49,6 +49,16 @@ impl RedisConnection {
         self.bounded(command.query_async(&mut connection)).await
     }
 
+    /// Runs a Lua script by its digest (EVALSHA), sending its text only when
+    /// Redis does not know it yet.
+    pub async fn invoke<T: FromRedisValue>(
+        &self,
+        invocation: &redis::ScriptInvocation<'_>,
+    ) -> Result<T, CacheError> {
+        let mut connection = self.connection.clone();
+        self.bounded(invocation.invoke_async(&mut connection)).await
+    }
+
     pub async fn query_pipeline<T: FromRedisValue>(
         &self,
         pipeline: &Pipeline,
@@ -80,13 +90,17 @@ impl RedisStore {
 
 /// Stores the value only if the key's generation is the one the reader saw, in
 /// one step on the server.
-const FILL_IF_SAME_GENERATION: &str = r"
+static FILL_IF_SAME_GENERATION: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
 if (redis.call('GET', KEYS[2]) or '') == ARGV[2] then
     redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
     return 1
 end
 return 0
-";
+",
+    )
+});
 
 /// Where a key's generation lives. Keys never contain '#': see CacheKey.
 fn generation_key(key: &str) -> String {
@@ -119,16 +133,14 @@ impl CacheStore for RedisStore {
         ttl: Duration,
         seen: &Generation,
     ) -> Result<(), CacheError> {
-        let command = redis::cmd("EVAL")
-            .arg(FILL_IF_SAME_GENERATION)
-            .arg(2)
-            .arg(key)
-            .arg(generation_key(key))
+        let mut invocation = FILL_IF_SAME_GENERATION.prepare_invoke();
+        invocation
+            .key(key)
+            .key(generation_key(key))
             .arg(value)
             .arg(&seen.0)
-            .arg(millis(ttl))
-            .to_owned();
-        self.redis.query::<Value>(&command).await?;
+            .arg(millis(ttl));
+        self.redis.invoke::<Value>(&invocation).await?;
         Ok(())
     }
 

@@ -7,9 +7,11 @@
 //! and leaves Redis alone for a moment, as the cache does.
 
 use std::{
-    sync::Mutex,
+    sync::{LazyLock, Mutex},
     time::{Duration, Instant},
 };
+
+use redis::Script;
 
 use super::Verdict;
 use crate::cache::{CacheError, RedisConnection};
@@ -18,7 +20,9 @@ use crate::cache::{CacheError, RedisConnection};
 /// ARGV: the interval that one request adds, the limit, the cost. The key
 /// expires when the allowance is full again, so idle clients take no memory.
 /// Returns {allowed, remaining, microseconds until full, microseconds to wait}.
-const CHARGE: &str = r"
+static CHARGE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
 local interval = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
@@ -32,7 +36,9 @@ if after - now > window then
 end
 redis.call('SET', KEYS[1], string.format('%d', after), 'PX', math.ceil((after - now) / 1000))
 return {1, math.floor((window - (after - now)) / interval), after - now, 0}
-";
+",
+    )
+});
 
 pub(super) struct RedisLimit {
     redis: RedisConnection,
@@ -75,16 +81,14 @@ impl RedisLimit {
         per_minute: u32,
     ) -> Result<Verdict, CacheError> {
         let interval = (60_000_000 / u64::from(per_minute)).max(1);
-        let command = redis::cmd("EVAL")
-            .arg(CHARGE)
-            .arg(1)
-            .arg(format!("{}{client}", self.key_prefix))
+        let mut invocation = CHARGE.prepare_invoke();
+        invocation
+            .key(format!("{}{client}", self.key_prefix))
             .arg(interval)
             .arg(per_minute)
-            .arg(cost)
-            .to_owned();
+            .arg(cost);
         let (allowed, remaining, until_full, wait): (u8, u32, u64, u64) =
-            self.redis.query(&command).await?;
+            self.redis.invoke(&invocation).await?;
         let until_full = Duration::from_micros(until_full);
         Ok(if allowed == 1 {
             Verdict::Allowed {
