@@ -205,6 +205,8 @@ pub async fn put(
     now: DateTime<Utc>,
 ) -> Result<FileMeta> {
     validate_size(&bytes)?;
+    // As stored: PostgreSQL keeps microseconds, so the answer says the same.
+    let now = now.trunc_subsecs(6);
     let existing = file::Entity::find()
         .filter(file::Column::NotebookId.eq(notebook_id))
         .filter(file::Column::Filename.eq(filename))
