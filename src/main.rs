@@ -113,8 +113,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Worker { dev } => work(Config::from_env(dev)?).await,
         Command::Migrate => {
-            let db = connect_for_admin().await?;
-            db::migrate(&db).await?;
+            migrated_db().await?;
             println!("migrations applied");
             Ok(())
         }

@@ -15,18 +15,13 @@ pub enum CacheKey {
     User(String),
 }
 
-/// Changed with the shape of any cached value, so that a deploy never reads
-/// what the previous version wrote.
-const VALUES_VERSION: u32 = 2;
-
 impl CacheKey {
     pub fn path(&self) -> String {
-        let path = match self {
+        match self {
             CacheKey::Notebook(id) => format!("notebook:{id}"),
             CacheKey::FirstNotebookPage => "notebooks:first-page".into(),
             CacheKey::User(username) => format!("user:{username}"),
-        };
-        format!("v{VALUES_VERSION}:{path}")
+        }
     }
 
     /// An upper bound on staleness should an invalidation ever be lost (another

@@ -40,8 +40,9 @@ pub enum CacheError {
 }
 
 /// Bumped when a cached type changes shape, so that instances of two versions
-/// sharing one Redis do not read each other's entries.
-const FORMAT_VERSION: &str = "v1";
+/// sharing one Redis do not read each other's entries (v2: notebooks carry
+/// their owner, the front page its owners and latest titles).
+const FORMAT_VERSION: &str = "v2";
 
 /// Invalidations remembered during an outage; past this, the instance clears
 /// all of its keys when the cache returns.
