@@ -56,15 +56,49 @@ pub enum CacheHealth {
     Degraded,
 }
 
+/// After a failure, how long a backend is left alone: an outage then costs each
+/// request nothing rather than a timeout per command. Shared by the cache and
+/// the Redis rate limits.
+pub struct Backoff {
+    retry_after: Duration,
+    /// While set and in the future, the backend is left alone.
+    resting_until: Mutex<Option<Instant>>,
+}
+
+impl Backoff {
+    pub fn new(retry_after: Duration) -> Self {
+        Backoff {
+            retry_after,
+            resting_until: Mutex::new(None),
+        }
+    }
+
+    pub fn resting(&self) -> bool {
+        let resting_until = self.resting_until.lock().unwrap();
+        resting_until.is_some_and(|until| Instant::now() < until)
+    }
+
+    /// Starts (or extends) a rest; true when none was under way, so that an
+    /// outage is logged once.
+    pub fn rest(&self) -> bool {
+        let mut resting_until = self.resting_until.lock().unwrap();
+        let already = resting_until.is_some_and(|until| Instant::now() < until);
+        *resting_until = Some(Instant::now() + self.retry_after);
+        !already
+    }
+
+    pub fn wake(&self) {
+        *self.resting_until.lock().unwrap() = None;
+    }
+}
+
 #[derive(Clone)]
 pub struct Cache(Arc<Inner>);
 
 struct Inner {
     store: Box<dyn CacheStore>,
     prefix: String,
-    retry_after: Duration,
-    /// While set and in the future, the store is left alone.
-    resting_until: Mutex<Option<Instant>>,
+    backoff: Backoff,
     owed: Mutex<OwedInvalidations>,
 }
 
@@ -111,8 +145,7 @@ impl Cache {
         Cache(Arc::new(Inner {
             store,
             prefix: format!("{}{FORMAT_VERSION}:", config.key_prefix),
-            retry_after: config.redis_retry_after,
-            resting_until: Mutex::new(None),
+            backoff: Backoff::new(config.redis_retry_after),
             owed: Mutex::new(OwedInvalidations::default()),
         }))
     }
@@ -169,7 +202,7 @@ impl Cache {
     pub async fn health(&self) -> CacheHealth {
         match self.0.store.ping().await {
             Ok(()) => {
-                *self.0.resting_until.lock().unwrap() = None;
+                self.0.backoff.wake();
                 if self.pay_owed_invalidations().await {
                     CacheHealth::Ok
                 } else {
@@ -265,17 +298,11 @@ impl Cache {
     }
 
     fn resting(&self) -> bool {
-        let resting_until = self.0.resting_until.lock().unwrap();
-        resting_until.is_some_and(|until| Instant::now() < until)
+        self.0.backoff.resting()
     }
 
-    /// Leaves the store alone for a moment after a failure, so that an outage
-    /// costs each request nothing rather than a timeout per cache command.
     fn rest(&self, err: &CacheError) {
-        let mut resting_until = self.0.resting_until.lock().unwrap();
-        let already = resting_until.is_some_and(|until| Instant::now() < until);
-        *resting_until = Some(Instant::now() + self.0.retry_after);
-        if !already {
+        if self.0.backoff.rest() {
             tracing::warn!(
                 backend = self.backend(),
                 %err,

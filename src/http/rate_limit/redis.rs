@@ -6,15 +6,12 @@
 //! Redis is never needed to answer: when it fails, the caller counts in-process
 //! and leaves Redis alone for a moment, as the cache does.
 
-use std::{
-    sync::{LazyLock, Mutex},
-    time::{Duration, Instant},
-};
+use std::{sync::LazyLock, time::Duration};
 
 use redis::Script;
 
 use super::Verdict;
-use crate::cache::{CacheError, RedisConnection};
+use crate::cache::{Backoff, CacheError, RedisConnection};
 
 /// KEYS[1]: the theoretical arrival time, in microseconds of Redis's clock.
 /// ARGV: the interval that one request adds, the limit, the cost. The key
@@ -45,9 +42,7 @@ pub(super) struct RedisLimit {
     /// CACHE_KEY_PREFIX and the limit's name: each limit has its own count, and
     /// one Redis can serve other programs.
     key_prefix: String,
-    retry_after: Duration,
-    /// While set and in the future, Redis is left alone.
-    resting_until: Mutex<Option<Instant>>,
+    backoff: Backoff,
 }
 
 impl RedisLimit {
@@ -55,20 +50,24 @@ impl RedisLimit {
         RedisLimit {
             redis,
             key_prefix,
-            retry_after,
-            resting_until: Mutex::new(None),
+            backoff: Backoff::new(retry_after),
         }
     }
 
     /// The verdict of the shared count, or None when Redis cannot give one now.
     pub(super) async fn charge(&self, client: &str, cost: u32, per_minute: u32) -> Option<Verdict> {
-        if self.resting() {
+        if self.backoff.resting() {
             return None;
         }
         match self.evaluate(client, cost, per_minute).await {
             Ok(verdict) => Some(verdict),
             Err(err) => {
-                self.rest(&err);
+                if self.backoff.rest() {
+                    tracing::warn!(
+                        %err,
+                        "Redis failed; rate limits are counted in this process for now"
+                    );
+                }
                 None
             }
         }
@@ -101,23 +100,5 @@ impl RedisLimit {
                 until_full,
             }
         })
-    }
-
-    fn resting(&self) -> bool {
-        let resting_until = self.resting_until.lock().unwrap();
-        resting_until.is_some_and(|until| Instant::now() < until)
-    }
-
-    /// An outage then costs each request nothing rather than a timeout.
-    fn rest(&self, err: &CacheError) {
-        let mut resting_until = self.resting_until.lock().unwrap();
-        let already = resting_until.is_some_and(|until| Instant::now() < until);
-        *resting_until = Some(Instant::now() + self.retry_after);
-        if !already {
-            tracing::warn!(
-                %err,
-                "Redis failed; rate limits are counted in this process for now"
-            );
-        }
     }
 }
