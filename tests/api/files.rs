@@ -126,11 +126,21 @@ async fn an_upload_waits_while_the_limit_is_taken() {
     let alice = Arc::new(app.user("alice").await);
     let (id, _) = app.notebook(&alice, "Held", "").await;
     let held = app.state.uploads.clone().acquire_owned().await.unwrap();
+    let before = app.statements();
     let upload = {
         let (app, alice, id) = (app.clone(), alice.clone(), id.clone());
         tokio::spawn(async move { app.upload(&alice, &id, "late.bin", vec![1; 1024]).await })
     };
-    // Whenever the request arrived, it cannot have passed the permit we hold.
+    // The server has taken the request in once its token was looked up; from
+    // there it can only reach the database past the permit we hold.
+    for _ in 0..1000 {
+        if app.statements() > before {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(app.statements() > before, "the upload reached the server");
+    tokio::task::yield_now().await;
     assert_eq!(file_count(&app, &id).await, 0);
     drop(held);
     let response = upload.await.unwrap();
