@@ -445,6 +445,17 @@ mod tests {
     }
 
     #[test]
+    fn uploads_run_one_at_a_time_on_sqlite_unless_configured() {
+        let key = ("SECRET_KEY", "0123456789abcdef0123");
+        assert_eq!(config(&[key]).unwrap().upload_permits(), 1);
+        let postgres = ("DATABASE_URL", "postgres://localhost/iodide");
+        assert_eq!(config(&[key, postgres]).unwrap().upload_permits(), 2);
+        let three = ("UPLOAD_CONCURRENCY", "3");
+        assert_eq!(config(&[key, three]).unwrap().upload_permits(), 3);
+        assert!(config(&[key, ("UPLOAD_CONCURRENCY", "0")]).is_err());
+    }
+
+    #[test]
     fn bad_values_name_the_variable() {
         let key = ("SECRET_KEY", "0123456789abcdef0123");
         for (name, value) in [
