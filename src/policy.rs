@@ -129,13 +129,7 @@ static NON_PUBLIC_NETWORKS: LazyLock<Vec<IpNet>> = LazyLock::new(|| {
 /// the networks the operator allows (FILE_SOURCE_ALLOWED_NETWORKS).
 pub fn may_fetch_from(ip: IpAddr, allowed: &[IpNet]) -> bool {
     // ::ffff:10.0.0.1 is 10.0.0.1.
-    let ip = match ip {
-        IpAddr::V6(v6) => v6
-            .to_ipv4_mapped()
-            .map(IpAddr::V4)
-            .unwrap_or(IpAddr::V6(v6)),
-        v4 => v4,
-    };
+    let ip = ip.to_canonical();
     allowed.iter().any(|net| net.contains(&ip))
         || !NON_PUBLIC_NETWORKS.iter().any(|net| net.contains(&ip))
 }
