@@ -45,6 +45,37 @@ impl LoadResult {
     }
 }
 
+/// What the parent process needs of a LoadResult: it crosses from the load
+/// process as JSON.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct LoadSummary {
+    pub requests: u64,
+    pub errors: u64,
+    pub first_error: Option<String>,
+    pub saved_revisions: u64,
+    pub seconds: f64,
+    pub p50_micros: u64,
+    pub p95_micros: u64,
+    pub p99_micros: u64,
+    pub max_micros: u64,
+}
+
+impl LoadResult {
+    pub fn summary(&self) -> LoadSummary {
+        LoadSummary {
+            requests: self.requests,
+            errors: self.errors,
+            first_error: self.first_error.clone(),
+            saved_revisions: self.saved_revisions,
+            seconds: self.elapsed.as_secs_f64(),
+            p50_micros: self.latency.value_at_quantile(0.50),
+            p95_micros: self.latency.value_at_quantile(0.95),
+            p99_micros: self.latency.value_at_quantile(0.99),
+            max_micros: self.latency.max(),
+        }
+    }
+}
+
 fn new_histogram() -> Histogram<u64> {
     // 1 µs to 60 s, three significant figures.
     Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid bounds")

@@ -1,6 +1,6 @@
 //! `cargo run --release --bin bench -- [flags]`: seeds a data set, starts the real
-//! app in-process (or targets a running server), drives it over HTTP with N
-//! connections per scenario and reports throughput, latency, errors, SQL
+//! app in-process (or targets a running server), drives it over HTTP from a load
+//! process of its own with N connections per scenario and reports throughput, latency, errors, SQL
 //! statements per request and memory. See docs/performance.md.
 
 /// mimalloc rather than the system allocator: a request makes many short-lived
@@ -10,6 +10,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod database;
+mod drive;
 mod load;
 mod report;
 mod scenarios;
@@ -72,6 +73,9 @@ pub struct Args {
     json_out: Option<PathBuf>,
     #[arg(long)]
     svg_out: Option<PathBuf>,
+    /// Internal: be the load process of a run (reads its order on stdin).
+    #[arg(long, hide = true)]
+    drive: bool,
 }
 
 impl Args {
@@ -98,6 +102,15 @@ fn main() -> ExitCode {
     iodide_server::memory::tune_allocator();
     let args = Args::parse();
     let runtime = tokio::runtime::Runtime::new().expect("the async runtime starts");
+    if args.drive {
+        return match runtime.block_on(drive::serve_order()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("bench load process: {err:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match runtime.block_on(run(args)) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => {

@@ -5,7 +5,7 @@ use std::{fmt::Write as _, path::Path};
 
 use serde::Serialize;
 
-use crate::{Args, load::LoadResult, scenarios::Scenario};
+use crate::{Args, load::LoadSummary, scenarios::Scenario};
 
 #[derive(Serialize)]
 pub struct Report {
@@ -23,7 +23,8 @@ pub struct Report {
     /// From the start of AppState::init to the first answered heartbeat, on an
     /// up-to-date database.
     pub startup_ms: Option<f64>,
-    /// The whole process's (server and client) peak resident memory.
+    /// The server process's peak resident memory (the load runs in a process
+    /// of its own).
     pub peak_rss_mb: Option<f64>,
     pub scenarios: Vec<ScenarioReport>,
 }
@@ -135,7 +136,7 @@ impl Report {
             println!("{}: {} connections", s.scenario.name(), s.connections);
         }
         if let Some(peak) = self.peak_rss_mb {
-            println!("peak RSS (VmHWM, server and client together): {peak:.0} MB");
+            println!("server's peak RSS (VmHWM, seeding included): {peak:.0} MB");
         }
         for s in self.scenarios.iter().filter(|s| s.first_error.is_some()) {
             println!(
@@ -216,18 +217,18 @@ fn optional(value: Option<f64>, decimals: usize) -> String {
 }
 
 impl ScenarioReport {
-    pub fn new(scenario: Scenario, connections: u32, result: &LoadResult) -> Self {
-        let seconds = result.elapsed.as_secs_f64();
+    pub fn new(scenario: Scenario, connections: u32, result: &LoadSummary) -> Self {
+        let seconds = result.seconds;
         ScenarioReport {
             scenario,
             connections,
             seconds,
             requests: result.requests,
             requests_per_second: result.requests as f64 / seconds.max(f64::EPSILON),
-            p50_ms: millis(result.latency.value_at_quantile(0.50)),
-            p95_ms: millis(result.latency.value_at_quantile(0.95)),
-            p99_ms: millis(result.latency.value_at_quantile(0.99)),
-            max_ms: millis(result.latency.max()),
+            p50_ms: millis(result.p50_micros),
+            p95_ms: millis(result.p95_micros),
+            p99_ms: millis(result.p99_micros),
+            max_ms: millis(result.max_micros),
             errors: result.errors,
             first_error: result.first_error.clone(),
             sql_statements_per_request: None,

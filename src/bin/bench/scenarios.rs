@@ -11,7 +11,9 @@ use rand::{Rng, SeedableRng, rngs::SmallRng};
 use serde_json::json;
 use url::Url;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Scenario {
     Heartbeat,
@@ -100,15 +102,17 @@ const REPLACE_MUTATION: &str = "mutation Replace($input: UploadFileInput!, $prev
 
 pub const MAX_CONCURRENT_UPLOADS: u32 = 10;
 
-/// Numbers every upload of the process, so that filenames never repeat, even
-/// when a run lists the scenario twice.
+/// Numbers every upload of the load process; with its process id, filenames
+/// never repeat, even when a run lists the scenario twice.
 static UPLOADS: AtomicU64 = AtomicU64::new(0);
 
 /// Editors keep a few notebooks open: reads go to the newest ones, where a
 /// cache can help, as in real use.
 const HOT_NOTEBOOKS: i32 = 100;
 
-/// Where the load goes and what the seeded data holds.
+/// Where the load goes and what the seeded data holds: sent to the load process
+/// as JSON.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct Target {
     pub base: Url,
     /// Ids of the notebooks that reads open, inclusive.
@@ -122,7 +126,10 @@ pub struct Target {
     /// (notebook id, filename) of each 1 MiB file.
     pub files: Vec<(i32, String)>,
     pub revision_bytes: usize,
-    /// The file that every upload sends: one buffer that all connections share.
+    pub upload_bytes: usize,
+    /// The file that every upload sends: one buffer that all connections share,
+    /// made where the load runs.
+    #[serde(skip)]
     pub upload: Bytes,
 }
 
@@ -140,8 +147,15 @@ impl Target {
             writers: vec![],
             files: vec![],
             revision_bytes: 20_000,
+            upload_bytes: 0,
             upload: Bytes::new(),
         }
+    }
+
+    /// Makes the buffer that uploads send, of `upload_bytes`.
+    pub fn fill_upload(&mut self) {
+        // Bytes that do not compress to nothing, should anything on the way try.
+        self.upload = (0..self.upload_bytes).map(|i| (i % 251) as u8).collect();
     }
 }
 
@@ -286,7 +300,7 @@ impl Connection {
     fn upload(&mut self) -> (reqwest::RequestBuilder, Expect) {
         let (notebook_id, token) = &self.target.writers[self.index % self.target.writers.len()];
         let number = UPLOADS.fetch_add(1, Ordering::Relaxed);
-        let filename = format!("bench-upload-{number}.bin");
+        let filename = format!("bench-upload-{}-{number}.bin", std::process::id());
         let input = json!({
             "notebookId": notebook_id.to_string(),
             "filename": filename,

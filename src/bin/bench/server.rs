@@ -1,5 +1,6 @@
 //! The server under test: the real app started in this process on a loopback
-//! port, or a running server at --target-url.
+//! port (its load comes from a process of its own), or a running server at
+//! --target-url.
 
 use std::{
     sync::{
@@ -15,7 +16,7 @@ use rand::distr::{Alphanumeric, SampleString};
 use url::Url;
 
 use crate::{
-    Args, load,
+    Args, drive, load,
     report::{Report, ScenarioReport},
     scenarios::{Scenario, Target},
     seed::{self, SeedPlan},
@@ -67,24 +68,18 @@ pub async fn bench_in_process(
     target.writers = seeded.writers;
     target.files = seeded.files;
     target.revision_bytes = args.revision_bytes;
-    target.upload = upload_body(args.upload_bytes);
-    let target = Arc::new(target);
+    target.upload_bytes = args.upload_bytes;
 
     let mut report = Report::new(args, database_url, Some(seeded.seconds), Some(startup_ms));
     for &scenario in scenarios {
         report
             .scenarios
-            .push(run_in_process(args, &state, target.clone(), scenario).await?);
+            .push(run_in_process(args, &state, &target, scenario).await?);
     }
     report.peak_rss_mb = peak_rss_mb();
     server.abort();
     state.db.close().await?;
     Ok(report)
-}
-
-/// Bytes that do not compress to nothing, should anything on the way try.
-fn upload_body(bytes: usize) -> bytes::Bytes {
-    (0..bytes).map(|i| (i % 251) as u8).collect()
 }
 
 fn seed_plan(args: &Args) -> SeedPlan {
@@ -117,7 +112,7 @@ fn announce_connections(args: &Args, scenario: Scenario) -> u32 {
 async fn run_in_process(
     args: &Args,
     state: &AppState,
-    target: Arc<Target>,
+    target: &Target,
     scenario: Scenario,
 ) -> anyhow::Result<ScenarioReport> {
     ensure!(
@@ -128,8 +123,9 @@ async fn run_in_process(
     let statements_before = state.statements.get();
     let connections = announce_connections(args, scenario);
     let sampler = RssSampler::start();
-    let result = load::run(scenario, target, connections, args.duration()).await;
+    let result = drive::in_child_process(target, scenario, connections, args.duration()).await;
     let peak_rss = sampler.stop();
+    let result = result?;
     let statements = state.statements.get() - statements_before;
     let mut report = ScenarioReport::new(scenario, connections, &result);
     report.sql_statements_per_request = Some(statements as f64 / result.requests.max(1) as f64);
@@ -164,7 +160,7 @@ pub async fn bench_remote(
     let mut report = Report::new(args, "(remote server)", None, None);
     for &scenario in scenarios {
         let result = load::run(scenario, target.clone(), args.connections, args.duration()).await;
-        let scenario_report = ScenarioReport::new(scenario, args.connections, &result);
+        let scenario_report = ScenarioReport::new(scenario, args.connections, &result.summary());
         scenario_report.print_progress();
         report.scenarios.push(scenario_report);
     }
