@@ -23,7 +23,7 @@ use crate::{
     config::{CacheConfig, Config},
     db::{self, StatementCounter},
     error::Error,
-    graphql::{self, AppSchema},
+    graphql::{self, Executor},
     http::{self, rate_limit::RequestRateLimit},
     policy::ApiMode,
 };
@@ -32,7 +32,7 @@ use crate::{
 pub struct AppState {
     pub db: DatabaseConnection,
     pub config: Arc<Config>,
-    pub schema: AppSchema,
+    pub graphql: Executor,
     pub documents: graphql::ParsedDocuments,
     pub cache: Cache,
     /// SQL statements run since start-up.
@@ -60,10 +60,12 @@ impl AppState {
             .map(|url| RedisConnection::lazy(url, config.cache.redis_timeout))
             .transpose()?;
         let cache = Cache::new(&config.cache, redis.clone());
-        let schema = graphql::build_schema(
+        let documents = graphql::ParsedDocuments::default();
+        let graphql = graphql::build_executor(
             db.clone(),
             cache.clone(),
             ApiMode::from_restrict_api(config.restrict_api),
+            documents.clone(),
         );
         Ok(AppState {
             db,
@@ -83,8 +85,8 @@ impl AppState {
             )),
             uploads: Arc::new(Semaphore::new(config.upload_permits())),
             config: Arc::new(config),
-            schema,
-            documents: graphql::ParsedDocuments::default(),
+            graphql,
+            documents,
             cache,
             statements,
         })

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Request, parser::types::ExecutableDocument};
+use async_graphql::parser::types::ExecutableDocument;
 
 use super::limits::MAX_QUERY_CHARS;
 
@@ -39,14 +39,6 @@ impl ParsedDocuments {
         let document = Arc::new(async_graphql::parser::parse_query(query).ok()?);
         self.0.insert(query.to_string(), document.clone());
         Some(document)
-    }
-
-    /// Gives the request its parsed document, so that the executor does not
-    /// parse it again.
-    pub fn attach(&self, request: &mut Request) {
-        if let Some(document) = self.get_or_parse(&request.query) {
-            request.set_parsed_query(ExecutableDocument::clone(&document));
-        }
     }
 }
 

@@ -5,32 +5,13 @@
 
 use std::sync::Arc;
 
-use async_graphql::{
-    ErrorExtensionValues, Response, ServerError, Value, async_trait,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextRequest},
-};
+use async_graphql::{ErrorExtensionValues, ServerError, Value};
 
 use super::limits::{MAX_COMPLEXITY, MAX_DEPTH};
 use crate::error::{Error, RETRY_AFTER_SECONDS};
 
-pub struct ErrorPresenter;
-
-impl ExtensionFactory for ErrorPresenter {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorPresenter)
-    }
-}
-
-#[async_trait::async_trait]
-impl Extension for ErrorPresenter {
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let mut response = next.run(ctx).await;
-        response.errors.iter_mut().for_each(present);
-        response
-    }
-}
-
-fn present(error: &mut ServerError) {
+/// Gives an error of a response its code, and a message for people.
+pub(super) fn present(error: &mut ServerError) {
     let domain = error
         .source::<Error>()
         .or_else(|| error.source::<Arc<Error>>().map(Arc::as_ref));

@@ -10,12 +10,12 @@ use std::sync::{
 };
 
 use async_graphql::{
-    ErrorExtensionValues, ServerError, ServerResult, ValidationResult, Value, Variables,
-    async_trait,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation},
+    ErrorExtensionValues, ServerError, ServerResult, ValidationResult, Value, async_trait,
+    extensions::{Extension, ExtensionContext, ExtensionFactory, NextValidation},
     parser::types::{ExecutableDocument, Selection, SelectionSet},
 };
 
+use super::ParsedDocuments;
 use crate::pagination::DEFAULT_PAGE_SIZE;
 
 /// Characters of query text; the editor's largest query is a few hundred.
@@ -38,11 +38,13 @@ pub fn page_cost(first: Option<i32>, last: Option<i32>) -> usize {
 #[derive(Clone, Default)]
 pub struct BatchBudget(Arc<AtomicUsize>);
 
-pub struct QueryLimits;
+/// Sums the complexity of a batch's operations, which only validation knows:
+/// the one extension, installed only in the schema that runs batches.
+pub struct BatchComplexity;
 
-impl ExtensionFactory for QueryLimits {
+impl ExtensionFactory for BatchComplexity {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(QueryLimits)
+        Arc::new(BatchComplexity)
     }
 }
 
@@ -55,30 +57,31 @@ fn too_complex(message: String) -> ServerError {
     error
 }
 
-#[async_trait::async_trait]
-impl Extension for QueryLimits {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        if query.chars().count() > MAX_QUERY_CHARS {
-            return Err(too_complex(format!(
-                "The query is longer than {MAX_QUERY_CHARS} characters"
-            )));
-        }
-        let document = next.run(ctx, query, variables).await?;
-        let aliases = count_aliases(&document);
-        if aliases > MAX_ALIASES {
-            return Err(too_complex(format!(
-                "The query uses {aliases} aliases; the limit is {MAX_ALIASES}"
-            )));
-        }
-        Ok(document)
+/// The parsed document of a query within the text limits; None for text that
+/// does not parse, which the executor refuses with the parser's message.
+pub fn check_document(
+    documents: &ParsedDocuments,
+    query: &str,
+) -> ServerResult<Option<ExecutableDocument>> {
+    if query.chars().count() > MAX_QUERY_CHARS {
+        return Err(too_complex(format!(
+            "The query is longer than {MAX_QUERY_CHARS} characters"
+        )));
     }
+    let Some(document) = documents.get_or_parse(query) else {
+        return Ok(None);
+    };
+    let aliases = count_aliases(&document);
+    if aliases > MAX_ALIASES {
+        return Err(too_complex(format!(
+            "The query uses {aliases} aliases; the limit is {MAX_ALIASES}"
+        )));
+    }
+    Ok(Some(ExecutableDocument::clone(&document)))
+}
 
+#[async_trait::async_trait]
+impl Extension for BatchComplexity {
     async fn validation(
         &self,
         ctx: &ExtensionContext<'_>,

@@ -2,12 +2,14 @@
 //!
 //! Resolvers ask [`crate::policy`] through guards and visibility helpers, call the
 //! domain services, and load related rows through one request-scoped DataLoader.
-//! Errors are turned into SERVER.md's codes once, by [`errors::ErrorPresenter`].
+//! Errors are turned into SERVER.md's codes once, by [`Executor`], which runs
+//! every request.
 
 mod connection;
 mod context;
 mod documents;
 mod errors;
+mod executor;
 mod file;
 mod file_source;
 mod guards;
@@ -24,6 +26,7 @@ use crate::{auth::Viewer, cache::Cache, policy::ApiMode};
 
 pub use documents::ParsedDocuments;
 pub use errors::RETRY_AFTER;
+pub use executor::Executor;
 pub use loaders::DbLoader;
 
 #[derive(MergedObject, Default)]
@@ -47,15 +50,29 @@ pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 
 fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
     Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .extension(errors::ErrorPresenter)
-        .extension(limits::QueryLimits)
         .limit_depth(limits::MAX_DEPTH)
         .limit_complexity(limits::MAX_COMPLEXITY)
         .disable_suggestions()
 }
 
-pub fn build_schema(db: DatabaseConnection, cache: Cache, mode: ApiMode) -> AppSchema {
-    builder().data(db).data(cache).data(mode).finish()
+pub fn build_executor(
+    db: DatabaseConnection,
+    cache: Cache,
+    mode: ApiMode,
+    documents: ParsedDocuments,
+) -> Executor {
+    let with_data = |builder: SchemaBuilder<_, _, _>| {
+        builder
+            .data(db.clone())
+            .data(cache.clone())
+            .data(mode)
+            .finish()
+    };
+    Executor::new(
+        with_data(builder()),
+        with_data(builder().extension(limits::BatchComplexity)),
+        documents,
+    )
 }
 
 /// The SDL of the API, as committed in schema.graphql.
@@ -69,11 +86,9 @@ pub fn request_data(
     request: async_graphql::Request,
     viewer: Viewer,
     db: &DatabaseConnection,
-    budget: &limits::BatchBudget,
     writes: bool,
 ) -> async_graphql::Request {
     request
         .data(viewer)
-        .data(budget.clone())
         .data(loaders::request_loader(db.clone(), writes))
 }

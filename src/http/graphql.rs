@@ -308,16 +308,14 @@ async fn execute(
 ) -> Result<Response, Refusal> {
     // Anonymous visitors of a private server learn nothing, not even the schema.
     let hide_schema = viewer.user.is_none() && state.mode() == ApiMode::Internal;
-    let budget = graphql::limits::BatchBudget::default();
-    let with_data = |mut request: async_graphql::Request| {
-        state.documents.attach(&mut request);
+    let with_data = |request: async_graphql::Request| {
         let request = if hide_schema {
             request.disable_introspection()
         } else {
             request
         };
         let writes = changes_state(state, &request);
-        graphql::request_data(request, viewer.clone(), &state.db, &budget, writes)
+        graphql::request_data(request, viewer.clone(), &state.db, writes)
     };
     let batch = match batch {
         BatchRequest::Single(request) => BatchRequest::Single(with_data(request)),
@@ -332,7 +330,7 @@ async fn execute(
         }
     };
     let limit = state.config.graphql_time_limit;
-    let response = tokio::time::timeout(limit, state.schema.execute_batch(batch))
+    let response = tokio::time::timeout(limit, state.graphql.execute(batch))
         .await
         .map_err(|_| Refusal::too_slow(limit))?;
     let retry = retry_after(&response);
