@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+/// Serialised only into the cache, with times as integers: decoding RFC 3339
+/// text was a tenth of a cached list page.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "revisions")]
 pub struct Model {
@@ -10,6 +12,7 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub content: String,
     pub is_draft: bool,
+    #[serde(with = "chrono::serde::ts_nanoseconds")]
     pub created_at: DateTimeUtc,
 }
 
@@ -21,6 +24,7 @@ pub struct Head {
     pub notebook_id: i32,
     pub title: String,
     pub is_draft: bool,
+    #[serde(with = "chrono::serde::ts_nanoseconds")]
     pub created_at: DateTimeUtc,
 }
 

@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+/// Serialised only into the cache, with times as integers: decoding RFC 3339
+/// text was a tenth of a cached list page.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "users")]
 pub struct Model {
@@ -12,7 +14,9 @@ pub struct Model {
     pub avatar: Option<String>,
     pub is_staff: bool,
     pub can_create_on_behalf_of_others: bool,
+    #[serde(with = "chrono::serde::ts_nanoseconds")]
     pub created_at: DateTimeUtc,
+    #[serde(with = "chrono::serde::ts_nanoseconds_option")]
     pub last_login_at: Option<DateTimeUtc>,
 }
 
