@@ -12,9 +12,9 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, NotSet, PaginatorTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, NotSet, Order, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
-    sea_query::{Expr, ExprTrait, Func, Query},
+    sea_query::{Alias, Expr, ExprTrait, Func, Query},
 };
 
 use super::{changed_keys, forks_of, pruning, validate_title};
@@ -155,9 +155,23 @@ pub async fn create_at(
     let notebook = claim_for_save(&txn, new.notebook_id, &new.title, now).await?;
     // Refused saves roll back with the transaction, the claim included.
     policy::ensure_can_edit_notebook(viewer, &notebook)?;
-    check_against_latest(&txn, &new).await?;
-    let revision = insert(&txn, new.notebook_id, new.title, new.content, now).await?;
+    let Some(id) = insert_unless_refused(&txn, &new, now).await? else {
+        // The lock is still held: the latest revision is the one that refused.
+        check_against_latest(&txn, &new).await?;
+        return Err(Error::Internal(format!(
+            "a save of notebook {} was refused for no reason",
+            new.notebook_id
+        )));
+    };
     txn.commit().await?;
+    let revision = revision::Model {
+        id,
+        notebook_id: new.notebook_id,
+        title: new.title,
+        content: new.content,
+        is_draft: true,
+        created_at: now,
+    };
     cache.invalidate(changed_keys(&[new.notebook_id])).await;
     Ok(revision)
 }
@@ -250,8 +264,67 @@ async fn claim_for_save(
         .ok_or_else(|| Error::not_found(format!("Notebook {notebook_id}")))
 }
 
-/// Refuses a save from a stale parent, and one that changes nothing. The
-/// comparison runs in the database, so the latest content is not read back.
+/// Inserts the save as a draft unless it comes from a stale parent or changes
+/// nothing, in one statement (the check and the insert were two round trips);
+/// None when refused. The comparison runs in the database, so the latest
+/// content is never read back.
+async fn insert_unless_refused(
+    db: &impl ConnectionTrait,
+    new: &NewRevision,
+    now: DateTime<Utc>,
+) -> Result<Option<i32>> {
+    let latest = Query::select()
+        .columns([
+            revision::Column::Id,
+            revision::Column::Title,
+            revision::Column::Content,
+        ])
+        .from(revision::Entity)
+        .and_where(revision::Column::NotebookId.eq(new.notebook_id))
+        .order_by(revision::Column::Id, Order::Desc)
+        .limit(1)
+        .to_owned();
+    let mut refuses = Expr::col(revision::Column::Title)
+        .eq(new.title.as_str())
+        .and(Expr::col(revision::Column::Content).eq(new.content.as_str()));
+    if let Some(parent) = new.parent_revision_id {
+        refuses = refuses.or(Expr::col(revision::Column::Id).ne(parent));
+    }
+    let refusing_latest = Query::select()
+        .expr(Expr::val(1))
+        .from_subquery(latest, Alias::new("latest"))
+        .and_where(refuses)
+        .to_owned();
+    let row = Query::select()
+        .exprs([
+            Expr::val(new.notebook_id),
+            Expr::val(new.title.as_str()),
+            Expr::val(new.content.as_str()),
+            Expr::val(true),
+            Expr::val(now),
+        ])
+        .and_where(Expr::exists(refusing_latest).not())
+        .to_owned();
+    let insert = Query::insert()
+        .into_table(revision::Entity)
+        .columns([
+            revision::Column::NotebookId,
+            revision::Column::Title,
+            revision::Column::Content,
+            revision::Column::IsDraft,
+            revision::Column::CreatedAt,
+        ])
+        .select_from(row)
+        .map_err(|err| Error::Internal(err.to_string()))?
+        .returning_col(revision::Column::Id)
+        .to_owned();
+    let inserted = db.query_one(&insert).await?;
+    Ok(inserted.map(|row| row.try_get("", "id")).transpose()?)
+}
+
+/// Refuses a save from a stale parent, and one that changes nothing, saying
+/// which. The comparison runs in the database, so the latest content is not
+/// read back.
 async fn check_against_latest(db: &impl ConnectionTrait, new: &NewRevision) -> Result<()> {
     let unchanged = Expr::col(revision::Column::Title)
         .eq(new.title.as_str())
