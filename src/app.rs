@@ -28,8 +28,20 @@ use crate::{
     policy::ApiMode,
 };
 
+/// What every handler shares. Cloned several times per request (each layer and
+/// handler that takes it), so it is one reference count, not one per field.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub db: DatabaseConnection,
     pub config: Arc<Config>,
     pub graphql: Executor,
@@ -67,7 +79,7 @@ impl AppState {
             ApiMode::from_restrict_api(config.restrict_api),
             documents.clone(),
         );
-        Ok(AppState {
+        Ok(AppState(Arc::new(Shared {
             db,
             github: Github::from_config(&config),
             openidc: config.openidc.as_ref().map(OpenIdc::new),
@@ -89,7 +101,7 @@ impl AppState {
             documents,
             cache,
             statements,
-        })
+        })))
     }
 
     pub fn mode(&self) -> ApiMode {

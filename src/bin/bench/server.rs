@@ -49,7 +49,7 @@ pub async fn bench_in_process(
     let seeding_state = AppState::init(config.clone()).await?;
     eprintln!("bench: seeding...");
     let seeded = seed::seed(&seeding_state.db, &seed_plan(args)).await?;
-    seeding_state.db.close().await?;
+    seeding_state.db.clone().close().await?;
     eprintln!("bench: seeded in {:.1} s", seeded.seconds);
 
     // The measured start: an up-to-date database, as after a deploy.
@@ -78,7 +78,7 @@ pub async fn bench_in_process(
     }
     report.peak_rss_mb = peak_rss_mb();
     server.abort();
-    state.db.close().await?;
+    state.db.clone().close().await?;
     Ok(report)
 }
 
