@@ -33,7 +33,9 @@ impl Executor {
                 BatchResponse::Single(self.run(&self.single, request).await)
             }
             BatchRequest::Batch(requests) => {
-                // One after another, as async-graphql runs a batch, sharing a budget.
+                // One after another (async-graphql's execute_batch would run them
+                // together): the shared budget is spent in order, and a batch whose
+                // operations share one file part holds one copy of it at a time.
                 let budget = limits::BatchBudget::default();
                 let mut responses = Vec::with_capacity(requests.len());
                 for request in requests {
