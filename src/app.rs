@@ -62,6 +62,7 @@ impl AppState {
         let cache = Cache::new(&config.cache, redis.clone());
         let schema = graphql::build_schema(
             db.clone(),
+            statements.clone(),
             cache.clone(),
             ApiMode::from_restrict_api(config.restrict_api),
         );

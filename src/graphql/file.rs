@@ -3,7 +3,7 @@ use std::io::Read;
 use async_graphql::{Context, ID, InputObject, Object, Upload};
 
 use super::{
-    context::{db, load_required, parse_id, to_id, viewer},
+    context::{db, load_required, parse_id, statements, to_id, viewer},
     guards::CanRead,
     loaders::NotebookById,
     notebook::Notebook,
@@ -129,7 +129,15 @@ impl FileMutation {
     ) -> async_graphql::Result<File> {
         let notebook_id = parse_id(&input.notebook_id, "notebook")?;
         let bytes = read_upload(ctx, &input.file).await?;
-        let meta = files::upload(db(ctx), viewer(ctx), notebook_id, input.filename, bytes).await?;
+        let meta = files::upload(
+            db(ctx),
+            statements(ctx),
+            viewer(ctx),
+            notebook_id,
+            input.filename,
+            bytes,
+        )
+        .await?;
         Ok(File(meta))
     }
 
@@ -144,7 +152,15 @@ impl FileMutation {
             Some(upload) => Some(read_upload(ctx, upload).await?),
             None => None,
         };
-        let meta = files::update(db(ctx), viewer(ctx), id, input.filename, bytes).await?;
+        let meta = files::update(
+            db(ctx),
+            statements(ctx),
+            viewer(ctx),
+            id,
+            input.filename,
+            bytes,
+        )
+        .await?;
         Ok(File(meta))
     }
 

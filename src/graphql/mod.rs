@@ -20,7 +20,9 @@ mod user;
 use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 use sea_orm::DatabaseConnection;
 
-use crate::{auth::Viewer, cache::Cache, policy::ApiMode};
+use std::sync::Arc;
+
+use crate::{auth::Viewer, cache::Cache, db::StatementCounter, policy::ApiMode};
 
 pub use documents::ParsedDocuments;
 pub use errors::RETRY_AFTER;
@@ -54,8 +56,18 @@ fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
         .disable_suggestions()
 }
 
-pub fn build_schema(db: DatabaseConnection, cache: Cache, mode: ApiMode) -> AppSchema {
-    builder().data(db).data(cache).data(mode).finish()
+pub fn build_schema(
+    db: DatabaseConnection,
+    statements: Arc<StatementCounter>,
+    cache: Cache,
+    mode: ApiMode,
+) -> AppSchema {
+    builder()
+        .data(db)
+        .data(statements)
+        .data(cache)
+        .data(mode)
+        .finish()
 }
 
 /// The SDL of the API, as committed in schema.graphql.

@@ -2,7 +2,7 @@ use serde_json::json;
 
 use std::{num::NonZeroUsize, sync::Arc};
 
-use crate::common::{Gql, TestApp, TestAppBuilder};
+use crate::common::{Gql, TestApp, TestAppBuilder, TestUser};
 
 const MIB: usize = 1024 * 1024;
 
@@ -72,10 +72,92 @@ async fn an_upload_over_ten_mebibytes_is_refused_and_nothing_is_stored() {
         .await;
     assert_eq!(files.data()["notebook"]["files"], json!([]));
 
-    let exactly = app
-        .upload(&alice, &id, "max.bin", vec![7u8; 10 * MIB])
-        .await;
+    let largest = noise(10 * MIB, 3);
+    let exactly = app.upload(&alice, &id, "max.bin", largest.clone()).await;
     assert_eq!(exactly.data()["uploadFile"]["size"], 10 * MIB);
+    assert!(download(&app, &id, "max.bin").await == largest);
+}
+
+/// Bytes that a shifted copy or a short write would not reproduce: every value,
+/// in no repeating order.
+fn noise(len: usize, seed: u32) -> Vec<u8> {
+    let mut state = seed;
+    (0..len)
+        .map(|_| {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
+async fn download(app: &TestApp, notebook_id: &str, filename: &str) -> Vec<u8> {
+    let raw = app
+        .client
+        .get(app.url(&format!("/notebooks/{notebook_id}/files/{filename}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 200, "{filename}");
+    raw.bytes().await.unwrap().to_vec()
+}
+
+/// `updateFile` with new bytes, as the editor sends it.
+async fn replace_bytes(app: &TestApp, user: &TestUser, file_id: &str, bytes: Vec<u8>) -> Gql {
+    let operations = json!({
+        "query": "mutation($input: UpdateFileInput!) { updateFile(input: $input) { id filename size } }",
+        "variables": { "input": { "id": file_id, "file": null } }
+    });
+    let form = reqwest::multipart::Form::new()
+        .text("operations", operations.to_string())
+        .text("map", json!({ "0": ["variables.input.file"] }).to_string())
+        .part("0", reqwest::multipart::Part::bytes(bytes).file_name("new"));
+    let response = app
+        .client
+        .post(app.url("/api/graphql"))
+        .header("Authorization", format!("Token {}", user.token))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    Gql::read(response).await
+}
+
+#[tokio::test]
+async fn uploaded_and_replaced_bytes_are_stored_exactly() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let (id, _) = app.notebook(&alice, "Exact", "").await;
+
+    let first = noise(3 * MIB + 7, 1);
+    let before = app.statements();
+    let uploaded = app.upload(&alice, &id, "noise.bin", first.clone()).await;
+    // The API token, the notebook's owner, then the insert: the statement that
+    // carries the bytes is counted like any other.
+    assert_eq!(app.statements() - before, 3, "statements for one upload");
+    let file = uploaded.data()["uploadFile"].clone();
+    assert_eq!(file["size"], first.len());
+    assert!(download(&app, &id, "noise.bin").await == first);
+
+    let second = noise(MIB + 3, 2);
+    let file_id = file["id"].as_str().unwrap();
+    let before = app.statements();
+    let replaced = replace_bytes(&app, &alice, file_id, second.clone()).await;
+    // The API token, the file, its notebook's owner, the update, the answer's
+    // row.
+    assert_eq!(
+        app.statements() - before,
+        5,
+        "statements for one replacement"
+    );
+    assert_eq!(
+        replaced.data()["updateFile"],
+        json!({ "id": file_id, "filename": "noise.bin", "size": second.len() })
+    );
+    assert!(download(&app, &id, "noise.bin").await == second);
+
+    let empty = replace_bytes(&app, &alice, file_id, Vec::new()).await;
+    assert_eq!(empty.data()["updateFile"]["size"], 0);
+    assert!(download(&app, &id, "noise.bin").await.is_empty());
 }
 
 /// A server that runs one request with files at a time.
