@@ -4,6 +4,8 @@
 mod content;
 pub mod sources;
 
+pub use content::UploadedBytes;
+
 use std::collections::HashMap;
 
 use chrono::{DateTime, SubsecRound, Utc};
@@ -47,7 +49,11 @@ pub fn validate_filename(filename: &str) -> Result<()> {
 }
 
 pub fn validate_size(bytes: &[u8]) -> Result<()> {
-    if bytes.len() > MAX_FILE_BYTES {
+    validate_len(bytes.len() as u64)
+}
+
+fn validate_len(len: u64) -> Result<()> {
+    if len > MAX_FILE_BYTES as u64 {
         return Err(Error::PayloadTooLarge(format!(
             "Files may be at most {} MiB",
             MAX_FILE_BYTES / (1024 * 1024)
@@ -76,6 +82,16 @@ fn map_unique(filename: &str) -> impl FnOnce(DbErr) -> Error + '_ {
             duplicate_name(filename)
         } else {
             Error::Database(err)
+        }
+    }
+}
+
+fn map_write_error(filename: &str) -> impl FnOnce(content::WriteError) -> Error + '_ {
+    move |err| match err {
+        content::WriteError::Database(err) => map_unique(filename)(err),
+        content::WriteError::Read(err) => {
+            tracing::error!(%err, "an upload's temporary file could not be read");
+            Error::bad_input("The uploaded file could not be read")
         }
     }
 }
@@ -126,10 +142,10 @@ pub async fn upload(
     viewer: &Viewer,
     notebook_id: i32,
     filename: String,
-    bytes: Vec<u8>,
+    bytes: UploadedBytes,
 ) -> Result<FileMeta> {
     validate_filename(&filename)?;
-    validate_size(&bytes)?;
+    validate_len(bytes.len())?;
     notebooks::editable(db, viewer, notebook_id).await?;
     let size = bytes.len() as i64;
     // As stored: PostgreSQL keeps microseconds, so SQLite gets the same.
@@ -141,7 +157,7 @@ pub async fn upload(
     };
     let id = content::insert(db, statements, new, bytes)
         .await
-        .map_err(map_unique(&filename))?;
+        .map_err(map_write_error(&filename))?;
     Ok(FileMeta {
         id,
         notebook_id,
@@ -173,7 +189,7 @@ pub async fn update(
     viewer: &Viewer,
     id: i32,
     filename: Option<String>,
-    bytes: Option<Vec<u8>>,
+    bytes: Option<UploadedBytes>,
 ) -> Result<FileMeta> {
     let existing = editable(db, viewer, id).await?;
     let name = filename.unwrap_or(existing.filename);
@@ -181,9 +197,11 @@ pub async fn update(
     let last_updated = Utc::now();
     match bytes {
         Some(bytes) => {
-            validate_size(&bytes)?;
+            validate_len(bytes.len())?;
             // A file deleted meanwhile is reported by the read below.
-            content::replace(db, statements, id, &name, last_updated, bytes).await
+            content::replace(db, statements, id, &name, last_updated, bytes)
+                .await
+                .map_err(map_write_error(&name))?;
         }
         None => {
             let active = file::ActiveModel {
@@ -191,10 +209,11 @@ pub async fn update(
                 last_updated: Set(last_updated),
                 ..Default::default()
             };
-            write_changes(db, id, active).await
+            write_changes(db, id, active)
+                .await
+                .map_err(map_unique(&name))?;
         }
     }
-    .map_err(map_unique(&name))?;
     get_meta(db, id)
         .await?
         .ok_or_else(|| Error::not_found(format!("File {id}")))

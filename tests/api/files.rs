@@ -160,6 +160,46 @@ async fn uploaded_and_replaced_bytes_are_stored_exactly() {
     assert!(download(&app, &id, "noise.bin").await.is_empty());
 }
 
+#[tokio::test]
+async fn one_part_may_fill_two_uploads() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let (id, _) = app.notebook(&alice, "Twice", "").await;
+    let bytes = noise(MIB + 5, 4);
+    let operations = json!({
+        "query": "mutation($id: ID!, $a: Upload!, $b: Upload!) {
+                    a: uploadFile(input: { notebookId: $id, filename: \"a.bin\", file: $a }) { size }
+                    b: uploadFile(input: { notebookId: $id, filename: \"b.bin\", file: $b }) { size }
+                  }",
+        "variables": { "id": id, "a": null, "b": null }
+    });
+    let form = reqwest::multipart::Form::new()
+        .text("operations", operations.to_string())
+        .text(
+            "map",
+            json!({ "0": ["variables.a", "variables.b"] }).to_string(),
+        )
+        .part(
+            "0",
+            reqwest::multipart::Part::bytes(bytes.clone()).file_name("x"),
+        );
+    let response = app
+        .client
+        .post(app.url("/api/graphql"))
+        .header("Authorization", format!("Token {}", alice.token))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let response = Gql::read(response).await;
+    assert_eq!(
+        response.data(),
+        &json!({ "a": { "size": bytes.len() }, "b": { "size": bytes.len() } })
+    );
+    assert!(download(&app, &id, "a.bin").await == bytes);
+    assert!(download(&app, &id, "b.bin").await == bytes);
+}
+
 /// A server that runs one request with files at a time.
 async fn one_upload_at_a_time() -> Arc<TestApp> {
     Arc::new(
