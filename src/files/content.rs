@@ -3,13 +3,14 @@
 //! statement and sea-orm hands sqlx another copy of the statement's values, so
 //! a 10 MiB upload was held four or five times at once.
 //!
-//! On SQLite the bytes are not read into memory: the row is written with
+//! On SQLite the bytes never enter memory whole: the row is written with
 //! zeroblob(size), which SQLite's incremental blob I/O then fills from the
-//! upload's temporary file a chunk at a time, in the same transaction. (While
-//! `content` is not the table's last column, SQLite still builds that blob and
-//! the row around it in memory, as it did for a bound value.) On PostgreSQL the
-//! bytes are read and moved into sqlx's arguments, which encode them into the
-//! message.
+//! upload's temporary file a chunk at a time, in the same transaction. SQLite
+//! leaves that blob unexpanded because `content` is the table's last column
+//! (migration m20261128_000005); bound as a value, the bytes were copied twice
+//! more inside SQLite, the bound value and the row built from it. On
+//! PostgreSQL the bytes are read and moved into sqlx's arguments, which encode
+//! them into the message.
 //!
 //! sea-orm's statement counter does not see these statements, so they are
 //! counted here the way sea-orm counts them: once a statement ran, failed or
@@ -229,8 +230,9 @@ mod sqlite {
     use super::*;
 
     // zeroblob($3): a blob of the file's size for the incremental blob I/O to
-    // fill. sqlx numbers `$n` parameters on SQLite as PostgreSQL does, so `$3`
-    // is bound once.
+    // fill, which SQLite does not build in memory while `content` is the last
+    // column. sqlx numbers `$n` parameters on SQLite as PostgreSQL does, so
+    // `$3` is bound once.
     const INSERT: &str = "INSERT INTO files (notebook_id, filename, size, last_updated, content) \
                           VALUES ($1, $2, $3, $4, zeroblob($3)) RETURNING id";
     const REPLACE: &str = "UPDATE files \

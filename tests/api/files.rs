@@ -200,6 +200,42 @@ async fn one_part_may_fill_two_uploads() {
     assert!(download(&app, &id, "b.bin").await == bytes);
 }
 
+/// On SQLite an upload is written as a zero-filled blob, then filled in place;
+/// SQLite leaves that blob unexpanded only in a row's last column (see
+/// migration m20261128_000005). A column added later would go after it.
+#[tokio::test]
+async fn file_bytes_are_the_last_column_on_sqlite() {
+    use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
+    let app = TestApp::spawn().await;
+    if app.state.db.get_database_backend() != DatabaseBackend::Sqlite {
+        return;
+    }
+    let columns = app
+        .state
+        .db
+        .query_all_raw(Statement::from_string(
+            DatabaseBackend::Sqlite,
+            "SELECT name FROM pragma_table_info('files') ORDER BY cid",
+        ))
+        .await
+        .unwrap();
+    let names: Vec<String> = columns
+        .iter()
+        .map(|row| row.try_get("", "name").unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "id",
+            "notebook_id",
+            "filename",
+            "size",
+            "last_updated",
+            "content"
+        ]
+    );
+}
+
 /// A server that runs one request with files at a time.
 async fn one_upload_at_a_time() -> Arc<TestApp> {
     Arc::new(
