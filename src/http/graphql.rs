@@ -13,7 +13,7 @@ use std::{
 };
 
 use async_graphql::{
-    BatchRequest, ParseRequestError,
+    BatchRequest, BatchResponse, ParseRequestError,
     http::{MultipartOptions, parse_query_string, receive_batch_body},
     parser::types::{DocumentOperations, OperationType},
 };
@@ -177,15 +177,18 @@ async fn upload_permit<'a>(
     state: &'a AppState,
     batch: &BatchRequest,
 ) -> Option<tokio::sync::SemaphorePermit<'a>> {
-    let carries_files = match batch {
-        BatchRequest::Single(request) => !request.uploads.is_empty(),
-        BatchRequest::Batch(requests) => requests.iter().any(|r| !r.uploads.is_empty()),
-    };
-    if !carries_files {
+    if !carries_files(batch) {
         return None;
     }
     // The semaphore is never closed.
     state.uploads.acquire().await.ok()
+}
+
+fn carries_files(batch: &BatchRequest) -> bool {
+    match batch {
+        BatchRequest::Single(request) => !request.uploads.is_empty(),
+        BatchRequest::Batch(requests) => requests.iter().any(|r| !r.uploads.is_empty()),
+    }
 }
 
 /// Reads the body as it streams in, stopping as soon as it passes the limit.
@@ -309,6 +312,7 @@ async fn execute(
     // Anonymous visitors of a private server learn nothing, not even the schema.
     let hide_schema = viewer.user.is_none() && state.mode() == ApiMode::Internal;
     let budget = graphql::limits::BatchBudget::default();
+    let one_at_a_time = carries_files(&batch);
     let with_data = |mut request: async_graphql::Request| {
         state.documents.attach(&mut request);
         let request = if hide_schema {
@@ -331,8 +335,24 @@ async fn execute(
             BatchRequest::Batch(requests.into_iter().map(with_data).collect())
         }
     };
+    let run = async {
+        match batch {
+            // A request with files holds one upload permit, but async-graphql
+            // runs a batch's operations together, and one file part may fill
+            // every operation's variable: in turn, each holds its file's bytes
+            // only while it runs.
+            BatchRequest::Batch(requests) if one_at_a_time => {
+                let mut responses = Vec::with_capacity(requests.len());
+                for request in requests {
+                    responses.push(state.schema.execute(request).await);
+                }
+                BatchResponse::Batch(responses)
+            }
+            batch => state.schema.execute_batch(batch).await,
+        }
+    };
     let limit = state.config.graphql_time_limit;
-    let response = tokio::time::timeout(limit, state.schema.execute_batch(batch))
+    let response = tokio::time::timeout(limit, run)
         .await
         .map_err(|_| Refusal::too_slow(limit))?;
     let retry = retry_after(&response);

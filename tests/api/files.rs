@@ -200,6 +200,59 @@ async fn one_part_may_fill_two_uploads() {
     assert!(download(&app, &id, "b.bin").await == bytes);
 }
 
+/// A batch with files runs its operations in turn (see http::graphql::execute);
+/// each still gets its own answer, in order.
+#[tokio::test]
+async fn a_batch_of_uploads_from_one_part_stores_each() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let (id, _) = app.notebook(&alice, "Batch", "").await;
+    let bytes = noise(MIB + 9, 5);
+    let upload =
+        "mutation($input: UploadFileInput!) { uploadFile(input: $input) { filename size } }";
+    let operations: Vec<_> = ["one.bin", "two.bin", "three.bin"]
+        .iter()
+        .map(|name| {
+            json!({
+                "query": upload,
+                "variables": { "input": { "notebookId": id, "filename": name, "file": null } }
+            })
+        })
+        .collect();
+    let paths: Vec<_> = (0..operations.len())
+        .map(|n| format!("{n}.variables.input.file"))
+        .collect();
+    let form = reqwest::multipart::Form::new()
+        .text("operations", json!(operations).to_string())
+        .text("map", json!({ "0": paths }).to_string())
+        .part(
+            "0",
+            reqwest::multipart::Part::bytes(bytes.clone()).file_name("x"),
+        );
+    let response = app
+        .client
+        .post(app.url("/api/graphql"))
+        .header("Authorization", format!("Token {}", alice.token))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let answers: serde_json::Value = response.json().await.unwrap();
+    let size = bytes.len();
+    assert_eq!(
+        answers,
+        json!([
+            { "data": { "uploadFile": { "filename": "one.bin", "size": size } } },
+            { "data": { "uploadFile": { "filename": "two.bin", "size": size } } },
+            { "data": { "uploadFile": { "filename": "three.bin", "size": size } } },
+        ])
+    );
+    for name in ["one.bin", "two.bin", "three.bin"] {
+        assert!(download(&app, &id, name).await == bytes, "{name}");
+    }
+}
+
 /// On SQLite an upload is written as a zero-filled blob, then filled in place;
 /// SQLite leaves that blob unexpanded only in a row's last column (see
 /// migration m20261128_000005). A column added later would go after it.
