@@ -75,6 +75,7 @@ impl AppState {
         let documents = graphql::ParsedDocuments::default();
         let graphql = graphql::build_executor(
             db.clone(),
+            statements.clone(),
             cache.clone(),
             ApiMode::from_restrict_api(config.restrict_api),
             documents.clone(),

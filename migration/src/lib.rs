@@ -7,6 +7,7 @@ mod m20261128_000001_initial_schema;
 mod m20261128_000002_sessions;
 mod m20261128_000003_background_work;
 mod m20261128_000004_lz4_revision_content;
+mod m20261128_000005_file_content_last;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000002_sessions::Migration),
             Box::new(m20261128_000003_background_work::Migration),
             Box::new(m20261128_000004_lz4_revision_content::Migration),
+            Box::new(m20261128_000005_file_content_last::Migration),
         ]
     }
 }

@@ -1,7 +1,10 @@
 //! Files: bytes attached to a notebook, at most 10 MiB each, names unique per
 //! notebook. Their bytes live in the database, as in the original server.
 
+mod content;
 pub mod sources;
+
+pub use content::UploadedBytes;
 
 use std::collections::HashMap;
 
@@ -14,6 +17,7 @@ use sea_orm::{
 use crate::{
     auth::Viewer,
     config::MAX_FILE_BYTES,
+    db::StatementCounter,
     entity::file::{self, FileMeta},
     error::{Error, Result},
     notebooks,
@@ -45,7 +49,11 @@ pub fn validate_filename(filename: &str) -> Result<()> {
 }
 
 pub fn validate_size(bytes: &[u8]) -> Result<()> {
-    if bytes.len() > MAX_FILE_BYTES {
+    validate_len(bytes.len() as u64)
+}
+
+fn validate_len(len: u64) -> Result<()> {
+    if len > MAX_FILE_BYTES as u64 {
         return Err(Error::PayloadTooLarge(format!(
             "Files may be at most {} MiB",
             MAX_FILE_BYTES / (1024 * 1024)
@@ -74,6 +82,16 @@ fn map_unique(filename: &str) -> impl FnOnce(DbErr) -> Error + '_ {
             duplicate_name(filename)
         } else {
             Error::Database(err)
+        }
+    }
+}
+
+fn map_write_error(filename: &str) -> impl FnOnce(content::WriteError) -> Error + '_ {
+    move |err| match err {
+        content::WriteError::Database(err) => map_unique(filename)(err),
+        content::WriteError::Read(err) => {
+            tracing::error!(%err, "an upload's temporary file could not be read");
+            Error::bad_input("The uploaded file could not be read")
         }
     }
 }
@@ -120,30 +138,28 @@ pub async fn read(
 
 pub async fn upload(
     db: &DatabaseConnection,
+    statements: &StatementCounter,
     viewer: &Viewer,
     notebook_id: i32,
     filename: String,
-    bytes: Vec<u8>,
+    bytes: UploadedBytes,
 ) -> Result<FileMeta> {
     validate_filename(&filename)?;
-    validate_size(&bytes)?;
+    validate_len(bytes.len())?;
     notebooks::editable(db, viewer, notebook_id).await?;
     let size = bytes.len() as i64;
     // As stored: PostgreSQL keeps microseconds, so SQLite gets the same.
     let last_updated = Utc::now().trunc_subsecs(6);
-    let inserted = file::Entity::insert(file::ActiveModel {
-        notebook_id: Set(notebook_id),
-        filename: Set(filename.clone()),
-        size: Set(size),
-        content: Set(bytes),
-        last_updated: Set(last_updated),
-        ..Default::default()
-    })
-    .exec(db)
-    .await
-    .map_err(map_unique(&filename))?;
+    let new = content::NewFile {
+        notebook_id,
+        filename: &filename,
+        last_updated,
+    };
+    let id = content::insert(db, statements, new, bytes)
+        .await
+        .map_err(map_write_error(&filename))?;
     Ok(FileMeta {
-        id: inserted.last_insert_id,
+        id,
         notebook_id,
         filename,
         size,
@@ -169,27 +185,35 @@ async fn write_changes(
 /// Renames a file, replaces its bytes, or both.
 pub async fn update(
     db: &DatabaseConnection,
+    statements: &StatementCounter,
     viewer: &Viewer,
     id: i32,
     filename: Option<String>,
-    bytes: Option<Vec<u8>>,
+    bytes: Option<UploadedBytes>,
 ) -> Result<FileMeta> {
     let existing = editable(db, viewer, id).await?;
-    let mut active = file::ActiveModel {
-        last_updated: Set(Utc::now()),
-        ..Default::default()
-    };
     let name = filename.unwrap_or(existing.filename);
     validate_filename(&name)?;
-    active.filename = Set(name.clone());
-    if let Some(bytes) = bytes {
-        validate_size(&bytes)?;
-        active.size = Set(bytes.len() as i64);
-        active.content = Set(bytes);
+    let last_updated = Utc::now();
+    match bytes {
+        Some(bytes) => {
+            validate_len(bytes.len())?;
+            // A file deleted meanwhile is reported by the read below.
+            content::replace(db, statements, id, &name, last_updated, bytes)
+                .await
+                .map_err(map_write_error(&name))?;
+        }
+        None => {
+            let active = file::ActiveModel {
+                filename: Set(name.clone()),
+                last_updated: Set(last_updated),
+                ..Default::default()
+            };
+            write_changes(db, id, active)
+                .await
+                .map_err(map_unique(&name))?;
+        }
     }
-    write_changes(db, id, active)
-        .await
-        .map_err(map_unique(&name))?;
     get_meta(db, id)
         .await?
         .ok_or_else(|| Error::not_found(format!("File {id}")))

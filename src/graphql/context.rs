@@ -1,6 +1,6 @@
 //! Reading what every resolver needs from the GraphQL context.
 
-use std::hash::Hash;
+use std::{hash::Hash, sync::Arc};
 
 use async_graphql::{Context, ID, dataloader::Loader};
 use sea_orm::DatabaseConnection;
@@ -9,11 +9,17 @@ use super::loaders::{DbLoader, RequestLoader};
 use crate::{
     auth::Viewer,
     cache::Cache,
+    db::StatementCounter,
     error::{Error, Result},
 };
 
 pub fn db<'a>(ctx: &Context<'a>) -> &'a DatabaseConnection {
     ctx.data_unchecked::<DatabaseConnection>()
+}
+
+/// For statements run past sea-orm, which counts its own.
+pub fn statements<'a>(ctx: &Context<'a>) -> &'a StatementCounter {
+    ctx.data_unchecked::<Arc<StatementCounter>>()
 }
 
 pub fn cache<'a>(ctx: &Context<'a>) -> &'a Cache {

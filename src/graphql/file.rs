@@ -1,18 +1,15 @@
-use std::io::Read;
-
 use async_graphql::{Context, ID, InputObject, Object, Upload};
 
 use super::{
-    context::{db, load_required, parse_id, to_id, viewer},
+    context::{db, load_required, parse_id, statements, to_id, viewer},
     guards::CanRead,
     loaders::NotebookById,
     notebook::Notebook,
 };
 use crate::{
-    config::MAX_FILE_BYTES,
     entity::file::FileMeta,
     error::{Error, Result},
-    files,
+    files::{self, UploadedBytes},
 };
 
 pub struct File(pub FileMeta);
@@ -61,30 +58,13 @@ impl File {
     }
 }
 
-/// Reads an upload, refusing more than a file may hold. The multipart parser has
-/// already stopped oversized parts while streaming; this guards the other paths.
-async fn read_upload(ctx: &Context<'_>, upload: &Upload) -> Result<Vec<u8>> {
-    let value = upload
+/// An upload's bytes, where the multipart parser left them: in a temporary file,
+/// which it stopped writing past the size limit.
+fn uploaded_bytes(ctx: &Context<'_>, upload: &Upload) -> Result<UploadedBytes> {
+    upload
         .value(ctx)
-        .map_err(|_| Error::bad_input("The uploaded file could not be read"))?;
-    // Sized once: growing by doubling would hold up to 16 MiB, and twice that
-    // while a reallocation copies.
-    let capacity = value
-        .size()
-        .map_or(0, |size| size.min(MAX_FILE_BYTES as u64 + 1));
-    let read = tokio::task::spawn_blocking(move || {
-        let mut bytes = Vec::with_capacity(capacity as usize);
-        value
-            .into_read()
-            .take(MAX_FILE_BYTES as u64 + 1)
-            .read_to_end(&mut bytes)
-            .map(|_| bytes)
-    })
-    .await
-    .map_err(|err| Error::Internal(err.to_string()))?;
-    let bytes = read.map_err(|_| Error::bad_input("The uploaded file could not be read"))?;
-    files::validate_size(&bytes)?;
-    Ok(bytes)
+        .and_then(|value| UploadedBytes::new(value.content))
+        .map_err(|_| Error::bad_input("The uploaded file could not be read"))
 }
 
 #[derive(Default)]
@@ -128,8 +108,16 @@ impl FileMutation {
         input: UploadFileInput,
     ) -> async_graphql::Result<File> {
         let notebook_id = parse_id(&input.notebook_id, "notebook")?;
-        let bytes = read_upload(ctx, &input.file).await?;
-        let meta = files::upload(db(ctx), viewer(ctx), notebook_id, input.filename, bytes).await?;
+        let bytes = uploaded_bytes(ctx, &input.file)?;
+        let meta = files::upload(
+            db(ctx),
+            statements(ctx),
+            viewer(ctx),
+            notebook_id,
+            input.filename,
+            bytes,
+        )
+        .await?;
         Ok(File(meta))
     }
 
@@ -141,10 +129,18 @@ impl FileMutation {
     ) -> async_graphql::Result<File> {
         let id = parse_id(&input.id, "file")?;
         let bytes = match &input.file {
-            Some(upload) => Some(read_upload(ctx, upload).await?),
+            Some(upload) => Some(uploaded_bytes(ctx, upload)?),
             None => None,
         };
-        let meta = files::update(db(ctx), viewer(ctx), id, input.filename, bytes).await?;
+        let meta = files::update(
+            db(ctx),
+            statements(ctx),
+            viewer(ctx),
+            id,
+            input.filename,
+            bytes,
+        )
+        .await?;
         Ok(File(meta))
     }
 

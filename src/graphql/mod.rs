@@ -22,7 +22,9 @@ mod user;
 use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 use sea_orm::DatabaseConnection;
 
-use crate::{auth::Viewer, cache::Cache, policy::ApiMode};
+use std::sync::Arc;
+
+use crate::{auth::Viewer, cache::Cache, db::StatementCounter, policy::ApiMode};
 
 pub use documents::ParsedDocuments;
 pub use errors::RETRY_AFTER;
@@ -57,6 +59,7 @@ fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
 
 pub fn build_executor(
     db: DatabaseConnection,
+    statements: Arc<StatementCounter>,
     cache: Cache,
     mode: ApiMode,
     documents: ParsedDocuments,
@@ -64,6 +67,7 @@ pub fn build_executor(
     let with_data = |builder: SchemaBuilder<_, _, _>| {
         builder
             .data(db.clone())
+            .data(statements.clone())
             .data(cache.clone())
             .data(mode)
             .finish()

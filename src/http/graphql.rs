@@ -177,15 +177,18 @@ async fn upload_permit<'a>(
     state: &'a AppState,
     batch: &BatchRequest,
 ) -> Option<tokio::sync::SemaphorePermit<'a>> {
-    let carries_files = match batch {
-        BatchRequest::Single(request) => !request.uploads.is_empty(),
-        BatchRequest::Batch(requests) => requests.iter().any(|r| !r.uploads.is_empty()),
-    };
-    if !carries_files {
+    if !carries_files(batch) {
         return None;
     }
     // The semaphore is never closed.
     state.uploads.acquire().await.ok()
+}
+
+fn carries_files(batch: &BatchRequest) -> bool {
+    match batch {
+        BatchRequest::Single(request) => !request.uploads.is_empty(),
+        BatchRequest::Batch(requests) => requests.iter().any(|r| !r.uploads.is_empty()),
+    }
 }
 
 /// Reads the body as it streams in, stopping as soon as it passes the limit.
