@@ -107,18 +107,8 @@ async fn replace_bytes(app: &TestApp, user: &TestUser, file_id: &str, bytes: Vec
         "query": "mutation($input: UpdateFileInput!) { updateFile(input: $input) { id filename size } }",
         "variables": { "input": { "id": file_id, "file": null } }
     });
-    let form = reqwest::multipart::Form::new()
-        .text("operations", operations.to_string())
-        .text("map", json!({ "0": ["variables.input.file"] }).to_string())
-        .part("0", reqwest::multipart::Part::bytes(bytes).file_name("new"));
-    let response = app
-        .client
-        .post(app.url("/api/graphql"))
-        .header("Authorization", format!("Token {}", user.token))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let map = json!({ "0": ["variables.input.file"] });
+    let response = app.send_file(user, operations, map, "new", bytes).await;
     Gql::read(response).await
 }
 
@@ -173,24 +163,10 @@ async fn one_part_may_fill_two_uploads() {
                   }",
         "variables": { "id": id, "a": null, "b": null }
     });
-    let form = reqwest::multipart::Form::new()
-        .text("operations", operations.to_string())
-        .text(
-            "map",
-            json!({ "0": ["variables.a", "variables.b"] }).to_string(),
-        )
-        .part(
-            "0",
-            reqwest::multipart::Part::bytes(bytes.clone()).file_name("x"),
-        );
+    let map = json!({ "0": ["variables.a", "variables.b"] });
     let response = app
-        .client
-        .post(app.url("/api/graphql"))
-        .header("Authorization", format!("Token {}", alice.token))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+        .send_file(&alice, operations, map, "x", bytes.clone())
+        .await;
     let response = Gql::read(response).await;
     assert_eq!(
         response.data(),
@@ -200,7 +176,7 @@ async fn one_part_may_fill_two_uploads() {
     assert!(download(&app, &id, "b.bin").await == bytes);
 }
 
-/// A batch with files runs its operations in turn (see http::graphql::execute);
+/// A batch runs its operations in turn (see graphql::Executor::execute);
 /// each still gets its own answer, in order.
 #[tokio::test]
 async fn a_batch_of_uploads_from_one_part_stores_each() {
@@ -222,21 +198,15 @@ async fn a_batch_of_uploads_from_one_part_stores_each() {
     let paths: Vec<_> = (0..operations.len())
         .map(|n| format!("{n}.variables.input.file"))
         .collect();
-    let form = reqwest::multipart::Form::new()
-        .text("operations", json!(operations).to_string())
-        .text("map", json!({ "0": paths }).to_string())
-        .part(
-            "0",
-            reqwest::multipart::Part::bytes(bytes.clone()).file_name("x"),
-        );
     let response = app
-        .client
-        .post(app.url("/api/graphql"))
-        .header("Authorization", format!("Token {}", alice.token))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+        .send_file(
+            &alice,
+            json!(operations),
+            json!({ "0": paths }),
+            "x",
+            bytes.clone(),
+        )
+        .await;
     assert_eq!(response.status(), 200);
     let answers: serde_json::Value = response.json().await.unwrap();
     let size = bytes.len();

@@ -300,22 +300,35 @@ impl TestApp {
                       }",
             "variables": { "input": { "notebookId": notebook_id, "filename": filename, "file": null } }
         });
+        let map = json!({ "0": ["variables.input.file"] });
+        let response = self.send_file(user, operations, map, filename, bytes).await;
+        Gql::read(response).await
+    }
+
+    /// Sends `operations` with one file, part "0", which `map` gives to the
+    /// variables it names (the GraphQL multipart request spec).
+    pub async fn send_file(
+        &self,
+        user: &TestUser,
+        operations: Value,
+        map: Value,
+        filename: &str,
+        bytes: Vec<u8>,
+    ) -> reqwest::Response {
         let form = reqwest::multipart::Form::new()
             .text("operations", operations.to_string())
-            .text("map", json!({ "0": ["variables.input.file"] }).to_string())
+            .text("map", map.to_string())
             .part(
                 "0",
                 reqwest::multipart::Part::bytes(bytes).file_name(filename.to_string()),
             );
-        let response = self
-            .client
+        self.client
             .post(self.url("/api/graphql"))
             .header("Authorization", format!("Token {}", user.token))
             .multipart(form)
             .send()
             .await
-            .unwrap();
-        Gql::read(response).await
+            .unwrap()
     }
 
     /// This server's origin, as its own pages send it.
