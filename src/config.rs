@@ -274,8 +274,6 @@ impl Config {
         })
     }
 
-    /// A configuration for tests and tools: development defaults, nothing from the
-    /// environment.
     /// How many requests with files run at once.
     pub fn upload_permits(&self) -> usize {
         let default = if self.database_url.starts_with("sqlite:") {
@@ -286,6 +284,8 @@ impl Config {
         self.upload_concurrency.unwrap_or(default).get()
     }
 
+    /// A configuration for tests and tools: development defaults, nothing from the
+    /// environment.
     pub fn for_database(database_url: impl Into<String>) -> Self {
         let mut config = Self::from_lookup(true, |_| None).expect("defaults are valid");
         config.database_url = database_url.into();

@@ -97,19 +97,14 @@ pub fn request_loader(db: DatabaseConnection, writes: bool) -> RequestLoader {
 /// notebooks will ask for.
 pub async fn prefetch_notebooks(ctx: &Context<'_>, notebooks: &[notebook::Model]) -> Result<()> {
     let lookahead = ctx.look_ahead();
-    let selected = |field: &str| {
-        lookahead.field("nodes").field(field).exists()
-            || lookahead.field("edges").field("node").field(field).exists()
+    // Whether the page's nodes select this path, as `nodes` or as `edges.node`.
+    let selected_path = |path: &[&str]| {
+        let under = |node: async_graphql::Lookahead<'_>| {
+            path.iter().fold(node, |at, field| at.field(field)).exists()
+        };
+        under(lookahead.field("nodes")) || under(lookahead.field("edges").field("node"))
     };
-    let selected_in = |field: &str, inner: &str| {
-        lookahead.field("nodes").field(field).field(inner).exists()
-            || lookahead
-                .field("edges")
-                .field("node")
-                .field(field)
-                .field(inner)
-                .exists()
-    };
+    let selected = |field: &str| selected_path(&[field]);
     let loader = ctx.data_unchecked::<RequestLoader>();
     let ids: Vec<i32> = notebooks.iter().map(|notebook| notebook.id).collect();
     let owners: Vec<UserById> = notebooks.iter().map(|nb| UserById(nb.owner_id)).collect();
@@ -117,7 +112,7 @@ pub async fn prefetch_notebooks(ctx: &Context<'_>, notebooks: &[notebook::Model]
     if selected("owner") {
         loader.load_many(owners).await.map_err(failed)?;
     }
-    if selected_in("latestRevision", "content") {
+    if selected_path(&["latestRevision", "content"]) {
         loader
             .load_many(ids.iter().copied().map(LatestRevision))
             .await

@@ -57,7 +57,7 @@ impl Notebook {
         let Some(id) = self.0.forked_from_id else {
             return Ok(None);
         };
-        Ok(load(ctx, RevisionById(id)).await?.map(Revision::Whole))
+        Ok(load(ctx, RevisionById(id)).await?.map(Revision::from))
     }
 
     async fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
@@ -70,14 +70,14 @@ impl Notebook {
 
     async fn latest_revision(&self, ctx: &Context<'_>) -> async_graphql::Result<Revision> {
         if let Some(latest) = &self.1 {
-            return Ok(Revision::Whole(latest.clone()));
+            return Ok(Revision::from(latest.clone()));
         }
         if ctx.look_ahead().field("content").exists() {
             let whole = load_required(ctx, LatestRevision(self.0.id)).await?;
-            return Ok(Revision::Whole(whole));
+            return Ok(Revision::from(whole));
         }
         let head = load_required(ctx, LatestRevisionHead(self.0.id)).await?;
-        Ok(Revision::Head(head))
+        Ok(Revision::from(head))
     }
 
     async fn revision_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
@@ -119,7 +119,7 @@ impl Notebook {
             page,
             RevisionTotal(filter),
             |r| r.id,
-            Revision::Whole,
+            Revision::from,
         ))
     }
 

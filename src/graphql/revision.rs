@@ -11,25 +11,33 @@ use crate::{
     notebooks::revisions::{self, NewRevision},
 };
 
-/// A revision as it was read: whole, or without its content (lists of
-/// notebooks), in which case the content is loaded if a query asks for it.
-pub enum Revision {
-    Whole(revision::Model),
-    Head(revision::Head),
+/// A revision as it was read. Lists of notebooks read it without its content,
+/// which is then loaded only if a query asks for it.
+pub struct Revision {
+    head: revision::Head,
+    content: Option<String>,
 }
 
-impl Revision {
-    fn id_number(&self) -> i32 {
-        match self {
-            Revision::Whole(whole) => whole.id,
-            Revision::Head(head) => head.id,
+impl From<revision::Model> for Revision {
+    fn from(whole: revision::Model) -> Self {
+        Revision {
+            head: revision::Head {
+                id: whole.id,
+                notebook_id: whole.notebook_id,
+                title: whole.title,
+                is_draft: whole.is_draft,
+                created_at: whole.created_at,
+            },
+            content: Some(whole.content),
         }
     }
+}
 
-    fn notebook_id(&self) -> i32 {
-        match self {
-            Revision::Whole(whole) => whole.notebook_id,
-            Revision::Head(head) => head.notebook_id,
+impl From<revision::Head> for Revision {
+    fn from(head: revision::Head) -> Self {
+        Revision {
+            head,
+            content: None,
         }
     }
 }
@@ -37,42 +45,37 @@ impl Revision {
 #[Object]
 impl Revision {
     async fn id(&self) -> ID {
-        to_id(self.id_number())
+        to_id(self.head.id)
     }
 
     async fn notebook(&self, ctx: &Context<'_>) -> async_graphql::Result<Notebook> {
         Ok(Notebook::from(
-            load_required(ctx, NotebookById(self.notebook_id())).await?,
+            load_required(ctx, NotebookById(self.head.notebook_id)).await?,
         ))
     }
 
     async fn title(&self) -> &str {
-        match self {
-            Revision::Whole(whole) => &whole.title,
-            Revision::Head(head) => &head.title,
-        }
+        &self.head.title
     }
 
     async fn content(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
-        Ok(match self {
-            Revision::Whole(whole) => whole.content.clone(),
-            Revision::Head(head) => load_required(ctx, RevisionById(head.id)).await?.content,
+        Ok(match &self.content {
+            Some(content) => content.clone(),
+            None => {
+                load_required(ctx, RevisionById(self.head.id))
+                    .await?
+                    .content
+            }
         })
     }
 
     async fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
-        match self {
-            Revision::Whole(whole) => whole.created_at,
-            Revision::Head(head) => head.created_at,
-        }
+        self.head.created_at
     }
 
     /// Saved by autosave and not yet kept by pruning.
     async fn is_draft(&self) -> bool {
-        match self {
-            Revision::Whole(whole) => whole.is_draft,
-            Revision::Head(head) => head.is_draft,
-        }
+        self.head.is_draft
     }
 }
 
@@ -84,7 +87,7 @@ impl RevisionQuery {
     #[graphql(guard = "CanRead")]
     async fn revision(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Revision>> {
         let id = parse_id(&id, "revision")?;
-        Ok(revisions::get(db(ctx), id).await?.map(Revision::Whole))
+        Ok(revisions::get(db(ctx), id).await?.map(Revision::from))
     }
 }
 
@@ -116,7 +119,7 @@ impl RevisionMutation {
                 .map(|id| parse_id(&id, "revision"))
                 .transpose()?,
         };
-        Ok(Revision::Whole(
+        Ok(Revision::from(
             revisions::create(db(ctx), cache(ctx), viewer(ctx), new).await?,
         ))
     }

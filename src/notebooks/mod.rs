@@ -277,7 +277,7 @@ pub async fn list(
 /// The newest notebooks, cached once for every page size (the largest page and
 /// the one row that tells whether another page follows), with what the list
 /// shows of them.
-#[derive(Serialize, Deserialize)]
+#[derive(Default, Serialize, Deserialize)]
 struct FrontPage {
     notebooks: Vec<notebook::Model>,
     owners: Vec<user::Model>,
@@ -304,11 +304,7 @@ async fn front_page(db: &impl ConnectionTrait, cache: &Cache) -> Result<FrontPag
             }))
         })
         .await?;
-    Ok(front.unwrap_or(FrontPage {
-        notebooks: vec![],
-        owners: vec![],
-        latest_heads: vec![],
-    }))
+    Ok(front.unwrap_or_default())
 }
 
 /// The cache keys that show this user as an owner.
