@@ -45,7 +45,6 @@ pub struct Shared {
     pub db: DatabaseConnection,
     pub config: Arc<Config>,
     pub graphql: Executor,
-    pub documents: graphql::ParsedDocuments,
     pub cache: Cache,
     /// SQL statements run since start-up.
     pub statements: Arc<StatementCounter>,
@@ -72,13 +71,11 @@ impl AppState {
             .map(|url| RedisConnection::lazy(url, config.cache.redis_timeout))
             .transpose()?;
         let cache = Cache::new(&config.cache, redis.clone());
-        let documents = graphql::ParsedDocuments::default();
         let graphql = graphql::build_executor(
             db.clone(),
             statements.clone(),
             cache.clone(),
             ApiMode::from_restrict_api(config.restrict_api),
-            documents.clone(),
         );
         Ok(AppState(Arc::new(Shared {
             db,
@@ -99,7 +96,6 @@ impl AppState {
             uploads: Arc::new(Semaphore::new(config.upload_permits())),
             config: Arc::new(config),
             graphql,
-            documents,
             cache,
             statements,
         })))

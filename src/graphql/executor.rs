@@ -7,7 +7,10 @@
 //! operations' complexities are summed, and only validation knows them), so
 //! batches run in a second copy of the schema that has it.
 
-use async_graphql::{BatchRequest, BatchResponse, Request, Response};
+use async_graphql::{
+    BatchRequest, BatchResponse, Request, Response,
+    parser::types::{DocumentOperations, OperationType},
+};
 
 use super::{AppSchema, ParsedDocuments, errors, limits};
 
@@ -44,6 +47,24 @@ impl Executor {
                 }
                 BatchResponse::Batch(responses)
             }
+        }
+    }
+
+    /// Whether the operation that would run is anything but a query. A document
+    /// that does not parse runs nothing; execution reports why.
+    pub fn changes_state(&self, request: &Request) -> bool {
+        let Some(document) = self.documents.get_or_parse(&request.query) else {
+            return false;
+        };
+        let is_query = |ty: &OperationType| *ty == OperationType::Query;
+        match &document.operations {
+            DocumentOperations::Single(operation) => !is_query(&operation.node.ty),
+            DocumentOperations::Multiple(operations) => match &request.operation_name {
+                Some(name) => operations
+                    .iter()
+                    .any(|(op_name, op)| op_name.as_str() == name && !is_query(&op.node.ty)),
+                None => operations.values().any(|op| !is_query(&op.node.ty)),
+            },
         }
     }
 

@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use crate::{auth::Viewer, cache::Cache, db::StatementCounter, policy::ApiMode};
 
-pub use documents::ParsedDocuments;
+use documents::ParsedDocuments;
 pub use errors::RETRY_AFTER;
 pub use executor::Executor;
 pub use loaders::DbLoader;
@@ -62,7 +62,6 @@ pub fn build_executor(
     statements: Arc<StatementCounter>,
     cache: Cache,
     mode: ApiMode,
-    documents: ParsedDocuments,
 ) -> Executor {
     let with_data = |builder: SchemaBuilder<_, _, _>| {
         builder
@@ -75,7 +74,7 @@ pub fn build_executor(
     Executor::new(
         with_data(builder()),
         with_data(builder().extension(limits::BatchComplexity)),
-        documents,
+        ParsedDocuments::default(),
     )
 }
 

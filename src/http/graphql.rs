@@ -15,7 +15,6 @@ use std::{
 use async_graphql::{
     BatchRequest, ParseRequestError,
     http::{MultipartOptions, parse_query_string, receive_batch_body},
-    parser::types::{DocumentOperations, OperationType},
 };
 use async_graphql_axum::GraphQLResponse;
 use axum::{
@@ -249,31 +248,13 @@ async fn query_over_get(
             format!("The query string is not a valid GraphQL request: {err}"),
         )
     })?;
-    if changes_state(&state, &request) {
+    if state.graphql.changes_state(&request) {
         return Err(Refusal::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "Mutations must be sent with POST",
         ));
     }
     execute(&state, viewer, BatchRequest::Single(request)).await
-}
-
-/// Whether the operation that would run is anything but a query. A document that
-/// does not parse runs nothing; the executor reports why.
-fn changes_state(state: &AppState, request: &async_graphql::Request) -> bool {
-    let Some(document) = state.documents.get_or_parse(&request.query) else {
-        return false;
-    };
-    let is_query = |ty: &OperationType| *ty == OperationType::Query;
-    match &document.operations {
-        DocumentOperations::Single(operation) => !is_query(&operation.node.ty),
-        DocumentOperations::Multiple(operations) => match &request.operation_name {
-            Some(name) => operations
-                .iter()
-                .any(|(op_name, op)| op_name.as_str() == name && !is_query(&op.node.ty)),
-            None => operations.values().any(|op| !is_query(&op.node.ty)),
-        },
-    }
 }
 
 /// Mutations cost more than the one request that the rate limit has charged:
@@ -290,7 +271,7 @@ async fn charge_mutations(
     };
     let mutations = requests
         .into_iter()
-        .filter(|r| changes_state(state, r))
+        .filter(|r| state.graphql.changes_state(r))
         .count() as u32;
     if mutations == 0 {
         return Ok(None);
@@ -317,7 +298,7 @@ async fn execute(
         } else {
             request
         };
-        let writes = changes_state(state, &request);
+        let writes = state.graphql.changes_state(&request);
         graphql::request_data(request, viewer.clone(), &state.db, writes)
     };
     let batch = match batch {
