@@ -14,11 +14,14 @@ if [ ! -x "${CHROMIUM_BIN:-/usr/bin/chromium}" ]; then
   fi
 fi
 
-SERVER_BIN="${IODIDE_SERVER_BIN:-../../target/debug/iodide-server}"
+# Where cargo put it: CARGO_TARGET_DIR when set (absolute), else the workspace's target/.
+SERVER_BIN="${IODIDE_SERVER_BIN:-${CARGO_TARGET_DIR:-../../target}/debug/iodide-server}"
 if [ ! -x "$SERVER_BIN" ]; then
   echo "The server binary $SERVER_BIN is missing: run cargo build first (or set IODIDE_SERVER_BIN)." >&2
   exit 1
 fi
+
+export IODIDE_SERVER_BIN="$SERVER_BIN"
 
 echo "==> npm ci"
 npm ci --no-audit --no-fund
