@@ -6,19 +6,24 @@ use axum::{
     Extension, Form, Json, Router,
     extract::{Query, State},
     http::{HeaderMap, StatusCode},
-    response::{Html, IntoResponse, Redirect, Response},
+    middleware,
+    response::{IntoResponse, Redirect, Response},
     routing::get,
 };
 use serde::Deserialize;
 use serde_json::json;
 use tower_sessions::Session;
 
-use super::is_same_origin;
+use super::{
+    is_same_origin,
+    templates::{self, Link, Message, SignInForm, SignInUnavailable, SignedIn},
+};
 use crate::{
     app::AppState,
-    auth::{Viewer, github::PendingLogin, session},
+    auth::{github::PendingLogin, session},
     error::Error,
     policy, users,
+    viewer::Viewer,
 };
 
 const PENDING_LOGIN: &str = "pending_login";
@@ -28,8 +33,9 @@ pub fn routes() -> Router<AppState> {
         .route("/login/", get(start).post(development_sign_in))
         .route("/oauth/complete/github/", get(github_callback))
         .route("/login_success/", get(login_success))
-        .route("/login_success/notify.js", get(login_success_script))
         .route("/logout/", get(logout))
+        .route_layer(middleware::from_fn(templates::errors_as_pages))
+        .route("/login_success/notify.js", get(login_success_script))
         .route("/userinfo/", get(userinfo))
 }
 
@@ -77,12 +83,7 @@ async fn start(
     if state.config.dev_mode {
         return development_form(next.as_deref(), None, StatusCode::OK);
     }
-    page(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Sign-in is not configured",
-        "<p>This server has no sign-in provider. Its operator can set \
-         <code>GITHUB_CLIENT_ID</code> and <code>GITHUB_CLIENT_SECRET</code>.</p>",
-    )
+    templates::page(StatusCode::SERVICE_UNAVAILABLE, &SignInUnavailable)
 }
 
 #[derive(Deserialize)]
@@ -98,7 +99,7 @@ async fn github_callback(
     Query(params): Query<CallbackParams>,
 ) -> Response {
     let Some(github) = &state.github else {
-        return page(StatusCode::NOT_FOUND, "Sign-in is not configured", "");
+        return Error::NotFound("Sign-in is not configured".into()).into_response();
     };
     // One use only: the pending login is gone whatever happens next.
     let pending = match session.remove::<PendingLogin>(PENDING_LOGIN).await {
@@ -154,11 +155,15 @@ async fn finish_sign_in(session: &Session, user_id: i32, next: Option<String>) -
 }
 
 fn sign_in_failed(status: StatusCode, message: &str) -> Response {
-    let body = format!(
-        "<p>{}</p><p><a href=\"/login/\">Try again</a></p>",
-        html_escape::encode_text(message)
-    );
-    page(status, "Sign-in failed", &body)
+    let page = Message {
+        title: "Sign-in failed",
+        message,
+        link: Some(Link {
+            href: "/login/".into(),
+            text: "Try again",
+        }),
+    };
+    templates::page(status, &page)
 }
 
 #[derive(Deserialize)]
@@ -175,11 +180,7 @@ async fn development_sign_in(
     Form(form): Form<DevelopmentSignIn>,
 ) -> Response {
     if !state.config.dev_mode || state.github.is_some() || state.openidc.is_some() {
-        return page(
-            StatusCode::NOT_FOUND,
-            "Not available",
-            "<p>Local sign-in is for development only.</p>",
-        );
+        return Error::NotFound("Local sign-in is for development only.".into()).into_response();
     }
     if !is_same_origin(&headers, &state.config.server_uri) {
         return Error::Forbidden("Cross-site sign-in refused".into()).into_response();
@@ -196,33 +197,11 @@ async fn development_sign_in(
 }
 
 fn development_form(next: Option<&str>, problem: Option<&str>, status: StatusCode) -> Response {
-    let problem = problem
-        .map(|p| format!("<p class=\"problem\">{}</p>", html_escape::encode_text(p)))
-        .unwrap_or_default();
-    let next = next
-        .map(|n| {
-            format!(
-                "<input type=\"hidden\" name=\"next\" value=\"{}\">",
-                html_escape::encode_double_quoted_attribute(n)
-            )
-        })
-        .unwrap_or_default();
-    let body = format!(
-        "<p>Development mode: sign in as any local user. This form does not exist in production.</p>\
-         {problem}<form method=\"post\" action=\"/login/\">{next}\
-         <label>Username <input name=\"username\" autofocus required maxlength=\"150\"></label> \
-         <button type=\"submit\">Sign in</button></form>"
-    );
-    page(status, "Sign in", &body)
+    templates::page(status, &SignInForm { problem, next })
 }
 
 async fn login_success() -> Response {
-    page(
-        StatusCode::OK,
-        "Signed in",
-        "<p>You are signed in. You can close this window.</p>\
-         <script src=\"/login_success/notify.js\"></script>",
-    )
+    templates::page(StatusCode::OK, &SignedIn)
 }
 
 /// Tells the editor window that opened the sign-in popup, on this origin only.
@@ -250,16 +229,6 @@ async fn userinfo(
         Some(user) => json!({ "name": user.username, "avatar": user.avatar }),
         None => json!({}),
     }))
-}
-
-fn page(status: StatusCode, title: &str, body: &str) -> Response {
-    let title = html_escape::encode_text(title);
-    let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title} · Iodide</title></head><body><h1>{title}</h1>{body}</body></html>"
-    );
-    (status, Html(html)).into_response()
 }
 
 #[cfg(test)]
