@@ -13,6 +13,17 @@ use axum::{
 
 use crate::error::{Error, Shown};
 
+/// The escaper of every .html template (askama.toml): `& < > " '` as entities,
+/// by html-escape.
+#[derive(Clone, Copy)]
+pub struct NamedEntities;
+
+impl askama::filters::Escaper for NamedEntities {
+    fn write_escaped_str<W: std::fmt::Write>(&self, mut dest: W, text: &str) -> std::fmt::Result {
+        dest.write_str(&html_escape::encode_quoted_attribute(text))
+    }
+}
+
 /// One page of the editor: the SPA in frontend-stub/ reads `data`.
 #[derive(Template)]
 #[template(path = "shell.html")]
@@ -112,5 +123,39 @@ fn error_page<'a>(shown: &'a Shown, path: &str) -> Message<'a> {
         title,
         message: &shown.message,
         link: Some(link),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_cannot_leave_their_text_or_attribute() {
+        let form = SignInForm {
+            problem: Some("<b>bold</b> & co"),
+            next: Some("/x\"><script>alert(1)</script>"),
+        };
+        let html = form.render().unwrap();
+        assert!(html.contains("&lt;b&gt;bold&lt;/b&gt; &amp; co"), "{html}");
+        assert!(
+            html.contains("value=\"/x&quot;&gt;&lt;script&gt;"),
+            "{html}"
+        );
+        assert!(!html.contains("<script>alert"), "{html}");
+    }
+
+    #[test]
+    fn an_unauthenticated_page_invites_sign_in_and_comes_back() {
+        let shown = Shown {
+            status: StatusCode::UNAUTHORIZED,
+            message: "This server is private".into(),
+        };
+        let html = error_page(&shown, "/notebooks/7/").render().unwrap();
+        assert!(
+            html.contains("<a href=\"/login/?next=/notebooks/7/\">Sign in</a>"),
+            "{html}"
+        );
+        assert!(html.contains("<p>This server is private</p>"), "{html}");
     }
 }
