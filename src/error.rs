@@ -163,7 +163,7 @@ impl Error {
 
     /// The GraphQL-shaped body that every HTTP error of this server carries, so that
     /// a client reads REST and GraphQL failures the same way.
-    pub fn body(code: &str, message: &str) -> serde_json::Value {
+    fn body(code: &str, message: &str) -> serde_json::Value {
         json!({ "errors": [{ "message": message, "extensions": { "code": code } }] })
     }
 
