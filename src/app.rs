@@ -11,6 +11,7 @@ use crate::{
     cache::{Cache, RedisConnection},
     config::{CacheConfig, Config},
     db::{self, StatementCounter},
+    events::{Connections, Events},
     graphql::{self, Executor},
     policy::ApiMode,
     rate_limit::RequestRateLimit,
@@ -34,6 +35,10 @@ pub struct Shared {
     pub config: Arc<Config>,
     pub graphql: Executor,
     pub cache: Cache,
+    /// What changed, from every instance: the subscriptions' source.
+    pub events: Events,
+    /// The open subscription connections, closed at shutdown.
+    pub live: Connections,
     /// SQL statements run since start-up.
     pub statements: Arc<StatementCounter>,
     pub github: Option<Github>,
@@ -59,10 +64,17 @@ impl AppState {
             .map(|url| RedisConnection::lazy(url, config.cache.redis_timeout))
             .transpose()?;
         let cache = Cache::new(&config.cache, redis.clone());
+        let events = Events::start(
+            config.redis_url.as_ref(),
+            &config.cache.key_prefix,
+            &db,
+            config.live.events_buffer,
+        )?;
         let graphql = graphql::build_executor(
             db.clone(),
             statements.clone(),
             cache.clone(),
+            events.clone(),
             ApiMode::from_restrict_api(config.restrict_api),
         );
         Ok(AppState(Arc::new(Shared {
@@ -85,6 +97,8 @@ impl AppState {
             config: Arc::new(config),
             graphql,
             cache,
+            events,
+            live: Connections::default(),
             statements,
         })))
     }

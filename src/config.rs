@@ -84,6 +84,25 @@ pub struct Config {
     pub cache: CacheConfig,
     pub worker: WorkerConfig,
     pub fetch: FetchConfig,
+    pub live: LiveConfig,
+}
+
+/// Subscriptions over WebSocket (SERVER.md, "Live updates").
+#[derive(Clone, Debug)]
+pub struct LiveConfig {
+    /// Events a subscriber may be behind before it is told that it fell behind.
+    pub events_buffer: usize,
+    /// A connection that has not sent connection_init by then is closed (4408).
+    pub init_timeout: Duration,
+    /// How often the server pings an idle connection.
+    pub keepalive: Duration,
+    /// How often a connection's credential is checked again, so that a revoked
+    /// token or a signed-out session ends it.
+    pub recheck_interval: Duration,
+    /// Open WebSockets per client (user, or address when anonymous).
+    pub connections_per_client: usize,
+    /// Subscriptions running at once on one connection.
+    pub subscriptions_per_connection: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -270,6 +289,16 @@ impl Config {
                 max_redirects: 5,
                 max_bytes: MAX_FILE_BYTES,
                 allowed_networks: env.networks("FILE_SOURCE_ALLOWED_NETWORKS")?,
+            },
+            live: LiveConfig {
+                events_buffer: env.parse("LIVE_EVENTS_BUFFER")?.unwrap_or(1024),
+                init_timeout: Duration::from_secs(5),
+                keepalive: Duration::from_secs(30),
+                recheck_interval: Duration::from_secs(
+                    env.parse("LIVE_RECHECK_INTERVAL_SECS")?.unwrap_or(30),
+                ),
+                connections_per_client: env.parse("LIVE_CONNECTIONS_PER_CLIENT")?.unwrap_or(20),
+                subscriptions_per_connection: 20,
             },
         })
     }

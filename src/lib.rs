@@ -15,6 +15,7 @@ pub mod config;
 pub mod db;
 pub mod entity;
 pub mod error;
+pub mod events;
 pub mod files;
 pub mod graphql;
 pub mod http;

@@ -12,7 +12,8 @@ use std::{io::IsTerminal, net::SocketAddr};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use iodide_server::{
-    AppState, auth::api_token, build_app, cache::Cache, config::Config, db, users, worker::Worker,
+    AppState, auth::api_token, build_app, cache::Cache, config::Config, db, events::Events, users,
+    worker::Worker,
 };
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
@@ -143,7 +144,8 @@ async fn serve(config: Config, with_worker: bool) -> anyhow::Result<()> {
         .with_context(|| format!("could not listen on {address}"))?;
     let shutdown = CancellationToken::new();
     let worker = if with_worker {
-        let worker = Worker::new(state.db.clone(), state.cache.clone(), &state.config)?;
+        let worker = Worker::new(state.db.clone(), state.cache.clone(), &state.config)?
+            .with_events(state.events.clone());
         let token = shutdown.clone();
         Some(tokio::spawn(async move { worker.run(token).await }))
     } else {
@@ -172,6 +174,7 @@ async fn serve(config: Config, with_worker: bool) -> anyhow::Result<()> {
         stop.cancel();
     });
     let stop = shutdown.clone();
+    let live = state.live.clone();
     let server = iodide_server::serve(listener, build_app(state), async move {
         stop.cancelled().await;
     });
@@ -184,6 +187,8 @@ async fn serve(config: Config, with_worker: bool) -> anyhow::Result<()> {
         () = deadline => tracing::warn!("requests still running {SHUTDOWN_GRACE:?} after SIGTERM; stopping anyway"),
     }
     shutdown.cancel();
+    // After the HTTP requests: subscriptions get the protocol's going-away close.
+    live.close_all(SHUTDOWN_GRACE).await;
     if let Some(worker) = worker {
         // The worker finishes its job or hands it back to the queue.
         worker.await?;
@@ -197,7 +202,13 @@ async fn work(config: Config) -> anyhow::Result<()> {
     let db = db::connect(&config, Default::default()).await?;
     db::migrate(&db).await?;
     let cache = Cache::from_config(&config.cache, config.redis_url.as_ref())?;
-    let worker = Worker::new(db, cache, &config)?;
+    let events = Events::start(
+        config.redis_url.as_ref(),
+        &config.cache.key_prefix,
+        &db,
+        config.live.events_buffer,
+    )?;
+    let worker = Worker::new(db, cache, &config)?.with_events(events);
     let shutdown = CancellationToken::new();
     let token = shutdown.clone();
     tokio::spawn(async move {

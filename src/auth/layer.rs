@@ -77,6 +77,14 @@ impl Authenticator {
         Ok(Viewer::anonymous())
     }
 
+    /// The identity that an Authorization value proves, as sent in a
+    /// subscription's connection_init rather than a header.
+    pub async fn by_authorization(&self, value: &str) -> Result<Viewer> {
+        let value = HeaderValue::from_str(value)
+            .map_err(|_| refused("The Authorization value is malformed: it is not ASCII"))?;
+        self.via_authorization(&value).await
+    }
+
     async fn via_authorization(&self, value: &HeaderValue) -> Result<Viewer> {
         let value = value
             .to_str()

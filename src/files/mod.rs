@@ -19,6 +19,7 @@ use crate::{
     db::StatementCounter,
     entity::file::{self, FileMeta},
     error::{Error, Result},
+    events::{Event, Events},
     notebooks,
     viewer::Viewer,
 };
@@ -139,6 +140,7 @@ pub async fn read(
 pub async fn upload(
     db: &DatabaseConnection,
     statements: &StatementCounter,
+    events: &Events,
     viewer: &Viewer,
     notebook_id: i32,
     filename: String,
@@ -158,6 +160,7 @@ pub async fn upload(
     let id = content::insert(db, statements, new, bytes)
         .await
         .map_err(map_write_error(&filename))?;
+    events.publish(files_changed(notebook_id)).await;
     Ok(FileMeta {
         id,
         notebook_id,
@@ -186,6 +189,7 @@ async fn write_changes(
 pub async fn update(
     db: &DatabaseConnection,
     statements: &StatementCounter,
+    events: &Events,
     viewer: &Viewer,
     id: i32,
     filename: Option<String>,
@@ -214,9 +218,19 @@ pub async fn update(
                 .map_err(map_unique(&name))?;
         }
     }
+    events.publish(files_changed(existing.notebook_id)).await;
     get_meta(db, id)
         .await?
         .ok_or_else(|| Error::not_found(format!("File {id}")))
+}
+
+/// The event of a file added, replaced, renamed or removed; the worker sends it
+/// too, after its transaction.
+pub fn files_changed(notebook_id: i32) -> Event {
+    Event::NotebookChanged {
+        notebook_id,
+        deleted: false,
+    }
 }
 
 /// Creates the notebook's file `filename`, or replaces its bytes: a file source
@@ -263,9 +277,15 @@ pub async fn put(
     })
 }
 
-pub async fn delete(db: &DatabaseConnection, viewer: &Viewer, id: i32) -> Result<()> {
-    editable(db, viewer, id).await?;
+pub async fn delete(
+    db: &DatabaseConnection,
+    events: &Events,
+    viewer: &Viewer,
+    id: i32,
+) -> Result<()> {
+    let meta = editable(db, viewer, id).await?;
     file::Entity::delete_by_id(id).exec(db).await?;
+    events.publish(files_changed(meta.notebook_id)).await;
     Ok(())
 }
 

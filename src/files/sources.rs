@@ -19,6 +19,7 @@ use crate::{
         file_update_operation::{self, Status},
     },
     error::{Error, Result},
+    events::{Event, Events},
     notebooks,
     viewer::Viewer,
 };
@@ -192,18 +193,25 @@ pub async fn delete(db: &DatabaseConnection, viewer: &Viewer, id: i32) -> Result
 /// Queues a fetch of the source's URL now.
 pub async fn refresh(
     db: &DatabaseConnection,
+    events: &Events,
     viewer: &Viewer,
     id: i32,
 ) -> Result<file_update_operation::Model> {
     editable(db, viewer, id).await?;
-    Ok(file_update_operation::ActiveModel {
+    let operation = file_update_operation::ActiveModel {
         file_source_id: Set(id),
         status: Set(Status::Pending),
         scheduled_at: Set(Utc::now()),
         ..Default::default()
     }
     .insert(db)
-    .await?)
+    .await?;
+    events
+        .publish(Event::OperationChanged {
+            operation_id: operation.id,
+        })
+        .await;
+    Ok(operation)
 }
 
 async fn editable(db: &DatabaseConnection, viewer: &Viewer, id: i32) -> Result<file_source::Model> {

@@ -10,6 +10,7 @@ use crate::{
     cache::Cache,
     db::StatementCounter,
     error::{Error, Result},
+    events::Events,
     viewer::Viewer,
 };
 
@@ -24,6 +25,10 @@ pub fn statements<'a>(ctx: &Context<'a>) -> &'a StatementCounter {
 
 pub fn cache<'a>(ctx: &Context<'a>) -> &'a Cache {
     ctx.data_unchecked::<Cache>()
+}
+
+pub fn events<'a>(ctx: &Context<'a>) -> &'a Events {
+    ctx.data_unchecked::<Events>()
 }
 
 pub fn viewer<'a>(ctx: &Context<'a>) -> &'a Viewer {

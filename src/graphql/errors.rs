@@ -65,3 +65,11 @@ fn has_code(error: &ServerError) -> bool {
         .as_ref()
         .is_some_and(|extensions| extensions.get("code").is_some())
 }
+
+/// A domain error as a response's error, for refusals made outside the schema
+/// (such as a subscription over a connection's limit).
+pub fn server_error(error: Error) -> ServerError {
+    let mut error = async_graphql::Error::from(error).into_server_error(Default::default());
+    present(&mut error);
+    error
+}

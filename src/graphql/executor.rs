@@ -8,8 +8,9 @@
 //! batches run in a second copy of the schema that has it.
 
 use async_graphql::{
-    BatchRequest, BatchResponse, Request, Response,
-    parser::types::{DocumentOperations, OperationType},
+    BatchRequest, BatchResponse, Request, Response, ServerError,
+    futures_util::stream::{self, BoxStream, StreamExt},
+    parser::types::{DocumentOperations, ExecutableDocument, OperationType},
 };
 
 use super::{AppSchema, ParsedDocuments, errors, limits};
@@ -68,6 +69,44 @@ impl Executor {
         }
     }
 
+    /// Runs a subscription for a WebSocket, with the limits and error codes of
+    /// a query. Queries and mutations are refused there: they go over HTTP,
+    /// where their own rules (CSRF, time limit, charges) apply.
+    pub fn subscribe(&self, mut request: Request) -> BoxStream<'static, Response> {
+        let refuse = |error: ServerError| {
+            let mut response = Response::from_errors(vec![error]);
+            response.errors.iter_mut().for_each(errors::present);
+            stream::once(async move { response }).boxed()
+        };
+        match limits::check_document(&self.documents, &request.query) {
+            Ok(Some(document))
+                if !is_subscription(&document, request.operation_name.as_deref()) =>
+            {
+                refuse(ServerError::new(
+                    "Only subscriptions are served over WebSocket: send queries and mutations with POST",
+                    None,
+                ))
+            }
+            Ok(Some(document)) => {
+                request.set_parsed_query(document);
+                self.stream(request)
+            }
+            // Text that does not parse: the executor says why.
+            Ok(None) => self.stream(request),
+            Err(refusal) => refuse(refusal),
+        }
+    }
+
+    fn stream(&self, request: Request) -> BoxStream<'static, Response> {
+        self.single
+            .execute_stream(request)
+            .map(|mut response| {
+                response.errors.iter_mut().for_each(errors::present);
+                response
+            })
+            .boxed()
+    }
+
     async fn run(&self, schema: &AppSchema, mut request: Request) -> Response {
         let mut response = match limits::check_document(&self.documents, &request.query) {
             Ok(Some(document)) => {
@@ -80,5 +119,18 @@ impl Executor {
         };
         response.errors.iter_mut().for_each(errors::present);
         response
+    }
+}
+
+/// Whether the operation that would run is a subscription.
+fn is_subscription(document: &ExecutableDocument, operation_name: Option<&str>) -> bool {
+    let subscription = |ty: &OperationType| *ty == OperationType::Subscription;
+    match (&document.operations, operation_name) {
+        (DocumentOperations::Single(operation), _) => subscription(&operation.node.ty),
+        (DocumentOperations::Multiple(operations), Some(name)) => operations
+            .iter()
+            .any(|(op_name, op)| op_name.as_str() == name && subscription(&op.node.ty)),
+        // Several operations and no name: execution says which is missing.
+        (DocumentOperations::Multiple(_), None) => true,
     }
 }

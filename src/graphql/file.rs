@@ -1,7 +1,7 @@
 use async_graphql::{Context, ID, InputObject, Object, Upload};
 
 use super::{
-    context::{db, load_required, parse_id, statements, to_id, viewer},
+    context::{db, events, load_required, parse_id, statements, to_id, viewer},
     guards::CanRead,
     loaders::NotebookById,
     notebook::Notebook,
@@ -112,6 +112,7 @@ impl FileMutation {
         let meta = files::upload(
             db(ctx),
             statements(ctx),
+            events(ctx),
             viewer(ctx),
             notebook_id,
             input.filename,
@@ -135,6 +136,7 @@ impl FileMutation {
         let meta = files::update(
             db(ctx),
             statements(ctx),
+            events(ctx),
             viewer(ctx),
             id,
             input.filename,
@@ -147,7 +149,7 @@ impl FileMutation {
     /// Deletes a file; returns its id.
     async fn delete_file(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
         let file_id = parse_id(&id, "file")?;
-        files::delete(db(ctx), viewer(ctx), file_id).await?;
+        files::delete(db(ctx), events(ctx), viewer(ctx), file_id).await?;
         Ok(id)
     }
 }

@@ -1,7 +1,7 @@
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object};
 
 use super::{
-    context::{db, load, load_required, parse_id, to_id, viewer},
+    context::{db, events, load, load_required, parse_id, to_id, viewer},
     guards::CanRead,
     loaders::{FileSourceById, LatestOperation, NotebookById},
     notebook::Notebook,
@@ -212,7 +212,7 @@ impl FileSourceMutation {
     ) -> async_graphql::Result<FileUpdateOperation> {
         let id = parse_id(&id, "file source")?;
         Ok(FileUpdateOperation(
-            sources::refresh(db(ctx), viewer(ctx), id).await?,
+            sources::refresh(db(ctx), events(ctx), viewer(ctx), id).await?,
         ))
     }
 }

@@ -17,17 +17,18 @@ pub mod limits;
 mod loaders;
 mod notebook;
 mod revision;
+mod subscription;
 mod user;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{MergedObject, Schema, SchemaBuilder};
 use sea_orm::DatabaseConnection;
 
 use std::sync::Arc;
 
-use crate::{cache::Cache, db::StatementCounter, policy::ApiMode, viewer::Viewer};
+use crate::{cache::Cache, db::StatementCounter, events::Events, policy::ApiMode, viewer::Viewer};
 
 use documents::ParsedDocuments;
-pub use errors::RETRY_AFTER;
+pub use errors::{RETRY_AFTER, server_error};
 pub use executor::Executor;
 pub use loaders::DbLoader;
 
@@ -48,10 +49,12 @@ pub struct Mutation(
     file_source::FileSourceMutation,
 );
 
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+pub use subscription::Subscription;
 
-fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
+
+fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
+    Schema::build(Query::default(), Mutation::default(), Subscription)
         .limit_depth(limits::MAX_DEPTH)
         .limit_complexity(limits::MAX_COMPLEXITY)
         .disable_suggestions()
@@ -61,6 +64,7 @@ pub fn build_executor(
     db: DatabaseConnection,
     statements: Arc<StatementCounter>,
     cache: Cache,
+    events: Events,
     mode: ApiMode,
 ) -> Executor {
     let with_data = |builder: SchemaBuilder<_, _, _>| {
@@ -68,6 +72,7 @@ pub fn build_executor(
             .data(db.clone())
             .data(statements.clone())
             .data(cache.clone())
+            .data(events.clone())
             .data(mode)
             .finish()
     };

@@ -2,7 +2,7 @@ use async_graphql::{Context, ID, InputObject, Object, connection::Connection};
 
 use super::{
     connection::{IdCursor, NotebookTotal, PageArgs, RevisionTotal, connection},
-    context::{cache, db, load, load_required, parse_id, to_id, viewer},
+    context::{cache, db, events, load, load_required, parse_id, to_id, viewer},
     file::File,
     file_source::FileSource,
     guards::CanRead,
@@ -255,14 +255,15 @@ impl NotebookMutation {
     ) -> async_graphql::Result<Notebook> {
         let id = parse_id(&id, "notebook")?;
         Ok(Notebook::from(
-            notebooks::update_title(db(ctx), cache(ctx), viewer(ctx), id, title).await?,
+            notebooks::update_title(db(ctx), cache(ctx), events(ctx), viewer(ctx), id, title)
+                .await?,
         ))
     }
 
     /// Deletes the notebook with its revisions, files and sources; returns its id.
     async fn delete_notebook(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
         let notebook_id = parse_id(&id, "notebook")?;
-        notebooks::delete(db(ctx), cache(ctx), viewer(ctx), notebook_id).await?;
+        notebooks::delete(db(ctx), cache(ctx), events(ctx), viewer(ctx), notebook_id).await?;
         Ok(id)
     }
 }

@@ -1,7 +1,7 @@
 use async_graphql::{Context, ID, InputObject, Object};
 
 use super::{
-    context::{cache, db, load_required, parse_id, to_id, viewer},
+    context::{cache, db, events, load_required, parse_id, to_id, viewer},
     guards::CanRead,
     loaders::{NotebookById, RevisionById},
     notebook::Notebook,
@@ -120,14 +120,14 @@ impl RevisionMutation {
                 .transpose()?,
         };
         Ok(Revision::from(
-            revisions::create(db(ctx), cache(ctx), viewer(ctx), new).await?,
+            revisions::create(db(ctx), cache(ctx), events(ctx), viewer(ctx), new).await?,
         ))
     }
 
     /// Deletes one revision (not a notebook's only one); returns its id.
     async fn delete_revision(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
         let revision_id = parse_id(&id, "revision")?;
-        revisions::delete(db(ctx), cache(ctx), viewer(ctx), revision_id).await?;
+        revisions::delete(db(ctx), cache(ctx), events(ctx), viewer(ctx), revision_id).await?;
         Ok(id)
     }
 }

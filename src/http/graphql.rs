@@ -15,11 +15,11 @@ use async_graphql::{
     BatchRequest, ParseRequestError,
     http::{MultipartOptions, parse_query_string, receive_batch_body},
 };
-use async_graphql_axum::GraphQLResponse;
+use async_graphql_axum::{GraphQLProtocol, GraphQLResponse};
 use axum::{
     Extension, Router,
     body::Body,
-    extract::{RawQuery, State},
+    extract::{FromRequestParts, RawQuery, State, ws::WebSocketUpgrade},
     http::{HeaderMap, header},
     response::{IntoResponse, Response},
     routing::get,
@@ -27,6 +27,7 @@ use axum::{
 use futures_util::{StreamExt, TryStreamExt};
 use tokio_util::{compat::TokioAsyncReadCompatExt, io::StreamReader};
 
+use super::subscriptions;
 use crate::{
     app::AppState,
     error::{self, Error},
@@ -48,7 +49,30 @@ const PREFLIGHT_HEADERS: [&str; 4] = [
 ];
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/api/graphql", get(query_over_get).post(execute_post))
+    Router::new().route("/api/graphql", get(query_or_subscribe).post(execute_post))
+}
+
+/// GET runs a query, or upgrades to a WebSocket for subscriptions.
+async fn query_or_subscribe(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Extension(client): Extension<ClientKey>,
+    request: axum::extract::Request,
+) -> Result<Response, Error> {
+    let (mut parts, _) = request.into_parts();
+    if !parts.headers.contains_key(header::UPGRADE) {
+        let query = RawQuery(parts.uri.query().map(str::to_string));
+        return query_over_get(&state, viewer, query).await;
+    }
+    let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &state)
+        .await
+        .map_err(|rejection| Error::bad_input(rejection.body_text()))?;
+    let protocol = GraphQLProtocol::from_request_parts(&mut parts, &state)
+        .await
+        .map_err(|_| {
+            Error::bad_input("Ask for the graphql-transport-ws protocol (Sec-WebSocket-Protocol)")
+        })?;
+    subscriptions::upgrade(state, viewer, client, &parts.headers, protocol, upgrade)
 }
 
 enum Payload {
@@ -180,8 +204,8 @@ async fn read_batch(
 }
 
 async fn query_over_get(
-    State(state): State<AppState>,
-    Extension(viewer): Extension<Viewer>,
+    state: &AppState,
+    viewer: Viewer,
     RawQuery(query): RawQuery,
 ) -> Result<Response, Error> {
     let request = parse_query_string(query.as_deref().unwrap_or_default()).map_err(|err| {
@@ -195,7 +219,7 @@ async fn query_over_get(
             message: "Mutations must be sent with POST".into(),
         });
     }
-    execute(&state, viewer, BatchRequest::Single(request)).await
+    execute(state, viewer, BatchRequest::Single(request)).await
 }
 
 /// Mutations cost more than the one request that the rate limit has charged:

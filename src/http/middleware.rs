@@ -37,11 +37,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// frame's host), then who is asking, and last the rate limit, which charges
 /// the client that identity names.
 pub fn apply(state: &AppState, routes: Router<AppState>) -> Router<AppState> {
-    let authenticator = Arc::new(Authenticator {
-        db: state.db.clone(),
-        secret_key: state.config.secret_key.clone(),
-        openidc: state.openidc.clone(),
-    });
+    let authenticator = authenticator(state);
     routes.layer(
         ServiceBuilder::new()
             .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
@@ -66,6 +62,16 @@ pub fn apply(state: &AppState, routes: Router<AppState>) -> Router<AppState> {
                 limit_requests,
             )),
     )
+}
+
+/// Who a request's credentials name; subscriptions ask it too, for the
+/// credential of their connection_init.
+pub fn authenticator(state: &AppState) -> Arc<Authenticator> {
+    Arc::new(Authenticator {
+        db: state.db.clone(),
+        secret_key: state.config.secret_key.clone(),
+        openidc: state.openidc.clone(),
+    })
 }
 
 /// Every log line of a request carries its id, which the response returns too.

@@ -13,6 +13,7 @@ mod middleware;
 mod pages;
 mod router;
 pub mod security;
+mod subscriptions;
 mod templates;
 pub mod token;
 

@@ -17,6 +17,7 @@ use crate::{
     cache::{Cache, CacheKey},
     entity::{notebook, revision, user},
     error::{Error, Result},
+    events::{Event, Events},
     pagination::{MAX_PAGE_SIZE, Page, PageRequest},
     policy::{self, NotebookOwner},
     users,
@@ -177,6 +178,7 @@ pub async fn create_at(
 pub async fn update_title(
     db: &DatabaseConnection,
     cache: &Cache,
+    events: &Events,
     viewer: &Viewer,
     id: i32,
     title: String,
@@ -190,6 +192,7 @@ pub async fn update_title(
     revisions::create(
         db,
         cache,
+        events,
         viewer,
         revisions::NewRevision {
             notebook_id: id,
@@ -209,6 +212,7 @@ pub async fn update_title(
 pub async fn delete(
     db: &DatabaseConnection,
     cache: &Cache,
+    events: &Events,
     viewer: &Viewer,
     id: i32,
 ) -> Result<()> {
@@ -225,6 +229,12 @@ pub async fn delete(
     changed.push(id);
     cache
         .invalidate(CacheKey::showing_notebooks(&changed))
+        .await;
+    events
+        .publish(Event::NotebookChanged {
+            notebook_id: id,
+            deleted: true,
+        })
         .await;
     Ok(())
 }

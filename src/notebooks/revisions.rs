@@ -22,6 +22,7 @@ use crate::{
     cache::{Cache, CacheKey},
     entity::{notebook, revision},
     error::{Error, Result},
+    events::{Event, Events},
     pagination::{Page, PageRequest},
     policy,
     viewer::Viewer,
@@ -66,6 +67,23 @@ pub async fn latest_for(
         .all(db)
         .await?;
     Ok(revisions.into_iter().map(|r| (r.notebook_id, r)).collect())
+}
+
+/// The notebook's revisions after `after` up to `up_to`, oldest first: what a
+/// subscriber that has seen `after` missed, whatever order the events came in.
+pub async fn saved_between(
+    db: &impl ConnectionTrait,
+    notebook_id: i32,
+    after: i32,
+    up_to: i32,
+) -> Result<Vec<revision::Model>> {
+    Ok(revision::Entity::find()
+        .filter(revision::Column::NotebookId.eq(notebook_id))
+        .filter(revision::Column::Id.gt(after))
+        .filter(revision::Column::Id.lte(up_to))
+        .order_by_asc(revision::Column::Id)
+        .all(db)
+        .await?)
 }
 
 /// As [`latest_for`] without the content, which a list does not show: a page of
@@ -135,16 +153,18 @@ fn filtered(filter: &RevisionFilter) -> sea_orm::Select<revision::Entity> {
 pub async fn create(
     db: &DatabaseConnection,
     cache: &Cache,
+    events: &Events,
     viewer: &Viewer,
     new: NewRevision,
 ) -> Result<revision::Model> {
-    create_at(db, cache, viewer, new, Utc::now()).await
+    create_at(db, cache, events, viewer, new, Utc::now()).await
 }
 
 /// [`create`], as if at `now`: tests of pruning set the time.
 pub async fn create_at(
     db: &DatabaseConnection,
     cache: &Cache,
+    events: &Events,
     viewer: &Viewer,
     new: NewRevision,
     now: DateTime<Utc>,
@@ -175,6 +195,12 @@ pub async fn create_at(
     cache
         .invalidate(CacheKey::showing_notebooks(&[new.notebook_id]))
         .await;
+    events
+        .publish(Event::RevisionSaved {
+            notebook_id: revision.notebook_id,
+            revision_id: revision.id,
+        })
+        .await;
     Ok(revision)
 }
 
@@ -183,6 +209,7 @@ pub async fn create_at(
 pub async fn delete(
     db: &DatabaseConnection,
     cache: &Cache,
+    events: &Events,
     viewer: &Viewer,
     id: i32,
 ) -> Result<i32> {
@@ -211,6 +238,12 @@ pub async fn delete(
     changed.push(revision.notebook_id);
     cache
         .invalidate(CacheKey::showing_notebooks(&changed))
+        .await;
+    events
+        .publish(Event::NotebookChanged {
+            notebook_id: revision.notebook_id,
+            deleted: false,
+        })
         .await;
     Ok(revision.notebook_id)
 }

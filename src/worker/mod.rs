@@ -23,8 +23,13 @@ use tokio_util::sync::CancellationToken;
 
 use self::{fetch::Fetcher, queue::Claimed};
 use crate::{
-    auth::session::DbSessionStore, cache::Cache, config::Config, entity::file_update_operation,
-    error::Error, files,
+    auth::session::DbSessionStore,
+    cache::Cache,
+    config::Config,
+    entity::file_update_operation,
+    error::Error,
+    events::{Event, Events},
+    files,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +82,8 @@ pub struct Worker {
     poll_interval: Duration,
     job_timeout: TimeDelta,
     clock: Clock,
+    /// Where the fetches' progress is told: nowhere until [`Worker::with_events`].
+    events: Events,
     /// The fetch under way, released on shutdown so that another worker need not
     /// wait for the job timeout.
     in_flight: Mutex<Option<file_update_operation::Model>>,
@@ -97,6 +104,7 @@ impl Worker {
             poll_interval: config.worker.poll_interval,
             job_timeout: TimeDelta::from_std(config.worker.job_timeout).unwrap_or(TimeDelta::MAX),
             clock: Arc::new(Utc::now),
+            events: Events::in_process(1),
             in_flight: Mutex::new(None),
             sessions_swept_at: Mutex::new(None),
         })
@@ -105,6 +113,17 @@ impl Worker {
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
         self
+    }
+
+    pub fn with_events(mut self, events: Events) -> Self {
+        self.events = events;
+        self
+    }
+
+    async fn operation_changed(&self, operation_id: i32) {
+        self.events
+            .publish(Event::OperationChanged { operation_id })
+            .await;
     }
 
     fn now(&self) -> DateTime<Utc> {
@@ -172,9 +191,17 @@ impl Worker {
             return Ok(None);
         };
         *self.in_flight.lock().unwrap() = Some(claimed.operation.clone());
+        self.operation_changed(claimed.operation.id).await;
         let result = self.fetcher.fetch(&claimed.source.url).await;
         let outcome = self.finish(&claimed, result).await?;
         *self.in_flight.lock().unwrap() = None;
+        if outcome == Outcome::Completed {
+            let notebook_id = claimed.source.notebook_id;
+            self.events.publish(files::files_changed(notebook_id)).await;
+        }
+        if outcome != Outcome::Dropped {
+            self.operation_changed(claimed.operation.id).await;
+        }
         Ok(Some(Finished {
             operation_id: claimed.operation.id,
             outcome,

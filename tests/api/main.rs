@@ -22,4 +22,5 @@ mod pruning;
 mod rate_limits;
 mod revisions;
 mod schema;
+mod subscriptions;
 mod worker;

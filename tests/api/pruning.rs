@@ -48,9 +48,16 @@ async fn saved_at(
             content: content.to_string(),
             parent_revision_id: None,
         };
-        let revision = revisions::create_at(db, cache, &viewer, new, start + seconds(*offset))
-            .await
-            .unwrap();
+        let revision = revisions::create_at(
+            db,
+            cache,
+            &app.state.events,
+            &viewer,
+            new,
+            start + seconds(*offset),
+        )
+        .await
+        .unwrap();
         ids.push(revision.id);
     }
     (notebook.id, ids)

@@ -314,9 +314,14 @@ async fn workers_claiming_at_once_never_take_the_same_job() {
     let viewer = app.viewer(&alice);
     let mut queued = vec![];
     for _ in 0..40 {
-        let operation = sources::refresh(&app.state.db, &viewer, source.parse().unwrap())
-            .await
-            .unwrap();
+        let operation = sources::refresh(
+            &app.state.db,
+            &app.state.events,
+            &viewer,
+            source.parse().unwrap(),
+        )
+        .await
+        .unwrap();
         queued.push(operation.id);
     }
 

@@ -13,6 +13,7 @@ pub mod fake_github;
 pub mod postgres_cluster;
 pub mod redis_server;
 pub mod source_server;
+pub mod ws;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -182,7 +183,9 @@ impl TestApp {
         let app = build_app(state.clone());
         tokio::spawn(iodide_server::serve(listener, app, std::future::pending()));
         if with_worker {
-            let worker = Worker::new(state.db.clone(), state.cache.clone(), &state.config).unwrap();
+            let worker = Worker::new(state.db.clone(), state.cache.clone(), &state.config)
+                .unwrap()
+                .with_events(state.events.clone());
             tokio::spawn(async move { worker.run(Default::default()).await });
         }
         TestApp {
@@ -210,6 +213,7 @@ impl TestApp {
         )
         .unwrap()
         .with_clock(clock.as_clock())
+        .with_events(self.state.events.clone())
     }
 
     /// The user as the domain services see them, for arranging data at chosen

@@ -1,0 +1,161 @@
+//! What changed, told to every instance's subscribers: the services publish an
+//! [`Event`] after their transaction commits, and each process hands the events
+//! it hears to its subscriptions through one in-process broadcast.
+//!
+//! How events travel between processes is chosen at start-up, like the cache:
+//! Redis pub/sub when REDIS_URL is set, PostgreSQL LISTEN/NOTIFY on PostgreSQL
+//! without Redis, and on the embedded default (one process, SQLite) nowhere
+//! but the broadcast itself.
+
+mod connections;
+mod postgres;
+mod redis;
+
+pub use connections::{Admission, Connections};
+use sea_orm::{DatabaseBackend, DatabaseConnection};
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+use url::Url;
+
+/// One change, small enough for a NOTIFY payload: subscribers load the rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Event {
+    RevisionSaved {
+        notebook_id: i32,
+        revision_id: i32,
+    },
+    /// Its title or files changed, or it was deleted.
+    NotebookChanged {
+        notebook_id: i32,
+        deleted: bool,
+    },
+    OperationChanged {
+        operation_id: i32,
+    },
+}
+
+/// The process's events: publish one, or subscribe to all of them.
+#[derive(Clone)]
+pub struct Events {
+    local: broadcast::Sender<Event>,
+    backend: Backend,
+}
+
+#[derive(Clone)]
+enum Backend {
+    InProcess,
+    Redis(redis::RedisEvents),
+    Postgres(postgres::PostgresEvents),
+}
+
+impl Events {
+    /// Events of this process only.
+    pub fn in_process(buffer: usize) -> Self {
+        let (local, _) = broadcast::channel(buffer.max(1));
+        Events {
+            local,
+            backend: Backend::InProcess,
+        }
+    }
+
+    /// Through Redis when there is one, else through PostgreSQL when that is
+    /// the database, else in-process. Listening starts in the background and
+    /// reconnects by itself, so the server starts while either is down.
+    pub fn start(
+        redis_url: Option<&Url>,
+        key_prefix: &str,
+        db: &DatabaseConnection,
+        buffer: usize,
+    ) -> anyhow::Result<Self> {
+        let mut events = Events::in_process(buffer);
+        let channel = format!("{key_prefix}events");
+        events.backend = match redis_url {
+            Some(url) => Backend::Redis(redis::RedisEvents::start(
+                url,
+                channel,
+                events.local.clone(),
+            )?),
+            None if db.get_database_backend() == DatabaseBackend::Postgres => Backend::Postgres(
+                postgres::PostgresEvents::start(db.clone(), channel, events.local.clone()),
+            ),
+            None => Backend::InProcess,
+        };
+        Ok(events)
+    }
+
+    /// Tells every instance. Call only after the change has committed. An event
+    /// that cannot be sent is logged: the change itself stands, and the
+    /// subscribers' next event brings them up to date.
+    pub async fn publish(&self, event: Event) {
+        let sent: Result<(), String> = match &self.backend {
+            Backend::InProcess => {
+                // No receivers is not an error: nobody is watching.
+                let _ = self.local.send(event);
+                Ok(())
+            }
+            Backend::Redis(redis) => redis.publish(&event).await.map_err(|e| e.to_string()),
+            Backend::Postgres(postgres) => {
+                postgres.publish(&event).await.map_err(|e| e.to_string())
+            }
+        };
+        if let Err(err) = sent {
+            tracing::warn!(?event, %err, "could not publish an event");
+        }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.local.subscribe()
+    }
+}
+
+fn encode(event: &Event) -> String {
+    serde_json::to_string(event).expect("events serialise")
+}
+
+/// Hands a message from another process to this one's subscribers.
+fn deliver(local: &broadcast::Sender<Event>, payload: &str) {
+    match serde_json::from_str::<Event>(payload) {
+        Ok(event) => {
+            let _ = local.send(event);
+        }
+        Err(err) => tracing::warn!(%err, payload, "an event message did not parse"),
+    }
+}
+
+/// Waits between reconnection attempts of a listener: 0.1 s doubling to 5 s.
+struct Backoff(std::time::Duration);
+
+impl Backoff {
+    fn new() -> Self {
+        Backoff(std::time::Duration::from_millis(100))
+    }
+
+    async fn wait(&mut self) {
+        tokio::time::sleep(self.0).await;
+        self.0 = (self.0 * 2).min(std::time::Duration::from_secs(5));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_travel_as_small_json() {
+        let event = Event::RevisionSaved {
+            notebook_id: 3,
+            revision_id: 9,
+        };
+        let text = encode(&event);
+        assert_eq!(
+            text,
+            r#"{"kind":"revision_saved","notebook_id":3,"revision_id":9}"#
+        );
+        let (local, mut heard) = broadcast::channel(4);
+        deliver(&local, &text);
+        deliver(&local, "not json");
+        assert_eq!(heard.try_recv().unwrap(), event);
+        assert!(heard.try_recv().is_err());
+    }
+}

@@ -1,0 +1,67 @@
+//! Events through Redis pub/sub: every instance publishes to one channel and
+//! listens on it, its own messages included, so that a process's subscribers
+//! hear its own saves in the same order as everyone else's.
+
+use futures_util::StreamExt;
+use redis::{AsyncCommands, aio::ConnectionManager};
+use tokio::sync::broadcast;
+use url::Url;
+
+use super::{Backoff, Event, deliver, encode};
+
+#[derive(Clone)]
+pub struct RedisEvents {
+    connection: ConnectionManager,
+    channel: String,
+}
+
+impl RedisEvents {
+    pub fn start(
+        url: &Url,
+        channel: String,
+        local: broadcast::Sender<Event>,
+    ) -> anyhow::Result<Self> {
+        let client = redis::Client::open(url.as_str())?;
+        let connection = ConnectionManager::new_lazy_with_config(
+            client.clone(),
+            redis::aio::ConnectionManagerConfig::new(),
+        )?;
+        tokio::spawn(listen(client, channel.clone(), local));
+        Ok(RedisEvents {
+            connection,
+            channel,
+        })
+    }
+
+    pub async fn publish(&self, event: &Event) -> Result<(), redis::RedisError> {
+        let mut connection = self.connection.clone();
+        connection
+            .publish::<_, _, ()>(&self.channel, encode(event))
+            .await
+    }
+}
+
+/// Subscribes, and subscribes again whenever the connection drops.
+async fn listen(client: redis::Client, channel: String, local: broadcast::Sender<Event>) {
+    let mut backoff = Backoff::new();
+    loop {
+        match client.get_async_pubsub().await {
+            Ok(mut pubsub) => match pubsub.subscribe(&channel).await {
+                Ok(()) => {
+                    backoff = Backoff::new();
+                    let mut messages = pubsub.on_message();
+                    while let Some(message) = messages.next().await {
+                        match message.get_payload::<String>() {
+                            Ok(payload) => deliver(&local, &payload),
+                            Err(err) => tracing::warn!(%err, "an event message is not text"),
+                        }
+                    }
+                    tracing::warn!("the Redis event subscription ended; subscribing again");
+                }
+                Err(err) => tracing::warn!(%err, "could not subscribe to Redis events"),
+            },
+            Err(err) => tracing::warn!(%err, "could not connect to Redis for events"),
+        }
+        backoff.wait().await;
+    }
+}
