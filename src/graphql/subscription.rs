@@ -27,6 +27,8 @@ use crate::{
 #[derive(Default)]
 pub struct Subscription;
 
+/// What changed, pushed over a WebSocket at /api/graphql (graphql-transport-ws)
+/// as soon as it is committed on any instance.
 #[Subscription]
 impl Subscription {
     /// Each new revision of the notebook, in the order they were saved, as soon

@@ -2,7 +2,10 @@
 //! order, from other instances through Redis and PostgreSQL NOTIFY, the read
 //! rules, Origin checks, and credentials that stop holding.
 
-use std::time::Duration;
+use std::{
+    process::{Command, Stdio},
+    time::Duration,
+};
 
 use iodide_server::auth::api_token;
 use serde_json::{Value, json};
@@ -257,4 +260,92 @@ async fn saves_on_another_instance_arrive_through_postgres_notify() {
     }
 
     assert_eq!(contents(&mut client, expected.len()).await, expected);
+}
+
+#[tokio::test]
+async fn a_subscriber_that_falls_behind_is_told_and_completed() {
+    let app = TestApp::builder()
+        .configure(|config| config.live.events_buffer = 2)
+        .spawn()
+        .await;
+    let alice = app.user("alice").await;
+    let (id, _) = app.notebook(&alice, "Live", "v0").await;
+    // A client that reads nothing yet, through a small receive buffer: the
+    // server's writes stall, and with them its reading of events.
+    let mut client = WsClient::connect_to(app.address, &[], Some(4096))
+        .await
+        .unwrap();
+    client.init_acked(token(&alice)).await;
+    client
+        .subscribe("1", REVISION_SAVED, json!({ "id": id }))
+        .await;
+    let large = "x".repeat(256 * 1024);
+    for n in 0..60 {
+        save(&app, &alice, &id, &format!("{n} {large}")).await;
+    }
+
+    let mut delivered = 0;
+    let told = loop {
+        match client.next().await {
+            Heard::Next(_, payload) if payload.get("errors").is_none() => delivered += 1,
+            Heard::Next(_, payload) => break payload["errors"][0].clone(),
+            other => panic!("expected revisions then an error, got {other:?}"),
+        }
+    };
+    assert!(
+        delivered < 60,
+        "every save was delivered: nothing fell behind"
+    );
+    assert_eq!(told["extensions"]["code"], "CONFLICT");
+    assert!(
+        told["message"].as_str().unwrap().contains("fell behind"),
+        "{told}"
+    );
+    assert_eq!(client.next().await, Heard::Complete("1".into()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_closes_subscriptions_with_going_away() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let (id, _) = app.notebook(&alice, "Live", "v0").await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_iodide-server"))
+        .arg("serve")
+        .env("DATABASE_URL", app.state.config.database_url.as_str())
+        .env("SECRET_KEY", "a secret key for the shutdown test")
+        .env("PORT", port.to_string())
+        .env("BIND_ADDRESS", "127.0.0.1")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let address: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut client = loop {
+        if std::net::TcpStream::connect(address).is_ok() {
+            break WsClient::connect_to(address, &[], None).await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    client.init_acked(token(&alice)).await;
+    client
+        .subscribe("1", REVISION_SAVED, json!({ "id": id }))
+        .await;
+
+    let terminated = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(terminated.success());
+
+    assert!(matches!(client.next().await, Heard::Closed(1001, _)));
+    let status = tokio::task::spawn_blocking(move || server.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "the server exits cleanly: {status}");
 }

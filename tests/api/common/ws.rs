@@ -2,14 +2,16 @@
 //! tests: connect (with the headers a browser or script would send), init,
 //! subscribe, and read what the server sends, close frames included.
 
-use std::time::Duration;
+use std::{net::SocketAddr, time::Duration};
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::{
-    MaybeTlsStream, WebSocketStream, connect_async,
+    MaybeTlsStream, WebSocketStream, client_async,
     tungstenite::{self, Message, client::IntoClientRequest, http::HeaderValue},
 };
+
+use tokio::net::TcpSocket;
 
 use super::TestApp;
 
@@ -34,7 +36,17 @@ const PATIENCE: Duration = Duration::from_secs(20);
 impl WsClient {
     /// Opens the WebSocket; an HTTP refusal comes back as its status.
     pub async fn connect(app: &TestApp, headers: &[(&str, &str)]) -> Result<WsClient, u16> {
-        let url = format!("ws://{}/api/graphql", app.address);
+        WsClient::connect_to(app.address, headers, None).await
+    }
+
+    /// As [`WsClient::connect`], to any address, reading through a receive
+    /// buffer of `receive_buffer` bytes when given (a client that reads slowly).
+    pub async fn connect_to(
+        address: SocketAddr,
+        headers: &[(&str, &str)],
+        receive_buffer: Option<u32>,
+    ) -> Result<WsClient, u16> {
+        let url = format!("ws://{address}/api/graphql");
         let mut request = url.into_client_request().unwrap();
         request.headers_mut().insert(
             "sec-websocket-protocol",
@@ -46,7 +58,12 @@ impl WsClient {
                 .headers_mut()
                 .insert(name, HeaderValue::from_str(value).unwrap());
         }
-        match connect_async(request).await {
+        let socket = TcpSocket::new_v4().unwrap();
+        if let Some(bytes) = receive_buffer {
+            socket.set_recv_buffer_size(bytes).unwrap();
+        }
+        let stream = socket.connect(address).await.unwrap();
+        match client_async(request, MaybeTlsStream::Plain(stream)).await {
             Ok((socket, _)) => Ok(WsClient { socket }),
             Err(tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
             Err(err) => panic!("the WebSocket did not open: {err}"),
@@ -59,6 +76,12 @@ impl WsClient {
         client.init(payload).await;
         assert_eq!(client.read_json().await.unwrap()["type"], "connection_ack");
         client
+    }
+
+    /// Sends connection_init with `payload` and expects the ack.
+    pub async fn init_acked(&mut self, payload: Value) {
+        self.init(payload).await;
+        assert_eq!(self.next().await, Heard::Ack);
     }
 
     pub async fn init(&mut self, payload: Value) {
