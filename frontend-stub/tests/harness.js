@@ -115,10 +115,11 @@ export function launchBrowser() {
 /**
  * A browser context (its own cookies), optionally signed in as `username`
  * through the development sign-in form, and with the test-only autosave and
- * polling periods.
+ * polling periods. `bypassCSP` turns the pages' Content-Security-Policy off, to
+ * test a defence (the Markdown sanitiser) on its own.
  */
-export async function newContext(browser, server, { username = null, autosaveMs = null, pollMs = 200 } = {}) {
-  const context = await browser.newContext({ baseURL: server.origin, viewport: { width: 1280, height: 900 } });
+export async function newContext(browser, server, { username = null, autosaveMs = null, pollMs = 200, bypassCSP = false } = {}) {
+  const context = await browser.newContext({ baseURL: server.origin, viewport: { width: 1280, height: 900 }, bypassCSP });
   context.setDefaultTimeout(10_000);
   await context.addInitScript(({ autosave, poll }) => {
     if (autosave) window.__IODIDE_AUTOSAVE_MS = autosave;
@@ -150,6 +151,33 @@ export async function createNotebook(context, title, content) {
     'mutation($input: CreateNotebookInput!) { createNotebook(input: $input) { id latestRevision { id } } }',
     { input: { title, content } });
   return data.createNotebook;
+}
+
+/** Uploads `text` as a file of the notebook (a GraphQL multipart request); returns its id. */
+export async function uploadFile(context, notebookId, filename, text) {
+  const query = 'mutation($input: UploadFileInput!) { uploadFile(input: $input) { id } }';
+  const response = await context.request.post('/api/graphql', {
+    headers: { 'X-Requested-With': 'XMLHttpRequest' },
+    multipart: {
+      operations: JSON.stringify({ query, variables: { input: { notebookId, filename, file: null } } }),
+      map: JSON.stringify({ 0: ['variables.input.file'] }),
+      0: { name: filename, mimeType: 'application/octet-stream', buffer: Buffer.from(text) },
+    },
+  });
+  const body = await response.json();
+  if (body.errors) throw new Error(`upload: ${JSON.stringify(body.errors)}`);
+  return body.data.uploadFile.id;
+}
+
+/** The notebook's files as { filename: text }, read as its owner reads them. */
+export async function filesOf(context, notebookId) {
+  const data = await gql(context, 'query($id: ID!) { notebook(id: $id) { files { filename } } }', { id: notebookId });
+  const contents = {};
+  for (const { filename } of data.notebook.files) {
+    const response = await context.request.get(`/notebooks/${notebookId}/files/${encodeURIComponent(filename)}`);
+    contents[filename] = await response.text();
+  }
+  return contents;
 }
 
 export async function latestRevision(context, notebookId) {
