@@ -47,11 +47,16 @@
     return URL.createObjectURL(new Blob([bytes], { type: contentType }));
   }
 
-  function attach(element) {
+  /** Adds a script or stylesheet to the page; resolves once it has loaded. */
+  function attach(element, attribute, url) {
     return new Promise(function (resolve, reject) {
       element.onload = resolve;
       element.onerror = function () { reject(new Error('the browser could not load it')); };
+      element[attribute] = url;
       document.head.append(element);
+    }).finally(function () {
+      // A file's blob: URL is needed only until the browser has read it.
+      if (url.indexOf('blob:') === 0) URL.revokeObjectURL(url);
     });
   }
 
@@ -62,15 +67,13 @@
     }
     if (request.kind === 'js') {
       var script = document.createElement('script');
-      script.src = await resourceUrl(files, request.source, 'text/javascript');
-      await attach(script);
+      await attach(script, 'src', await resourceUrl(files, request.source, 'text/javascript'));
       return 'script ' + request.source;
     }
     if (request.kind === 'css') {
       var link = document.createElement('link');
       link.rel = 'stylesheet';
-      link.href = await resourceUrl(files, request.source, 'text/css');
-      await attach(link);
+      await attach(link, 'href', await resourceUrl(files, request.source, 'text/css'));
       return 'stylesheet ' + request.source;
     }
     throw new Error('not a fetch line (TYPE: NAME = SOURCE, js: URL or css: URL)');

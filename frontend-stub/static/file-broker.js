@@ -91,7 +91,7 @@ export class FileBroker {
     this.ensureOwner('save files to it');
     if (!(bytes instanceof ArrayBuffer)) throw new Refusal('Only text, JSON, ArrayBuffer or Blob data can be saved.');
     if (bytes.byteLength > MAX_FILE_BYTES) {
-      throw new Refusal(`${name} would be ${formatSize(bytes.byteLength)}; files are limited to ${formatSize(MAX_FILE_BYTES)}.`);
+      throw new Refusal(`${name} would be ${bytes.byteLength} bytes, over the limit of ${formatSize(MAX_FILE_BYTES)} (${MAX_FILE_BYTES} bytes) a file.`);
     }
     const existing = await this.find(name);
     if (existing && !overwrite) {

@@ -2,22 +2,11 @@
 // styles the report (and only the report) and the sandbox document, raw text,
 // and the types this editor does not run.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, newContext, openPage, screenshot, createNotebook } from './harness.js';
+import { startServerAndBrowser, newContext, openPage, screenshot, createNotebook } from './harness.js';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const { server, browser } = await startServerAndBrowser();
 
 const color = (locator) => locator.evaluate((element) => getComputedStyle(element).color);
 

@@ -3,25 +3,14 @@
 // the files panel following along. And what the editor refuses: a reader's
 // save, and a hostile cell's forged requests for another notebook's files.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import {
-  startServer, launchBrowser, newContext, openPage, screenshot, createNotebook, uploadFile, filesOf,
+  startServer, startServerAndBrowser, newContext, openPage, screenshot, createNotebook, outputOf, uploadFile, filesOf,
 } from './harness.js';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const { server, browser } = await startServerAndBrowser();
 
 const CSV = 'city,people\nLyon,522250\nNantes,320732\n';
 
@@ -40,12 +29,6 @@ async function runAll(context, id) {
   return page;
 }
 
-/** The text of a cell's output once its run has finished. */
-async function outputOf(page, index) {
-  const output = page.getByTestId(`output-${index}`);
-  await output.locator('.output-line:not(.output-running)').first().waitFor({ timeout: 15_000 });
-  return output.innerText();
-}
 
 const fileRow = (page, filename) => page.locator(`[data-testid="file-row"][data-filename="${filename}"]`);
 
@@ -77,6 +60,7 @@ test('fetch cells and iodide.file load and save the notebook\'s files; the panel
     '  await iodide.file.save("short-lived", "gone.txt");',
     '  await iodide.file.delete("gone.txt");',
     '  console.log(refused);',
+    '  console.log(await iodide.file.save(new Uint8Array(10 * 1024 * 1024 + 1), "big.bin").catch((e) => e.message));',
     '  return (await iodide.file.list()).join(",");',
     '})()',
     '%% js', 'iodide.file.load("missing.csv").catch((e) => e.message)',
@@ -90,6 +74,7 @@ test('fetch cells and iodide.file load and save the notebook\'s files; the panel
   assert.equal(await outputOf(page, 3), `true ${CSV.length} ${CSV.length} 2021 true false`);
   assert.equal(await outputOf(page, 4), [
     'This notebook already has a file named "summary.json"; save with { overwrite: true } to replace it.',
+    'big.bin would be 10485761 bytes, over the limit of 10.0 MiB (10485760 bytes) a file.',
     'blob.txt,bytes.bin,cities.csv,copy.csv,helper.js,meta.json,summary.json',
   ].join('\n'));
   assert.equal(await outputOf(page, 5), 'This notebook has no file named "missing.csv".');

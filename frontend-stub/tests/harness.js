@@ -10,6 +10,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { after } from 'node:test';
 import { chromium } from 'playwright-core';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -106,6 +107,30 @@ export async function startServer({ separateEvalOrigin = true } = {}) {
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A test file's server and browser, started at once (the file awaits them at
+ * its top level) and stopped after its last test.
+ */
+export async function startServerAndBrowser(options) {
+  const server = await startServer(options);
+  const browser = await launchBrowser().catch(async (error) => {
+    await server.stop();
+    throw error;
+  });
+  after(async () => {
+    await browser.close();
+    await server.stop();
+  });
+  return { server, browser };
+}
+
+/** The text of a cell's output once its run has finished. */
+export async function outputOf(page, index) {
+  const output = page.getByTestId(`output-${index}`);
+  await output.locator('.output-line:not(.output-running)').first().waitFor({ timeout: 15_000 });
+  return output.innerText();
 }
 
 export function launchBrowser() {
