@@ -48,7 +48,11 @@ export class EvalSandbox {
     this.element.replaceChildren(this.frame);
   }
 
-  /** Only the frame's first "ready" is read: it gets the channel, once. */
+  /**
+   * Only the frame's first "ready" is read: it gets the channel, once. (A
+   * notebook that reloads its frame needs Reset sandbox, which makes a new one;
+   * a second channel would let frame code cut off the first.)
+   */
   onWindowMessage(event) {
     if (this.port || !this.frame || event.source !== this.frame.contentWindow) return;
     // An opaque frame's messages come from origin "null"; the source check
@@ -95,15 +99,15 @@ export class EvalSandbox {
     return this.send({ type: 'fetch', source });
   }
 
-  /** Applies a %% css cell (the cell-th of the notebook) to the sandbox document. */
+  /** Applies a %% css cell to the sandbox document; `cell` (its index) lets a rerun replace its styles. */
   style(source, cell) {
     return this.send({ type: 'css', source, cell });
   }
 
   async send(message) {
     // A reset while waiting means a new frame: wait for its channel instead.
-    let port;
-    while ((port = await this.ready) !== this.port);
+    let port = await this.ready;
+    while (port !== this.port) port = await this.ready;
     const id = `run-${this.nextId++}`;
     const result = new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
