@@ -123,7 +123,6 @@ export class FileBroker {
 function checkName(name) {
   if (typeof name !== 'string' || name.trim() === '') throw new Refusal('A file name is needed.');
   if ([...name].length > MAX_FILENAME_CHARS) throw new Refusal(`File names are at most ${MAX_FILENAME_CHARS} characters.`);
-  // eslint-disable-next-line no-control-regex
   if (/[/\\\u0000-\u001f\u007f-\u009f]/.test(name) || name === '.' || name === '..') {
     throw new Refusal(`"${name}" is not a file name of this notebook (no slashes, no control characters).`);
   }
