@@ -1,5 +1,5 @@
 // %% fetch cells, as in Iodide: one request per line,
-//   text: csv = files/data.csv        (also json, arrayBuffer, blob)
+//   text: csv = files/data.csv        (also json, arrayBuffer, blob, bytes)
 //   js: https://example.org/lib.js    (a script, run in the frame)
 //   css: files/report.css             (a stylesheet for the frame's document)
 // where a source is the notebook's file (files/NAME, through iodide.file) or an
@@ -8,7 +8,7 @@
 (function fetchCell(internals) {
   'use strict';
 
-  var VARIABLE_LINE = /^(text|json|arrayBuffer|blob)\s*:\s*([A-Za-z_$][\w$]*)\s*=\s*(.+)$/;
+  var VARIABLE_LINE = /^(text|json|arrayBuffer|blob|bytes)\s*:\s*([A-Za-z_$][\w$]*)\s*=\s*(.+)$/;
   var RESOURCE_LINE = /^(js|css)\s*:\s*(.+)$/;
   var FILES_PREFIX = 'files/';
 
@@ -32,6 +32,7 @@
   async function fetchUrl(source, type) {
     var response = await fetch(checkedUrl(source), { credentials: 'omit' });
     if (!response.ok) throw new Error('the server answered ' + response.status);
+    if (type === 'bytes') return new Uint8Array(await response.arrayBuffer());
     return response[type]();
   }
 

@@ -1,11 +1,18 @@
-// iodide.file, as in Iodide: load, save, exists, list and delete the notebook's
-// files. The frame holds no credential, so each call is a request to the editor
+// iodide.file, as in Iodide: load, save, exists, list, delete and lastUpdated
+// for the notebook's files. The frame holds no credential, so each call is a request to the editor
 // (over the channel that eval-frame.js opens), which checks it and performs it;
 // here the data is only turned into bytes and back.
 (function iodideFile(internals) {
   'use strict';
 
-  var LOAD_TYPES = ['text', 'json', 'arrayBuffer', 'blob'];
+  var LOAD_TYPES = ['text', 'json', 'arrayBuffer', 'blob', 'bytes'];
+  // Later Iodide's save(fileName, serializerType, data[, options]) names one of these.
+  var SERIALIZERS = {
+    text: function (data) { return String(data); },
+    json: function (data) { return JSON.stringify(data); },
+    arrayBuffer: function (data) { return data; },
+    blob: function (data) { return data; },
+  };
 
   /** The bytes to save: strings as UTF-8, ArrayBuffers and Blobs as they are, anything else as JSON. */
   async function toBytes(data) {
@@ -20,6 +27,7 @@
 
   function fromBytes(loaded, type, name) {
     if (type === 'arrayBuffer') return loaded.bytes;
+    if (type === 'bytes') return new Uint8Array(loaded.bytes);
     if (type === 'blob') return new Blob([loaded.bytes], { type: loaded.contentType });
     var text = new TextDecoder().decode(loaded.bytes);
     if (type === 'text') return text;
@@ -30,19 +38,44 @@
     }
   }
 
+  function isSaveOptions(value) {
+    return Boolean(value) && typeof value === 'object' && Object.keys(value).every(function (key) { return key === 'overwrite'; });
+  }
+
+  /**
+   * save(data, fileName[, { overwrite }]), as in the issue and early Iodide, or
+   * later Iodide's save(fileName, serializerType, data[, { overwrite }]): the
+   * second form is recognised by a serializer name second and data (not
+   * options) third.
+   */
+  function saveArguments(args) {
+    var serializer = SERIALIZERS[args[1]];
+    var laterForm = Object.prototype.hasOwnProperty.call(SERIALIZERS, args[1]) && args.length >= 3
+      && !(args.length === 3 && isSaveOptions(args[2]));
+    if (laterForm) return { name: args[0], data: serializer(args[2]), options: args[3] };
+    return { name: args[1], data: args[0], options: args[2] };
+  }
+
   /** `request(message)` resolves with the editor's answer or rejects with its error. */
   internals.makeFileApi = function makeFileApi(request) {
     return Object.freeze({
-      load: async function load(name, type) {
+      /** The file's content as `type`; with `variableName`, also set as that global. */
+      load: async function load(name, type, variableName) {
         var wanted = type === undefined ? 'text' : type;
         if (LOAD_TYPES.indexOf(wanted) < 0) {
           throw new TypeError('iodide.file.load: the type must be one of ' + LOAD_TYPES.join(', ') + ', not ' + String(type) + '.');
         }
-        return fromBytes(await request({ op: 'load', name: name }), wanted, name);
+        var value = fromBytes(await request({ op: 'load', name: name }), wanted, name);
+        if (typeof variableName === 'string' && variableName !== '') self[variableName] = value;
+        return value;
       },
-      save: async function save(data, name, options) {
-        var bytes = await toBytes(data);
-        return request({ op: 'save', name: name, bytes: bytes, overwrite: Boolean(options && options.overwrite) }, [bytes]);
+      save: async function save() {
+        var call = saveArguments(arguments);
+        var bytes = await toBytes(call.data);
+        return request({ op: 'save', name: call.name, bytes: bytes, overwrite: Boolean(call.options && call.options.overwrite) }, [bytes]);
+      },
+      lastUpdated: async function lastUpdated(name) {
+        return new Date(await request({ op: 'lastUpdated', name: name }));
       },
       exists: function exists(name) { return request({ op: 'exists', name: name }); },
       list: function list() { return request({ op: 'list' }); },

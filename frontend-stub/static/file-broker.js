@@ -56,6 +56,7 @@ export class FileBroker {
     switch (request?.op) {
       case 'list': return (await this.files()).map((file) => file.filename);
       case 'exists': return Boolean(await this.find(checkName(request.name)));
+      case 'lastUpdated': return (await this.fileNamed(checkName(request.name))).lastUpdated;
       case 'load': return this.load(checkName(request.name));
       case 'save': return this.save(checkName(request.name), request.bytes, request.overwrite === true);
       case 'delete': return this.delete(checkName(request.name));
@@ -69,6 +70,12 @@ export class FileBroker {
 
   async find(name) {
     return (await this.files()).find((file) => file.filename === name) ?? null;
+  }
+
+  async fileNamed(name) {
+    const file = await this.find(name);
+    if (!file) throw new Refusal(`This notebook has no file named "${name}".`);
+    return file;
   }
 
   /** The bytes, read as the editor reads any raw file: with its session, never by navigating. */
@@ -105,9 +112,7 @@ export class FileBroker {
 
   async delete(name) {
     this.ensureOwner('delete its files');
-    const existing = await this.find(name);
-    if (!existing) throw new Refusal(`This notebook has no file named "${name}".`);
-    await queries.deleteFile(existing.id);
+    await queries.deleteFile((await this.fileNamed(name)).id);
     this.onDeleted(name);
     return null;
   }

@@ -46,8 +46,10 @@ test('fetch cells and iodide.file load and save the notebook\'s files; the panel
     '  const buffer = await iodide.file.load("cities.csv", "arrayBuffer");',
     '  const blob = await iodide.file.load("cities.csv", "blob");',
     '  const json = await iodide.file.load("meta.json", "json");',
-    '  return [text === csv, buffer.byteLength, blob.size, json.year,',
-    '    await iodide.file.exists("cities.csv"), await iodide.file.exists("nope.csv")].join(" ");',
+    '  await iodide.file.load("cities.csv", "bytes", "cityBytes");',
+    '  return [text === csv, buffer.byteLength, blob.size, json.year, cityBytes instanceof Uint8Array && cityBytes[0],',
+    '    await iodide.file.exists("cities.csv"), await iodide.file.exists("nope.csv"),',
+    '    (await iodide.file.lastUpdated("cities.csv")).getFullYear() > 2000].join(" ");',
     '})()',
     '%% js', '(async () => {',
     '  await iodide.file.save({ cities: rows.length }, "summary.json");',
@@ -58,6 +60,9 @@ test('fetch cells and iodide.file load and save the notebook\'s files; the panel
     '  await iodide.file.save(new Blob(["from a blob"]), "blob.txt");',
     '  await iodide.file.save("replaced", "copy.csv", { overwrite: true });',
     '  await iodide.file.save("short-lived", "gone.txt");',
+    '  // Later Iodide\'s form: save(fileName, serializerType, data[, options]).',
+    '  await iodide.file.save("later.txt", "text", 42);',
+    '  await iodide.file.save("later.json", "json", { cities: rows.length }, { overwrite: false });',
     '  await iodide.file.delete("gone.txt");',
     '  console.log(refused);',
     '  console.log(await iodide.file.save(new Uint8Array(10 * 1024 * 1024 + 1), "big.bin").catch((e) => e.message));',
@@ -65,24 +70,24 @@ test('fetch cells and iodide.file load and save the notebook\'s files; the panel
     '})()',
     '%% js', 'iodide.file.load("missing.csv").catch((e) => e.message)',
     '%% fetch', 'text: nothing = files/missing.csv', 'json: notJson = files/cities.csv', 'text: local = /etc/passwd',
-    'blob: fine = files/cities.csv',
+    'bytes: fine = files/cities.csv',
   ]);
   const page = await runAll(context, id);
 
   assert.match(await outputOf(page, 1), /^loaded text csv = files\/cities\.csv\nloaded json meta = files\/meta\.json\nloaded arrayBuffer raw/);
   assert.equal(await outputOf(page, 2), `2 cities, INSEE, ${CSV.length} bytes, 42, true`);
-  assert.equal(await outputOf(page, 3), `true ${CSV.length} ${CSV.length} 2021 true false`);
+  assert.equal(await outputOf(page, 3), `true ${CSV.length} ${CSV.length} 2021 ${'c'.charCodeAt(0)} true false true`);
   assert.equal(await outputOf(page, 4), [
     'This notebook already has a file named "summary.json"; save with { overwrite: true } to replace it.',
     'big.bin would be 10485761 bytes, over the limit of 10.0 MiB (10485760 bytes) a file.',
-    'blob.txt,bytes.bin,cities.csv,copy.csv,helper.js,meta.json,summary.json',
+    'blob.txt,bytes.bin,cities.csv,copy.csv,helper.js,later.json,later.txt,meta.json,summary.json',
   ].join('\n'));
   assert.equal(await outputOf(page, 5), 'This notebook has no file named "missing.csv".');
   const failures = await outputOf(page, 6);
   assert.match(failures, /failed text: nothing = files\/missing\.csv: This notebook has no file named "missing\.csv"\./);
   assert.match(failures, /failed json: notJson = files\/cities\.csv: iodide\.file\.load: cities\.csv is not valid JSON/);
   assert.match(failures, /failed text: local = \/etc\/passwd: a source is files\/NAME .* or an https URL/);
-  assert.match(failures, /loaded blob fine = files\/cities\.csv\n3 of 4 fetches failed\./);
+  assert.match(failures, /loaded bytes fine = files\/cities\.csv\n3 of 4 fetches failed\./);
 
   // The panel shows what code saved and deleted, without a reload, and the
   // saved files download with what the code wrote.
@@ -94,7 +99,10 @@ test('fetch cells and iodide.file load and save the notebook\'s files; the panel
   await screenshot(page, 'notebook-file-api');
 
   const stored = await filesOf(context, id);
-  assert.deepEqual(Object.keys(stored).sort(), ['blob.txt', 'bytes.bin', 'cities.csv', 'copy.csv', 'helper.js', 'meta.json', 'summary.json']);
+  assert.deepEqual(Object.keys(stored).sort(),
+    ['blob.txt', 'bytes.bin', 'cities.csv', 'copy.csv', 'helper.js', 'later.json', 'later.txt', 'meta.json', 'summary.json']);
+  assert.equal(stored['later.txt'], '42');
+  assert.equal(stored['later.json'], '{"cities":2}');
   assert.equal(stored['copy.csv'], 'replaced');
   assert.equal(stored['blob.txt'], 'from a blob');
   assert.equal(stored['bytes.bin'], '\u0001\u0002\u0003');
