@@ -52,7 +52,7 @@ export class Report {
     this.showOutput(output, this.outputs.get(cell.index));
     return h('div', { class: `cell cell-${cell.type} cell-runnable`, testid: `cell-${cell.index}` },
       h('div', { class: 'cell-head' },
-        h('span', { class: 'cell-label' }, `${RUNNABLE[cell.type].label} · cell ${cell.index + 1}`),
+        h('span', { class: 'cell-label' }, `${RUNNABLE[cell.type].label} · cell ${cell.index + 1}${skipsRunAll(cell) ? ' · skipped by Run all' : ''}`),
         h('button', {
           class: 'button button-small',
           testid: `run-cell-${cell.index}`,
@@ -96,10 +96,10 @@ export class Report {
     }
   }
 
-  /** Runs the js, fetch and css cells one after another, in order. */
+  /** Runs the js, fetch and css cells one after another, in order, except those marked skipRunAll. */
   async runAll() {
     for (const cell of this.cells) {
-      if (RUNNABLE[cell.type]) await this.runCell(cell.index);
+      if (RUNNABLE[cell.type] && !skipsRunAll(cell)) await this.runCell(cell.index);
     }
   }
 
@@ -120,6 +120,11 @@ function scopedToReport(sources) {
   parsed.replaceSync(sources.join('\n'));
   const rules = Array.from(parsed.cssRules, (rule) => rule.cssText).join('\n');
   return rules ? `@scope (.cells) {\n${rules}\n}` : '';
+}
+
+/** Iodide's flag for a cell that only runs when asked (say, one that saves files). */
+function skipsRunAll(cell) {
+  return cell.flags.some((flag) => flag.toLowerCase() === 'skiprunall');
 }
 
 function unsupportedReason(type) {

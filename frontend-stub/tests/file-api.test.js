@@ -116,14 +116,20 @@ test('a reader loads the files but cannot save or delete them', async () => {
     '%% fetch', 'text: csv = files/cities.csv',
     '%% js', 'iodide.file.save("overwritten", "cities.csv", { overwrite: true }).then(() => "saved", (e) => e.message)',
     '%% js', 'iodide.file.delete("cities.csv").then(() => "deleted", (e) => e.message)',
+    '%% js skipRunAll', 'iodide.file.save("cache", "cache.txt")',
     '%% js', 'csv.split("\\n")[1]',
   ]);
   const page = await runAll(reader, id);
   const refusal = 'Only the owner of this notebook can save files to it; fork the notebook to work on your own copy.';
   assert.equal(await outputOf(page, 1), refusal);
   assert.match(await outputOf(page, 2), /^Only the owner of this notebook can delete its files/);
-  assert.equal(await outputOf(page, 3), 'Lyon,522250');
-  assert.equal((await filesOf(owner, id))['cities.csv'], CSV);
+  // Iodide's skipRunAll: a cell that saves files is left to the owner to run.
+  assert.equal(await outputOf(page, 4), 'Lyon,522250');
+  assert.ok(await page.getByTestId('output-3').isHidden());
+  assert.match(await page.getByTestId('cell-3').innerText(), /skipped by Run all/i);
+  await page.getByTestId('run-cell-3').click();
+  assert.match(await outputOf(page, 3), /^Error: Only the owner of this notebook can save files to it/);
+  assert.deepEqual(await filesOf(owner, id), { 'cities.csv': CSV, 'helper.js': 'function double(n) { return 2 * n; }', 'meta.json': '{"source":"INSEE","year":2021}' });
   await owner.close();
   await reader.close();
 });
