@@ -1,7 +1,7 @@
 // iodide.file, as in Iodide: load, save, exists, list, delete and lastUpdated
-// for the notebook's files. The frame holds no credential, so each call is a request to the editor
-// (over the channel that eval-frame.js opens), which checks it and performs it;
-// here the data is only turned into bytes and back.
+// for the notebook's files. The frame holds no credential, so each call is a
+// request to the editor (over the channel that eval-frame.js opens), which
+// checks it and performs it; here the data is only turned into bytes and back.
 (function iodideFile(internals) {
   'use strict';
 
@@ -43,7 +43,7 @@
   }
 
   /**
-   * save(data, fileName[, { overwrite }]), as in the issue and early Iodide, or
+   * save(data, fileName[, { overwrite }]), as in early Iodide, or
    * later Iodide's save(fileName, serializerType, data[, { overwrite }]): the
    * second form is recognised by a serializer name second and data (not
    * options) third.
