@@ -2,7 +2,7 @@
 //! it, the endpoint itself, GraphiQL, the pages, sign-in, raw files and the
 //! heartbeats.
 
-pub mod eval_frame;
+mod eval_frame;
 mod files;
 mod frontend;
 mod graphiql;
@@ -12,10 +12,10 @@ mod login;
 mod middleware;
 mod pages;
 mod router;
-pub mod security;
+mod security;
 mod subscriptions;
 mod templates;
-pub mod token;
+mod token;
 
 pub use router::build_app;
 
