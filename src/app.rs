@@ -64,12 +64,7 @@ impl AppState {
             .map(|url| RedisConnection::lazy(url, config.cache.redis_timeout))
             .transpose()?;
         let cache = Cache::new(&config.cache, redis.clone());
-        let events = Events::start(
-            config.redis_url.as_ref(),
-            &config.cache.key_prefix,
-            &db,
-            config.live.events_buffer,
-        )?;
+        let events = Events::start(&config, &db)?;
         let graphql = graphql::build_executor(
             db.clone(),
             statements.clone(),

@@ -202,12 +202,7 @@ async fn work(config: Config) -> anyhow::Result<()> {
     let db = db::connect(&config, Default::default()).await?;
     db::migrate(&db).await?;
     let cache = Cache::from_config(&config.cache, config.redis_url.as_ref())?;
-    let events = Events::start(
-        config.redis_url.as_ref(),
-        &config.cache.key_prefix,
-        &db,
-        config.live.events_buffer,
-    )?;
+    let events = Events::start(&config, &db)?;
     let worker = Worker::new(db, cache, &config)?.with_events(events);
     let shutdown = CancellationToken::new();
     let token = shutdown.clone();

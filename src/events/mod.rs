@@ -15,7 +15,8 @@ pub use connections::{Admission, Connections};
 use sea_orm::{DatabaseBackend, DatabaseConnection};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
-use url::Url;
+
+use crate::config::Config;
 
 /// One change, small enough for a NOTIFY payload: subscribers load the rows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,17 +63,13 @@ impl Events {
     /// Through Redis when there is one, else through PostgreSQL when that is
     /// the database, else in-process. Listening starts in the background and
     /// reconnects by itself, so the server starts while either is down.
-    pub fn start(
-        redis_url: Option<&Url>,
-        key_prefix: &str,
-        db: &DatabaseConnection,
-        buffer: usize,
-    ) -> anyhow::Result<Self> {
-        let mut events = Events::in_process(buffer);
-        let channel = format!("{key_prefix}events");
-        events.backend = match redis_url {
+    pub fn start(config: &Config, db: &DatabaseConnection) -> anyhow::Result<Self> {
+        let mut events = Events::in_process(config.live.events_buffer);
+        let channel = format!("{}events", config.cache.key_prefix);
+        events.backend = match &config.redis_url {
             Some(url) => Backend::Redis(redis::RedisEvents::start(
                 url,
+                config.cache.redis_timeout,
                 channel,
                 events.local.clone(),
             )?),

@@ -3,7 +3,12 @@
 //! hear its own saves in the same order as everyone else's.
 
 use futures_util::StreamExt;
-use redis::{AsyncCommands, aio::ConnectionManager};
+use std::time::Duration;
+
+use redis::{
+    AsyncCommands,
+    aio::{ConnectionManager, ConnectionManagerConfig},
+};
 use tokio::sync::broadcast;
 use url::Url;
 
@@ -16,16 +21,20 @@ pub struct RedisEvents {
 }
 
 impl RedisEvents {
+    /// Publishing waits at most `timeout`, as the cache's commands do: a save
+    /// is never held up by a stalled Redis (its subscribers then miss it).
     pub fn start(
         url: &Url,
+        timeout: Duration,
         channel: String,
         local: broadcast::Sender<Event>,
     ) -> anyhow::Result<Self> {
         let client = redis::Client::open(url.as_str())?;
-        let connection = ConnectionManager::new_lazy_with_config(
-            client.clone(),
-            redis::aio::ConnectionManagerConfig::new(),
-        )?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout))
+            .set_number_of_retries(0);
+        let connection = ConnectionManager::new_lazy_with_config(client.clone(), config)?;
         tokio::spawn(listen(client, channel.clone(), local));
         Ok(RedisEvents {
             connection,
