@@ -219,17 +219,7 @@ async fn saves_on_another_instance_arrive_through_redis() {
         return;
     }
     let first = TestApp::spawn().await;
-    let second = first.second_instance().await;
-    let alice = first.user("alice").await;
-    let (id, _) = first.notebook(&alice, "Live", "v0").await;
-    let mut client = watching(&first, &alice, &id).await;
-
-    let expected = numbered(10);
-    for content in &expected {
-        save(&second, &alice, &id, content).await;
-    }
-
-    assert_eq!(contents(&mut client, expected.len()).await, expected);
+    saves_on_a_second_instance_reach_the_first(first).await;
 }
 
 #[tokio::test]
@@ -249,6 +239,12 @@ async fn saves_on_another_instance_arrive_through_postgres_notify() {
         .configure(|config| config.redis_url = None)
         .spawn()
         .await;
+    saves_on_a_second_instance_reach_the_first(first).await;
+}
+
+/// Ten saves on a second instance of `first` reach a subscriber of `first`,
+/// each once and in order.
+async fn saves_on_a_second_instance_reach_the_first(first: TestApp) {
     let second = first.second_instance().await;
     let alice = first.user("alice").await;
     let (id, _) = first.notebook(&alice, "Live", "v0").await;
