@@ -11,6 +11,7 @@ mod login;
 mod pages;
 pub mod rate_limit;
 pub mod security;
+mod static_assets;
 pub mod token;
 
 use axum::{
@@ -41,6 +42,8 @@ pub fn routes(state: &AppState) -> Router<AppState> {
     editor
         .merge(eval_frame::routes())
         .fallback(|| async { Error::NotFound("There is nothing at this address".into()) })
+        .layer(axum::middleware::from_fn(static_assets::not_modified))
+        .layer(static_assets::compression())
 }
 
 /// Whether a cookie-authenticated request comes from this site's own pages: its
