@@ -3,7 +3,6 @@
 
 use std::net::IpAddr;
 
-use axum_client_ip::ClientIpSource;
 use ipnet::IpNet;
 use url::Url;
 
@@ -89,23 +88,6 @@ impl Env<'_> {
                 .or_else(|_| item.parse::<IpAddr>().map(IpNet::from))
                 .ok()
         })
-    }
-
-    /// Only a proxy in front of every request makes a header trustworthy, so
-    /// the peer is the default and each header source is named explicitly.
-    pub(super) fn client_ip_source(
-        &self,
-        name: &'static str,
-    ) -> Result<ClientIpSource, ConfigError> {
-        let value = self.string(name).map(|v| v.trim().to_ascii_lowercase());
-        match value.as_deref() {
-            None | Some("peer") => Ok(ClientIpSource::ConnectInfo),
-            Some("rightmost-x-forwarded-for") => Ok(ClientIpSource::RightmostXForwardedFor),
-            Some(other) => Err(ConfigError::Invalid {
-                name,
-                reason: format!("expected peer or rightmost-x-forwarded-for, got {other:?}"),
-            }),
-        }
     }
 
     pub(super) fn url_or(&self, name: &'static str, default: &str) -> Result<Url, ConfigError> {

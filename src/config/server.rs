@@ -123,7 +123,7 @@ impl Config {
             ),
             rate_limit_per_minute: env.parse("RATE_LIMIT_PER_MINUTE")?.unwrap_or(600),
             token_requests_per_minute: env.parse("TOKEN_REQUESTS_PER_MINUTE")?.unwrap_or(10),
-            client_ip_source: env.client_ip_source("CLIENT_IP_SOURCE")?,
+            client_ip_source: client_ip_source(env)?,
             github: GithubConfig::read(env)?,
             openidc: OpenIdcConfig::read(env)?,
             database: DatabaseConfig::read(env, dev_mode)?,
@@ -174,6 +174,20 @@ fn bind_address(env: &Env, dev_mode: bool) -> Result<IpAddr, ConfigError> {
     Ok(env
         .parse("BIND_ADDRESS")?
         .unwrap_or_else(|| default.parse().expect("default is valid")))
+}
+
+/// Only a proxy in front of every request makes a header trustworthy, so
+/// the peer is the default and each header source is named explicitly.
+fn client_ip_source(env: &Env) -> Result<ClientIpSource, ConfigError> {
+    let value = env.string("CLIENT_IP_SOURCE");
+    match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("peer") => Ok(ClientIpSource::ConnectInfo),
+        Some("rightmost-x-forwarded-for") => Ok(ClientIpSource::RightmostXForwardedFor),
+        Some(other) => Err(ConfigError::Invalid {
+            name: "CLIENT_IP_SOURCE",
+            reason: format!("expected peer or rightmost-x-forwarded-for, got {other:?}"),
+        }),
+    }
 }
 
 /// Notebook code runs on the eval frame's origin, so it may never call the API
