@@ -153,18 +153,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 /// The environment, with `--port` and `--bind` in place of PORT and
 /// BIND_ADDRESS when given (so that the default SERVER_URI follows the port).
 fn serve_config(dev: bool, port: Option<u16>, bind: Option<IpAddr>) -> Result<Config, ConfigError> {
-    Config::from_lookup(dev, |name| match name {
-        "PORT" if port.is_some() => port.map(|port| port.to_string()),
-        "BIND_ADDRESS" if bind.is_some() => bind.map(|address| address.to_string()),
-        _ => std::env::var(name).ok(),
+    Config::from_lookup(dev, |name| {
+        let flag = match name {
+            "PORT" => port.map(|port| port.to_string()),
+            "BIND_ADDRESS" => bind.map(|address| address.to_string()),
+            _ => None,
+        };
+        flag.or_else(|| std::env::var(name).ok())
     })
 }
 
 /// The release phase: says what it applied, since that is what an operator
 /// reads in the release log.
 async fn migrate() -> anyhow::Result<()> {
-    let config = admin_config()?;
-    let db = db::connect(&config.database, Default::default()).await?;
+    let db = connect_for_admin().await?;
     let applied = db::migrate(&db).await?;
     if applied.is_empty() {
         println!("no pending migrations");
