@@ -211,7 +211,7 @@ wait_for "the file source's site" curl -sf "http://127.0.0.1:$SOURCE_PORT/source
 ROUTER="https://localhost:$ROUTER_PORT" ROUTER_CA="$work/router.crt" \
   TOKEN="$TOKEN" WEB1_PID="$WEB1_PID" \
   SOURCE_URL="http://127.0.0.1:$SOURCE_PORT/source.txt" \
-  REDIS_PID_FILE="$work/redis.pid" REDIS_PORT="$REDIS_PORT" \
+  REDIS_PID_FILE="$work/redis.pid" \
   python3 scripts/rehearse_walk.py -- "${REDIS_COMMAND[@]}"
 
 wait "$WEB1_PID" || fail "web1 exited with status $? after SIGTERM"

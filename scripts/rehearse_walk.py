@@ -4,7 +4,7 @@ broken step (an AssertionError names it).
 
 Environment: ROUTER (https://localhost:PORT), ROUTER_CA (its certificate),
 TOKEN (an API token), WEB1_PID, SOURCE_URL (a file the worker may fetch),
-REDIS_PID_FILE and REDIS_PORT; the arguments after `--` start redis-server
+REDIS_PID_FILE (redis-server's); the arguments after `--` start redis-server
 again after the walk has killed it.
 """
 
