@@ -211,8 +211,8 @@ async fn insert_files(
 }
 
 /// A database that grew over time has statistics; one just bulk-loaded has none
-/// until autovacuum gets to it: without them PostgreSQL served list pages of a
-/// million-revision table at 7 per second instead of 566 (docs/performance.md).
+/// until autovacuum gets to it, and without them PostgreSQL plans list pages of
+/// a large table badly (docs/performance.md).
 async fn update_planner_statistics(db: &DatabaseConnection) -> anyhow::Result<()> {
     db.execute_unprepared("ANALYZE").await?;
     Ok(())

@@ -1,4 +1,4 @@
-//! `cargo run --release --bin bench -- [flags]`: seeds a data set, starts the real
+//! `cargo run --release -p bench -- [flags]`: seeds a data set, starts the real
 //! app in-process (or targets a running server), drives it over HTTP from a load
 //! process of its own with N connections per scenario and reports throughput, latency, errors, SQL
 //! statements per request and memory. See docs/performance.md.
