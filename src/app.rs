@@ -20,6 +20,7 @@ use tower_http::{
 use crate::{
     auth::{self, github::Github, openidc::OpenIdc, session},
     cache::{Cache, RedisConnection},
+    clock::Clock,
     config::{CacheConfig, Config},
     db::{self, StatementCounter},
     error::Error,
@@ -46,6 +47,7 @@ pub struct Shared {
     pub config: Arc<Config>,
     pub graphql: Executor,
     pub cache: Cache,
+    pub clock: Clock,
     /// SQL statements run since start-up.
     pub statements: Arc<StatementCounter>,
     pub github: Option<Github>,
@@ -71,10 +73,12 @@ impl AppState {
             .map(|url| RedisConnection::lazy(url, config.cache.redis_timeout))
             .transpose()?;
         let cache = Cache::new(&config.cache, redis.clone());
+        let clock = Clock::system();
         let graphql = graphql::build_executor(
             db.clone(),
             statements.clone(),
             cache.clone(),
+            clock.clone(),
             ApiMode::from_restrict_api(config.restrict_api),
         );
         Ok(AppState(Arc::new(Shared {
@@ -97,6 +101,7 @@ impl AppState {
             config: Arc::new(config),
             graphql,
             cache,
+            clock,
             statements,
         })))
     }

@@ -333,7 +333,7 @@ async fn create_and_open(state: &AppState, viewer: &Viewer) -> Response {
         forked_from: None,
         owner: None,
     };
-    match notebooks::create(&state.db, &state.cache, viewer, new).await {
+    match notebooks::create(&state.db, &state.cache, &state.clock, viewer, new).await {
         Ok(notebook) => Redirect::to(&format!("/notebooks/{}/", notebook.id)).into_response(),
         Err(err) => err.into_response(),
     }
