@@ -24,7 +24,7 @@ use sea_orm::DatabaseConnection;
 
 use std::sync::Arc;
 
-use crate::{auth::Viewer, cache::Cache, clock::Clock, db::StatementCounter, policy::ApiMode};
+use crate::{cache::Cache, clock::Clock, db::StatementCounter, policy::ApiMode, viewer::Viewer};
 
 use documents::ParsedDocuments;
 pub use errors::RETRY_AFTER;
