@@ -9,6 +9,7 @@ use tokio::sync::Semaphore;
 use crate::{
     auth::{github::Github, openidc::OpenIdc},
     cache::{Cache, RedisConnection},
+    clock::Clock,
     config::{CacheConfig, Config},
     db::{self, StatementCounter},
     graphql::{self, Executor},
@@ -34,6 +35,7 @@ pub struct Shared {
     pub config: Arc<Config>,
     pub graphql: Executor,
     pub cache: Cache,
+    pub clock: Clock,
     /// SQL statements run since start-up.
     pub statements: Arc<StatementCounter>,
     pub github: Option<Github>,
@@ -55,10 +57,12 @@ impl AppState {
         db::migrate(&db).await?;
         let redis = RedisConnection::from_config(&config.cache)?;
         let cache = Cache::new(&config.cache, redis.clone());
+        let clock = Clock::system();
         let graphql = graphql::build_executor(
             db.clone(),
             statements.clone(),
             cache.clone(),
+            clock.clone(),
             ApiMode::from_restrict_api(config.restrict_api),
         );
         Ok(AppState(Arc::new(Shared {
@@ -81,6 +85,7 @@ impl AppState {
             config: Arc::new(config),
             graphql,
             cache,
+            clock,
             statements,
         })))
     }

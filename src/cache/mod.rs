@@ -39,9 +39,8 @@ pub enum CacheError {
 }
 
 /// Bumped when a cached type changes shape, so that instances of two versions
-/// sharing one Redis do not read each other's entries (v2: notebooks carry
-/// their owner, the front page its owners and latest titles; v3: postcard
-/// instead of JSON).
+/// sharing one Redis do not read each other's entries (what each version
+/// changed is in docs/performance.md).
 const FORMAT_VERSION: &str = "v3";
 
 /// Cached values are postcard: compact, and decoded several times faster than

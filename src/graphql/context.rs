@@ -8,6 +8,7 @@ use sea_orm::DatabaseConnection;
 use super::loaders::{DbLoader, RequestLoader};
 use crate::{
     cache::Cache,
+    clock::Clock,
     db::StatementCounter,
     error::{Error, Result},
     viewer::Viewer,
@@ -24,6 +25,10 @@ pub fn statements<'a>(ctx: &Context<'a>) -> &'a StatementCounter {
 
 pub fn cache<'a>(ctx: &Context<'a>) -> &'a Cache {
     ctx.data_unchecked::<Cache>()
+}
+
+pub fn clock<'a>(ctx: &Context<'a>) -> &'a Clock {
+    ctx.data_unchecked::<Clock>()
 }
 
 pub fn viewer<'a>(ctx: &Context<'a>) -> &'a Viewer {

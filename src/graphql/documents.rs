@@ -1,6 +1,7 @@
 //! Parsed GraphQL documents, kept by their text. The editor sends the same few
-//! documents over and over, and parsing one (twice: once to tell a mutation from
-//! a query, once to run it) was about 8% of a cached notebook read.
+//! documents over and over, and each is needed twice (once to tell a mutation
+//! from a query, once to run it): parsing is a visible part of a cached notebook
+//! read (docs/performance.md).
 
 use std::sync::Arc;
 

@@ -1,11 +1,11 @@
 //! Runs GraphQL requests, with the request limits checked before the schema
 //! sees them and every error put into SERVER.md's shape after.
 //!
-//! Both used to be schema extensions, but as soon as a schema has one extension,
-//! async-graphql sends every field through the extension chain and looks its type
-//! up by name: a fifth of a list page's time. Only a batch needs an extension (its
-//! operations' complexities are summed, and only validation knows them), so
-//! batches run in a second copy of the schema that has it.
+//! Neither is a schema extension: as soon as a schema has one, async-graphql
+//! sends every field through the extension chain and looks its type up by name,
+//! which costs every list page dearly (docs/performance.md). Only a batch needs an
+//! extension (its operations' complexities are summed, and only validation knows
+//! them), so batches run in a second copy of the schema that has it.
 
 use async_graphql::{
     BatchRequest, BatchResponse, Request, Response,

@@ -24,7 +24,7 @@ use sea_orm::DatabaseConnection;
 
 use std::sync::Arc;
 
-use crate::{cache::Cache, db::StatementCounter, policy::ApiMode, viewer::Viewer};
+use crate::{cache::Cache, clock::Clock, db::StatementCounter, policy::ApiMode, viewer::Viewer};
 
 use documents::ParsedDocuments;
 pub use errors::RETRY_AFTER;
@@ -61,6 +61,7 @@ pub fn build_executor(
     db: DatabaseConnection,
     statements: Arc<StatementCounter>,
     cache: Cache,
+    clock: Clock,
     mode: ApiMode,
 ) -> Executor {
     let with_data = |builder: SchemaBuilder<_, _, _>| {
@@ -68,6 +69,7 @@ pub fn build_executor(
             .data(db.clone())
             .data(statements.clone())
             .data(cache.clone())
+            .data(clock.clone())
             .data(mode)
             .finish()
     };

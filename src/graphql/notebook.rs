@@ -2,7 +2,7 @@ use async_graphql::{Context, ID, InputObject, Object, connection::Connection};
 
 use super::{
     connection::{IdCursor, NotebookTotal, PageArgs, RevisionTotal, connection},
-    context::{cache, db, load, load_required, parse_id, to_id, viewer},
+    context::{cache, clock, db, load, load_required, parse_id, to_id, viewer},
     file::File,
     file_source::FileSource,
     guards::CanRead,
@@ -20,6 +20,18 @@ use crate::{
     notebooks::{self, NewNotebook, NotebookFilter, NotebookWithLatest, revisions::RevisionFilter},
     policy,
 };
+
+/// Names of [`Notebook`]'s fields that [`prefetch_notebooks`] looks ahead for.
+/// async-graphql names a field only inside its derive, from a literal or the
+/// method's name, so they are written once here, beside the type, and a test
+/// checks each against the schema.
+pub mod fields {
+    pub const OWNER: &str = "owner";
+    pub const LATEST_REVISION: &str = "latestRevision";
+    pub const REVISION_COUNT: &str = "revisionCount";
+    pub const FILES: &str = "files";
+    pub const FILE_SOURCES: &str = "fileSources";
+}
 
 /// A notebook, with its latest revision when it was read (or cached) with it.
 pub struct Notebook(pub notebook::Model, Option<revision::Model>);
@@ -242,7 +254,7 @@ impl NotebookMutation {
             owner: input.owner,
         };
         Ok(Notebook::from(
-            notebooks::create(db(ctx), cache(ctx), viewer(ctx), new).await?,
+            notebooks::create(db(ctx), cache(ctx), clock(ctx), viewer(ctx), new).await?,
         ))
     }
 
@@ -255,7 +267,8 @@ impl NotebookMutation {
     ) -> async_graphql::Result<Notebook> {
         let id = parse_id(&id, "notebook")?;
         Ok(Notebook::from(
-            notebooks::update_title(db(ctx), cache(ctx), viewer(ctx), id, title).await?,
+            notebooks::update_title(db(ctx), cache(ctx), clock(ctx), viewer(ctx), id, title)
+                .await?,
         ))
     }
 
@@ -264,5 +277,36 @@ impl NotebookMutation {
         let notebook_id = parse_id(&id, "notebook")?;
         notebooks::delete(db(ctx), cache(ctx), viewer(ctx), notebook_id).await?;
         Ok(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::{OutputType, registry::Registry};
+
+    use super::{Notebook, fields};
+    use crate::graphql::revision::{self, Revision};
+
+    fn has_field<T: OutputType>(field: &str) -> bool {
+        let mut registry = Registry::default();
+        T::create_type_info(&mut registry);
+        registry.types[&*T::type_name()]
+            .field_by_name(field)
+            .is_some()
+    }
+
+    #[test]
+    fn the_prefetched_field_names_are_the_schemas() {
+        for field in [
+            fields::OWNER,
+            fields::LATEST_REVISION,
+            fields::REVISION_COUNT,
+            fields::FILES,
+            fields::FILE_SOURCES,
+        ] {
+            assert!(has_field::<Notebook>(field), "Notebook.{field}");
+        }
+        assert!(has_field::<Revision>(revision::fields::CONTENT));
+        assert!(!has_field::<Notebook>("latest_revision"));
     }
 }

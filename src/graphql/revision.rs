@@ -1,7 +1,7 @@
 use async_graphql::{Context, ID, InputObject, Object};
 
 use super::{
-    context::{cache, db, load_required, parse_id, to_id, viewer},
+    context::{cache, clock, db, load_required, parse_id, to_id, viewer},
     guards::CanRead,
     loaders::{NotebookById, RevisionById},
     notebook::Notebook,
@@ -10,6 +10,12 @@ use crate::{
     entity::revision,
     notebooks::revisions::{self, NewRevision},
 };
+
+/// Names of [`Revision`]'s fields that prefetching looks ahead for (see
+/// [`super::notebook::fields`]).
+pub mod fields {
+    pub const CONTENT: &str = "content";
+}
 
 /// A revision as it was read. Lists of notebooks read it without its content,
 /// which is then loaded only if a query asks for it.
@@ -120,14 +126,14 @@ impl RevisionMutation {
                 .transpose()?,
         };
         Ok(Revision::from(
-            revisions::create(db(ctx), cache(ctx), viewer(ctx), new).await?,
+            revisions::create(db(ctx), cache(ctx), clock(ctx), viewer(ctx), new).await?,
         ))
     }
 
     /// Deletes one revision (not a notebook's only one); returns its id.
     async fn delete_revision(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
         let revision_id = parse_id(&id, "revision")?;
-        revisions::delete(db(ctx), cache(ctx), viewer(ctx), revision_id).await?;
+        revisions::delete(db(ctx), cache(ctx), clock(ctx), viewer(ctx), revision_id).await?;
         Ok(id)
     }
 }

@@ -274,7 +274,7 @@ async fn create_and_open(state: &AppState, viewer: &Viewer) -> Result<Response> 
         forked_from: None,
         owner: None,
     };
-    let notebook = notebooks::create(&state.db, &state.cache, viewer, new).await?;
+    let notebook = notebooks::create(&state.db, &state.cache, &state.clock, viewer, new).await?;
     Ok(Redirect::to(&format!("/notebooks/{}/", notebook.id)).into_response())
 }
 

@@ -3,16 +3,11 @@ use chrono::{Duration, Utc};
 use iodide_server::auth::jwt::{self, TokenType};
 use serde_json::{Value, json};
 
-use crate::common::{Gql, TestApp, browser};
+use crate::common::{Gql, TestApp, browser, request::RequestHelper};
 
 async fn viewer_with_bearer(app: &TestApp, token: &str) -> Gql {
     let query = json!({ "query": "{ viewer { username } }" });
-    app.query_as(
-        &reqwest::Client::new(),
-        |request| request.bearer_auth(token),
-        query,
-    )
-    .await
+    app.with_jwt(token).gql_body(query).await
 }
 
 fn assert_refused(response: &Gql) {

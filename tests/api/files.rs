@@ -2,7 +2,7 @@ use serde_json::json;
 
 use std::{num::NonZeroUsize, sync::Arc};
 
-use crate::common::{Gql, TestApp, TestAppBuilder, TestUser};
+use crate::common::{Gql, TestApp, TestAppBuilder, TestUser, request::RequestHelper};
 
 const MIB: usize = 1024 * 1024;
 
@@ -102,13 +102,13 @@ async fn download(app: &TestApp, notebook_id: &str, filename: &str) -> Vec<u8> {
 }
 
 /// `updateFile` with new bytes, as the editor sends it.
-async fn replace_bytes(app: &TestApp, user: &TestUser, file_id: &str, bytes: Vec<u8>) -> Gql {
+async fn replace_bytes(user: &TestUser, file_id: &str, bytes: Vec<u8>) -> Gql {
     let operations = json!({
         "query": "mutation($input: UpdateFileInput!) { updateFile(input: $input) { id filename size } }",
         "variables": { "input": { "id": file_id, "file": null } }
     });
     let map = json!({ "0": ["variables.input.file"] });
-    let response = app.send_file(user, operations, map, "new", bytes).await;
+    let response = user.send_file(operations, map, "new", bytes).await;
     Gql::read(response).await
 }
 
@@ -131,7 +131,7 @@ async fn uploaded_and_replaced_bytes_are_stored_exactly() {
     let second = noise(MIB + 3, 2);
     let file_id = file["id"].as_str().unwrap();
     let before = app.statements();
-    let replaced = replace_bytes(&app, &alice, file_id, second.clone()).await;
+    let replaced = replace_bytes(&alice, file_id, second.clone()).await;
     // The API token, the file, its notebook's owner, the update, the answer's
     // row.
     assert_eq!(
@@ -145,7 +145,7 @@ async fn uploaded_and_replaced_bytes_are_stored_exactly() {
     );
     assert!(download(&app, &id, "noise.bin").await == second);
 
-    let empty = replace_bytes(&app, &alice, file_id, Vec::new()).await;
+    let empty = replace_bytes(&alice, file_id, Vec::new()).await;
     assert_eq!(empty.data()["updateFile"]["size"], 0);
     assert!(download(&app, &id, "noise.bin").await.is_empty());
 }
@@ -164,9 +164,7 @@ async fn one_part_may_fill_two_uploads() {
         "variables": { "id": id, "a": null, "b": null }
     });
     let map = json!({ "0": ["variables.a", "variables.b"] });
-    let response = app
-        .send_file(&alice, operations, map, "x", bytes.clone())
-        .await;
+    let response = alice.send_file(operations, map, "x", bytes.clone()).await;
     let response = Gql::read(response).await;
     assert_eq!(
         response.data(),
@@ -198,14 +196,8 @@ async fn a_batch_of_uploads_from_one_part_stores_each() {
     let paths: Vec<_> = (0..operations.len())
         .map(|n| format!("{n}.variables.input.file"))
         .collect();
-    let response = app
-        .send_file(
-            &alice,
-            json!(operations),
-            json!({ "0": paths }),
-            "x",
-            bytes.clone(),
-        )
+    let response = alice
+        .send_file(json!(operations), json!({ "0": paths }), "x", bytes.clone())
         .await;
     assert_eq!(response.status(), 200);
     let answers: serde_json::Value = response.json().await.unwrap();
