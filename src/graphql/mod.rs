@@ -7,6 +7,7 @@
 
 mod connection;
 mod context;
+mod descriptions;
 mod documents;
 mod errors;
 mod executor;
@@ -31,6 +32,11 @@ pub use errors::RETRY_AFTER;
 pub use executor::Executor;
 pub use loaders::DbLoader;
 
+/// Everything that can be read. On a public server anyone may read everything; on
+/// a private one (RESTRICT_API=1) every field but viewer needs a signed-in user or
+/// a token, and answers UNAUTHENTICATED without one. Errors carry a code in
+/// extensions.code: UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, BAD_USER_INPUT,
+/// CONFLICT, PAYLOAD_TOO_LARGE, RATE_LIMITED, QUERY_TOO_COMPLEX or INTERNAL.
 #[derive(MergedObject, Default)]
 pub struct Query(
     user::UserQuery,
@@ -40,6 +46,11 @@ pub struct Query(
     file_source::FileSourceQuery,
 );
 
+/// Everything that can be changed. Every field needs a signed-in user or a token
+/// (UNAUTHENTICATED without one) and changes only the viewer's own notebooks
+/// (FORBIDDEN otherwise, staff included). Every mutation field counts against the
+/// client's rate limit (RATE_LIMITED when it is spent), and one request may hold
+/// at most 10 of them.
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     notebook::NotebookMutation,
@@ -51,7 +62,8 @@ pub struct Mutation(
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 
 fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+    let builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription);
+    descriptions::describe_library_types(builder)
         .limit_depth(limits::MAX_DEPTH)
         .limit_complexity(limits::MAX_COMPLEXITY)
         .disable_suggestions()
