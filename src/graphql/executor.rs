@@ -12,7 +12,7 @@ use async_graphql::{
     parser::types::{DocumentOperations, OperationType},
 };
 
-use super::{AppSchema, ParsedDocuments, errors, limits};
+use super::{AppSchema, ParsedDocuments, errors, library_limits::LibraryLimits, limits};
 
 #[derive(Clone)]
 pub struct Executor {
@@ -53,7 +53,7 @@ impl Executor {
     /// Whether the operation that would run is anything but a query. A document
     /// that does not parse runs nothing; execution reports why.
     pub fn changes_state(&self, request: &Request) -> bool {
-        let Some(document) = self.documents.get_or_parse(&request.query) else {
+        let Ok(document) = self.documents.get_or_parse(&request.query) else {
             return false;
         };
         let is_query = |ty: &OperationType| *ty == OperationType::Query;
@@ -70,15 +70,19 @@ impl Executor {
 
     async fn run(&self, schema: &AppSchema, mut request: Request) -> Response {
         let mut response = match limits::check_document(&self.documents, &request.query) {
-            Ok(Some(document)) => {
+            Ok(document) => {
                 request.set_parsed_query(document);
                 schema.execute(request).await
             }
-            // Text that does not parse: the executor says why.
-            Ok(None) => schema.execute(request).await,
             Err(refusal) => Response::from_errors(vec![refusal]),
         };
-        response.errors.iter_mut().for_each(errors::present);
+        if response.errors.is_empty() {
+            return response;
+        }
+        let library = LibraryLimits::learned().await;
+        for error in &mut response.errors {
+            errors::present(error, library);
+        }
         response
     }
 }

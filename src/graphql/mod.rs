@@ -14,6 +14,7 @@ mod executor;
 mod file;
 mod file_source;
 mod guards;
+mod library_limits;
 pub mod limits;
 mod loaders;
 mod notebook;
@@ -63,10 +64,7 @@ pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 
 fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
     let builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription);
-    descriptions::describe_library_types(builder)
-        .limit_depth(limits::MAX_DEPTH)
-        .limit_complexity(limits::MAX_COMPLEXITY)
-        .disable_suggestions()
+    library_limits::bound(descriptions::describe_library_types(builder)).disable_suggestions()
 }
 
 pub fn build_executor(
