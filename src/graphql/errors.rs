@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use async_graphql::{ErrorExtensionValues, Pos, ServerError, Value, parser};
 
-use super::library_limits::LibraryLimits;
+use super::{hidden_schema, library_limits::LibraryLimits};
 use crate::error::{Error, RETRY_AFTER_SECONDS};
 
 /// Marks an error that a retry may cure: the HTTP layer answers 503 with
@@ -42,8 +42,9 @@ pub(super) fn unparsable(error: parser::Error) -> ServerError {
     refusal(error, locations)
 }
 
-/// Gives an error of a response its code, and a message for people.
-pub(super) fn present(error: &mut ServerError, library: &LibraryLimits) {
+/// Gives an error of a response its code, and a message for people. When the
+/// schema is hidden from the client, validation errors say nothing of it.
+pub(super) fn present(error: &mut ServerError, library: &LibraryLimits, schema_hidden: bool) {
     let domain = error
         .source::<Error>()
         .or_else(|| error.source::<Arc<Error>>().map(Arc::as_ref));
@@ -51,6 +52,10 @@ pub(super) fn present(error: &mut ServerError, library: &LibraryLimits) {
     let (code, message) = match (domain, library.message_for(error)) {
         (Some(domain), _) => (domain.code(), Some(domain.public_message())),
         (None, Some(limit)) => ("QUERY_TOO_COMPLEX", Some(limit)),
+        (None, None) if schema_hidden => {
+            error.locations.clear();
+            ("BAD_USER_INPUT", Some(hidden_schema::INVALID.to_string()))
+        }
         (None, None) => ("BAD_USER_INPUT", None),
     };
     if let Some(message) = message {

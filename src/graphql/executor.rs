@@ -1,5 +1,6 @@
 //! Runs GraphQL requests, with the request limits checked before the schema
-//! sees them and every error put into SERVER.md's shape after.
+//! sees them (and the schema hidden from those who may not read it), and every
+//! error put into SERVER.md's shape after.
 //!
 //! Both used to be schema extensions, but as soon as a schema has one extension,
 //! async-graphql sends every field through the extension chain and looks its type
@@ -12,7 +13,9 @@ use async_graphql::{
     parser::types::{DocumentOperations, OperationType},
 };
 
-use super::{AppSchema, ParsedDocuments, errors, library_limits::LibraryLimits, limits};
+use super::{
+    AppSchema, ParsedDocuments, errors, hidden_schema, library_limits::LibraryLimits, limits,
+};
 
 #[derive(Clone)]
 pub struct Executor {
@@ -69,7 +72,11 @@ impl Executor {
     }
 
     async fn run(&self, schema: &AppSchema, mut request: Request) -> Response {
+        let schema_hidden = hidden_schema::is_hidden_from(&request);
         let mut response = match limits::check_document(&self.documents, &request.query) {
+            Ok(document) if schema_hidden && hidden_schema::asks_for_schema(&document) => {
+                Response::from_errors(vec![hidden_schema::refusal()])
+            }
             Ok(document) => {
                 request.set_parsed_query(document);
                 schema.execute(request).await
@@ -81,7 +88,11 @@ impl Executor {
         }
         let library = LibraryLimits::learned().await;
         for error in &mut response.errors {
-            errors::present(error, library);
+            errors::present(error, library, schema_hidden);
+        }
+        if schema_hidden {
+            // Validation errors now read the same: one says as much as many.
+            response.errors.dedup();
         }
         response
     }

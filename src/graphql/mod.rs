@@ -14,6 +14,7 @@ mod executor;
 mod file;
 mod file_source;
 mod guards;
+mod hidden_schema;
 mod library_limits;
 pub mod limits;
 mod loaders;
