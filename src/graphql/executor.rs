@@ -75,7 +75,7 @@ impl Executor {
         let schema_hidden = hidden_schema::is_hidden_from(&request);
         let mut response = match limits::check_document(&self.documents, &request.query) {
             Ok(document) if schema_hidden && hidden_schema::asks_for_schema(&document) => {
-                Response::from_errors(vec![hidden_schema::refusal()])
+                Response::from_errors(vec![errors::refusal(hidden_schema::refusal(), [])])
             }
             Ok(document) => {
                 request.set_parsed_query(document);

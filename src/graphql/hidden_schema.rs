@@ -6,11 +6,10 @@
 use std::collections::HashSet;
 
 use async_graphql::{
-    IntrospectionMode, Name, Request, ServerError,
+    IntrospectionMode, Name, Request,
     parser::types::{ExecutableDocument, Selection, SelectionSet},
 };
 
-use super::errors;
 use crate::error::Error;
 
 /// The message of every validation error that such a client gets.
@@ -21,12 +20,10 @@ pub fn is_hidden_from(request: &Request) -> bool {
     request.introspection_mode == IntrospectionMode::Disabled
 }
 
-pub fn refusal() -> ServerError {
-    errors::refusal(
-        Error::Unauthenticated(
-            "This server is private: sign in or send a token to read its schema".into(),
-        ),
-        [],
+/// The answer to such a client's introspection: the one to any other read.
+pub fn refusal() -> Error {
+    Error::Unauthenticated(
+        "This server is private: sign in or send a token to read its schema".into(),
     )
 }
 
