@@ -172,7 +172,7 @@ async fn serve(config: Config, with_worker: bool) -> anyhow::Result<()> {
         stop.cancel();
     });
     let stop = shutdown.clone();
-    let server = iodide_server::app::serve(listener, build_app(state), async move {
+    let server = iodide_server::serve(listener, build_app(state), async move {
         stop.cancelled().await;
     });
     let deadline = async {

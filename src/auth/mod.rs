@@ -12,7 +12,7 @@ pub mod jwt;
 mod layer;
 pub mod openidc;
 pub mod session;
-mod viewer;
 
-pub use layer::{AuthError, identify};
-pub use viewer::{AuthMethod, Viewer};
+pub use layer::{Authenticator, identify};
+// What every way in produces; it lives apart so that the services need not import auth.
+pub use crate::viewer::{AuthMethod, Viewer};

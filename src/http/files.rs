@@ -8,7 +8,7 @@ use axum::{
     routing::get,
 };
 
-use crate::{app::AppState, auth::Viewer, error::Error, files, policy};
+use crate::{app::AppState, error::Error, files, policy, viewer::Viewer};
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/notebooks/{id}/files/{filename}", get(raw_file))

@@ -1,46 +1,50 @@
-//! The HTTP surface around the GraphQL API: the endpoint itself, GraphiQL, raw
-//! files and the heartbeats.
+//! The HTTP surface around the GraphQL API: the router and the layers around
+//! it, the endpoint itself, GraphiQL, the pages, sign-in, raw files and the
+//! heartbeats.
 
-pub mod eval_frame;
+mod eval_frame;
 mod files;
 mod frontend;
 mod graphiql;
 mod graphql;
 mod heartbeat;
 mod login;
+mod middleware;
 mod pages;
-pub mod rate_limit;
-pub mod security;
-pub mod token;
+mod router;
+mod security;
+mod templates;
+mod token;
+
+pub use router::build_app;
 
 use axum::{
     Router,
-    http::{HeaderMap, HeaderValue, header},
+    http::{HeaderMap, header},
+    serve::ListenerExt,
 };
-use tower_http::set_header::SetResponseHeaderLayer;
 use url::Url;
 
-use crate::{app::AppState, error::Error};
-
-/// Every route. The editor's own routes may never be framed; the eval frame
-/// sets its own policy; only the GraphQL endpoint answers CORS requests.
-pub fn routes(state: &AppState) -> Router<AppState> {
-    let config = &state.config;
-    let editor = Router::new()
-        .merge(graphql::routes().layer(security::cors(config)))
-        .merge(graphiql::routes())
-        .merge(files::routes())
-        .merge(heartbeat::routes())
-        .merge(login::routes())
-        .merge(pages::routes())
-        .merge(token::routes(state.clone()))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ));
-    editor
-        .merge(eval_frame::routes())
-        .fallback(|| async { Error::NotFound("There is nothing at this address".into()) })
+/// Serves the app on `listener` until `shutdown` completes, with each request
+/// knowing its peer's address (for per-client limits).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    // Responses go out as soon as they are written, not after the client's
+    // delayed ACK (Nagle's algorithm would hold the tail of a large body).
+    let listener = listener.tap_io(|stream| {
+        if let Err(err) = stream.set_nodelay(true) {
+            tracing::debug!(%err, "TCP_NODELAY not set");
+        }
+    });
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// Whether a cookie-authenticated request comes from this site's own pages: its

@@ -13,18 +13,14 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{
-    is_same_origin,
-    rate_limit::{self, ClientKey},
-};
+use super::is_same_origin;
 use crate::{
     app::AppState,
-    auth::{
-        AuthError, Viewer,
-        jwt::{self, TokenPair, TokenType},
-    },
+    auth::jwt::{self, TokenPair, TokenType},
     error::Error,
+    rate_limit::{self, ClientKey},
     users,
+    viewer::Viewer,
 };
 
 pub fn routes(state: AppState) -> Router<AppState> {
@@ -92,10 +88,10 @@ async fn refresh(State(state): State<AppState>, body: Bytes) -> Result<Json<Valu
         &request.refresh,
         TokenType::Refresh,
     )
-    .map_err(AuthError::from)?;
+    .map_err(|err| Error::Unauthenticated(err.to_string()))?;
     let user = users::by_id(&state.db, claims.user_id)
         .await?
-        .ok_or(AuthError::UnknownUser)?;
+        .ok_or_else(|| Error::Unauthenticated("The token's user no longer exists".into()))?;
     let access = jwt::issue(
         &state.config.secret_key,
         user.id,
