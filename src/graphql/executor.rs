@@ -1,5 +1,6 @@
 //! Runs GraphQL requests, with the request limits checked before the schema
-//! sees them and every error put into SERVER.md's shape after.
+//! sees them (and the schema hidden from those who may not read it), and every
+//! error put into SERVER.md's shape after.
 //!
 //! Neither is a schema extension: as soon as a schema has one, async-graphql
 //! sends every field through the extension chain and looks its type up by name,
@@ -12,7 +13,9 @@ use async_graphql::{
     parser::types::{DocumentOperations, OperationType},
 };
 
-use super::{AppSchema, ParsedDocuments, errors, limits};
+use super::{
+    AppSchema, ParsedDocuments, errors, hidden_schema, library_limits::LibraryLimits, limits,
+};
 
 #[derive(Clone)]
 pub struct Executor {
@@ -53,7 +56,7 @@ impl Executor {
     /// Whether the operation that would run is anything but a query. A document
     /// that does not parse runs nothing; execution reports why.
     pub fn changes_state(&self, request: &Request) -> bool {
-        let Some(document) = self.documents.get_or_parse(&request.query) else {
+        let Ok(document) = self.documents.get_or_parse(&request.query) else {
             return false;
         };
         let is_query = |ty: &OperationType| *ty == OperationType::Query;
@@ -69,16 +72,28 @@ impl Executor {
     }
 
     async fn run(&self, schema: &AppSchema, mut request: Request) -> Response {
+        let schema_hidden = hidden_schema::is_hidden_from(&request);
         let mut response = match limits::check_document(&self.documents, &request.query) {
-            Ok(Some(document)) => {
+            Ok(document) if schema_hidden && hidden_schema::asks_for_schema(&document) => {
+                Response::from_errors(vec![errors::refusal(hidden_schema::refusal(), [])])
+            }
+            Ok(document) => {
                 request.set_parsed_query(document);
                 schema.execute(request).await
             }
-            // Text that does not parse: the executor says why.
-            Ok(None) => schema.execute(request).await,
             Err(refusal) => Response::from_errors(vec![refusal]),
         };
-        response.errors.iter_mut().for_each(errors::present);
+        if response.errors.is_empty() {
+            return response;
+        }
+        let library = LibraryLimits::learned().await;
+        for error in &mut response.errors {
+            errors::present(error, library, schema_hidden);
+        }
+        if schema_hidden {
+            // Validation errors now read the same: one says as much as many.
+            response.errors.dedup();
+        }
         response
     }
 }

@@ -7,12 +7,15 @@
 
 mod connection;
 mod context;
+mod descriptions;
 mod documents;
 mod errors;
 mod executor;
 mod file;
 mod file_source;
 mod guards;
+mod hidden_schema;
+mod library_limits;
 pub mod limits;
 mod loaders;
 mod notebook;
@@ -31,6 +34,11 @@ pub use errors::RETRY_AFTER;
 pub use executor::Executor;
 pub use loaders::DbLoader;
 
+/// Everything that can be read. On a public server anyone may read everything; on
+/// a private one (RESTRICT_API=1) every field but viewer needs a signed-in user or
+/// a token, and answers UNAUTHENTICATED without one. Errors carry a code in
+/// extensions.code: UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, BAD_USER_INPUT,
+/// CONFLICT, PAYLOAD_TOO_LARGE, RATE_LIMITED, QUERY_TOO_COMPLEX or INTERNAL.
 #[derive(MergedObject, Default)]
 pub struct Query(
     user::UserQuery,
@@ -40,6 +48,11 @@ pub struct Query(
     file_source::FileSourceQuery,
 );
 
+/// Everything that can be changed. Every field needs a signed-in user or a token
+/// (UNAUTHENTICATED without one) and changes only the viewer's own notebooks
+/// (FORBIDDEN otherwise, staff included). Every mutation field counts against the
+/// client's rate limit (RATE_LIMITED when it is spent), and one request may hold
+/// at most 10 of them.
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     notebook::NotebookMutation,
@@ -51,10 +64,8 @@ pub struct Mutation(
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 
 fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .limit_depth(limits::MAX_DEPTH)
-        .limit_complexity(limits::MAX_COMPLEXITY)
-        .disable_suggestions()
+    let builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription);
+    library_limits::bound(descriptions::describe_library_types(builder)).disable_suggestions()
 }
 
 pub fn build_executor(
