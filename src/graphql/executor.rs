@@ -12,7 +12,7 @@ use async_graphql::{
     parser::types::{DocumentOperations, OperationType},
 };
 
-use super::{AppSchema, ParsedDocuments, errors, limits};
+use super::{AppSchema, ParsedDocuments, errors, limits, mutation_accounting};
 
 #[derive(Clone)]
 pub struct Executor {
@@ -37,8 +37,8 @@ impl Executor {
             }
             BatchRequest::Batch(requests) => {
                 // One after another (async-graphql's execute_batch would run them
-                // together): the shared budget is spent in order, and a batch whose
-                // operations share one file part holds one copy of it at a time.
+                // together): the shared budget is spent in order, and a batch of
+                // uploads holds one operation's files in memory at a time.
                 let budget = limits::BatchBudget::default();
                 let mut responses = Vec::with_capacity(requests.len());
                 for request in requests {
@@ -66,6 +66,15 @@ impl Executor {
                 None => operations.values().any(|op| !is_query(&op.node.ty)),
             },
         }
+    }
+
+    /// The mutation fields that `request` would run: see mutation_accounting.
+    pub fn mutation_fields(&self, request: &Request) -> usize {
+        self.documents
+            .get_or_parse(&request.query)
+            .map_or(0, |document| {
+                mutation_accounting::count_mutation_fields(&document, request)
+            })
     }
 
     async fn run(&self, schema: &AppSchema, mut request: Request) -> Response {

@@ -15,6 +15,7 @@ mod file_source;
 mod guards;
 pub mod limits;
 mod loaders;
+pub mod mutation_accounting;
 mod notebook;
 mod revision;
 mod user;

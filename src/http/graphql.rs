@@ -29,7 +29,16 @@ use futures_util::{StreamExt, TryStreamExt};
 use tokio_util::{compat::TokioAsyncReadCompatExt, io::StreamReader};
 
 use super::rate_limit::{self, Allowance, ClientKey};
-use crate::{app::AppState, auth::Viewer, error::Error, graphql, policy::ApiMode};
+use crate::{
+    app::AppState,
+    auth::Viewer,
+    error::Error,
+    graphql::{
+        self,
+        mutation_accounting::{MAX_MUTATION_FIELDS, reuses_an_upload},
+    },
+    policy::ApiMode,
+};
 
 /// More queries in one batch than the editor ever sends.
 const MAX_BATCH: usize = 10;
@@ -158,6 +167,12 @@ async fn execute_post(
         ));
     }
     let batch = read_batch(&state, &headers, body).await?;
+    if reuses_an_upload(&batch) {
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "One uploaded part may fill one variable only: send each file as a part of its own",
+        ));
+    }
     let charged = match charge_mutations(&state, &client, &batch).await {
         Ok(charged) => charged,
         Err(refused) => return Ok(refused),
@@ -257,9 +272,10 @@ async fn query_over_get(
     execute(&state, viewer, BatchRequest::Single(request)).await
 }
 
-/// Mutations cost more than the one request that the rate limit has charged:
-/// charges the rest, and answers 429 when the allowance is spent. The
-/// allowance after the charge, if there was one, is the one to show.
+/// Every mutation field costs more than the one request that the rate limit
+/// has charged: charges the rest before anything runs, and answers 429 when the
+/// allowance is spent. The allowance after the charge, if there was one, is the
+/// one to show.
 async fn charge_mutations(
     state: &AppState,
     client: &ClientKey,
@@ -269,14 +285,26 @@ async fn charge_mutations(
         BatchRequest::Single(request) => vec![request],
         BatchRequest::Batch(requests) => requests.iter().collect(),
     };
-    let mutations = requests
+    let fields: usize = requests
         .into_iter()
-        .filter(|r| state.graphql.changes_state(r))
-        .count() as u32;
-    if mutations == 0 {
+        .map(|request| state.graphql.mutation_fields(request))
+        .sum();
+    if fields > MAX_MUTATION_FIELDS {
+        return Err(Refusal {
+            status: StatusCode::BAD_REQUEST,
+            code: "QUERY_TOO_COMPLEX",
+            message: format!(
+                "The request holds {fields} mutation fields; the limit is \
+                 {MAX_MUTATION_FIELDS} (aliases and batch operations included). Nothing was run."
+            ),
+        }
+        .into_response());
+    }
+    if fields == 0 {
         return Ok(None);
     }
-    let extra = mutations * rate_limit::MUTATION_COST - 1;
+    // At most 10 x 5: within any allowance that the clamp in charge() would cut.
+    let extra = fields as u32 * rate_limit::MUTATION_COST - 1;
     state
         .request_rate_limit
         .charge(client, extra)

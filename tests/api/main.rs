@@ -4,6 +4,7 @@
 
 mod common;
 
+mod abuse;
 mod api_tokens;
 mod auth_github;
 mod auth_jwt;

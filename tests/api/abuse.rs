@@ -1,0 +1,106 @@
+//! Attacks by a signed-in user or a hostile network, performed against the real
+//! app (SERVER.md, "Hosts, abuse and slow clients").
+
+use iodide_server::{
+    graphql::mutation_accounting::MAX_MUTATION_FIELDS, http::rate_limit::MUTATION_COST,
+};
+use sea_orm::{EntityTrait, PaginatorTrait};
+use serde_json::{Value, json};
+
+use crate::common::{Gql, TestApp};
+
+fn remaining(response: &Gql) -> u32 {
+    response.headers["x-ratelimit-remaining"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+async fn notebook_count(app: &TestApp) -> u64 {
+    iodide_server::entity::notebook::Entity::find()
+        .count(&app.state.db)
+        .await
+        .unwrap()
+}
+
+/// `count` aliased createNotebook fields in one mutation.
+fn aliased_creates(count: usize) -> String {
+    let fields: String = (0..count)
+        .map(|n| {
+            format!("n{n}: createNotebook(input: {{ title: \"t{n}\", content: \"\" }}) {{ id }} ")
+        })
+        .collect();
+    format!("mutation {{ {fields} }}")
+}
+
+#[tokio::test]
+async fn every_aliased_mutation_is_charged_before_any_runs() {
+    let app = TestApp::builder()
+        .configure(|c| c.rate_limit_per_minute = 30)
+        .spawn()
+        .await;
+    let alice = app.user("alice").await;
+    let three = app.gql(Some(&alice), &aliased_creates(3), json!({})).await;
+    three.data();
+    assert_eq!(remaining(&three), 30 - 3 * MUTATION_COST);
+    let refused = app.gql(Some(&alice), &aliased_creates(4), json!({})).await;
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    assert_eq!(refused.code(), "RATE_LIMITED");
+    assert_eq!(
+        notebook_count(&app).await,
+        3,
+        "the refused request wrote nothing"
+    );
+}
+
+#[tokio::test]
+async fn a_request_holds_at_most_ten_mutation_fields() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let ten = app
+        .gql(
+            Some(&alice),
+            &aliased_creates(MAX_MUTATION_FIELDS),
+            json!({}),
+        )
+        .await;
+    ten.data();
+    let refused = app
+        .gql(
+            Some(&alice),
+            &aliased_creates(MAX_MUTATION_FIELDS + 1),
+            json!({}),
+        )
+        .await;
+    assert_eq!(refused.status, 400);
+    assert_eq!(refused.code(), "QUERY_TOO_COMPLEX");
+    assert!(
+        refused.message().contains("mutation fields"),
+        "{}",
+        refused.body
+    );
+    assert_eq!(notebook_count(&app).await, MAX_MUTATION_FIELDS as u64);
+}
+
+/// The measured attack: a batch of operations each with many aliases.
+#[tokio::test]
+async fn a_batch_counts_the_mutation_fields_of_all_its_operations() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let batch: Vec<Value> = (0..4)
+        .map(|_| json!({ "query": aliased_creates(3) }))
+        .collect();
+    let response = app
+        .client
+        .post(app.url("/api/graphql"))
+        .header("Authorization", format!("Token {}", alice.token))
+        .json(&batch)
+        .send()
+        .await
+        .unwrap();
+    let response = Gql::read(response).await;
+    assert_eq!(response.status, 400, "{}", response.body);
+    assert_eq!(response.code(), "QUERY_TOO_COMPLEX");
+    assert_eq!(notebook_count(&app).await, 0, "nothing of the batch ran");
+}
