@@ -152,6 +152,9 @@ pub fn build_app(state: AppState) -> Router {
             state.clone(),
             http::security::https_only,
         ))
+        .layer(http::connection_limits::body_timeout(
+            &state.config.connections,
+        ))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(
             TraceLayer::new_for_http()
@@ -186,25 +189,4 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
 }
 
-/// Serves the app on `listener` until `shutdown` completes, with each request
-/// knowing its peer's address (for per-client limits).
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    app: Router,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    use axum::serve::ListenerExt;
-    // Responses go out as soon as they are written, not after the client's
-    // delayed ACK (Nagle's algorithm would hold the tail of a large body).
-    let listener = listener.tap_io(|stream| {
-        if let Err(err) = stream.set_nodelay(true) {
-            tracing::debug!(%err, "TCP_NODELAY not set");
-        }
-    });
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
-}
+pub use crate::http::connection_limits::serve;

@@ -84,6 +84,45 @@ pub struct Config {
     pub cache: CacheConfig,
     pub worker: WorkerConfig,
     pub fetch: FetchConfig,
+    pub connections: ConnectionConfig,
+}
+
+/// What one TCP connection may hold of the server, so that clients that send
+/// slowly or not at all cannot keep sockets open (see http::connection_limits).
+/// The defaults are far beyond what a browser on a slow link needs.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnectionConfig {
+    /// HTTP_HEADER_TIMEOUT_SECS: a request's headers must arrive within this;
+    /// also how long an idle keep-alive connection waits for its next request.
+    pub header_timeout: Duration,
+    /// HTTP_BODY_TIMEOUT_SECS: a request body that sends nothing for this long
+    /// is cut off.
+    pub body_timeout: Duration,
+    /// HTTP_MAX_CONNECTIONS: connections served at once; more wait in the
+    /// kernel's accept queue.
+    pub max_connections: NonZeroUsize,
+}
+
+impl ConnectionConfig {
+    fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<'_, F>) -> Result<Self, ConfigError> {
+        let seconds = |name, default| -> Result<Duration, ConfigError> {
+            let value: u64 = env.parse(name)?.unwrap_or(default);
+            if value == 0 {
+                return Err(ConfigError::Invalid {
+                    name,
+                    reason: "use at least 1 second".into(),
+                });
+            }
+            Ok(Duration::from_secs(value))
+        };
+        Ok(ConnectionConfig {
+            header_timeout: seconds("HTTP_HEADER_TIMEOUT_SECS", 20)?,
+            body_timeout: seconds("HTTP_BODY_TIMEOUT_SECS", 30)?,
+            max_connections: env
+                .parse("HTTP_MAX_CONNECTIONS")?
+                .unwrap_or(NonZeroUsize::new(512).unwrap()),
+        })
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -148,10 +187,10 @@ impl Config {
         let env = Env(&lookup);
         let dev_mode = dev_flag || env.flag("IODIDE_SERVER_DEBUG")?;
         let secret_key = match env.string("SECRET_KEY") {
-            Some(key) if key.len() < 16 => {
+            Some(key) if key.chars().count() < 32 => {
                 return Err(ConfigError::Invalid {
                     name: "SECRET_KEY",
-                    reason: "use at least 16 characters (50 random ones is better)".into(),
+                    reason: "use at least 32 characters (50 random ones is better)".into(),
                 });
             }
             Some(key) => key,
@@ -271,6 +310,7 @@ impl Config {
                 max_bytes: MAX_FILE_BYTES,
                 allowed_networks: env.networks("FILE_SOURCE_ALLOWED_NETWORKS")?,
             },
+            connections: ConnectionConfig::from_env(&env)?,
         })
     }
 
@@ -445,8 +485,32 @@ mod tests {
     }
 
     #[test]
+    fn a_secret_key_shorter_than_32_characters_stops_start_up() {
+        let err = config(&[("SECRET_KEY", &"k".repeat(31))]).unwrap_err();
+        assert!(err.to_string().contains("at least 32 characters"), "{err}");
+        assert!(config(&[("SECRET_KEY", &"k".repeat(32))]).is_ok());
+    }
+
+    #[test]
+    fn connection_limits_have_defaults_and_refuse_zero() {
+        let key = ("SECRET_KEY", "0123456789abcdef0123456789abcdef");
+        let limits = config(&[key]).unwrap().connections;
+        assert_eq!(limits.header_timeout, Duration::from_secs(20));
+        assert_eq!(limits.max_connections.get(), 512);
+        let err = config(&[key, ("HTTP_BODY_TIMEOUT_SECS", "0")]).unwrap_err();
+        assert!(
+            err.to_string().starts_with("HTTP_BODY_TIMEOUT_SECS"),
+            "{err}"
+        );
+        let limits = config(&[key, ("HTTP_MAX_CONNECTIONS", "7")])
+            .unwrap()
+            .connections;
+        assert_eq!(limits.max_connections.get(), 7);
+    }
+
+    #[test]
     fn uploads_run_one_at_a_time_on_sqlite_unless_configured() {
-        let key = ("SECRET_KEY", "0123456789abcdef0123");
+        let key = ("SECRET_KEY", "0123456789abcdef0123456789abcdef");
         assert_eq!(config(&[key]).unwrap().upload_permits(), 1);
         let postgres = ("DATABASE_URL", "postgres://localhost/iodide");
         assert_eq!(config(&[key, postgres]).unwrap().upload_permits(), 2);
@@ -457,7 +521,7 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_variable() {
-        let key = ("SECRET_KEY", "0123456789abcdef0123");
+        let key = ("SECRET_KEY", "0123456789abcdef0123456789abcdef");
         for (name, value) in [
             ("PORT", "eighty"),
             ("RESTRICT_API", "maybe"),
@@ -475,7 +539,7 @@ mod tests {
 
     #[test]
     fn defaults_are_the_embedded_setup() {
-        let config = config(&[("SECRET_KEY", "0123456789abcdef0123")]).unwrap();
+        let config = config(&[("SECRET_KEY", "0123456789abcdef0123456789abcdef")]).unwrap();
         assert_eq!(config.database_url, DEFAULT_DATABASE_URL);
         assert_eq!(config.server_uri.as_str(), "http://localhost:8000/");
         assert_eq!(config.port, 8000);
@@ -488,7 +552,7 @@ mod tests {
 
     #[test]
     fn the_client_address_comes_from_a_proxy_header_only_when_asked() {
-        let key = ("SECRET_KEY", "0123456789abcdef0123");
+        let key = ("SECRET_KEY", "0123456789abcdef0123456789abcdef");
         for (value, expected) in [
             ("peer", ClientIpSource::ConnectInfo),
             (
@@ -504,7 +568,7 @@ mod tests {
     #[test]
     fn allowed_networks_take_addresses_and_networks() {
         let config = config(&[
-            ("SECRET_KEY", "0123456789abcdef0123"),
+            ("SECRET_KEY", "0123456789abcdef0123456789abcdef"),
             ("FILE_SOURCE_ALLOWED_NETWORKS", "10.1.0.0/16, 127.0.0.1"),
         ])
         .unwrap();
@@ -519,13 +583,17 @@ mod tests {
 
     #[test]
     fn the_default_server_uri_follows_the_port() {
-        let config = config(&[("SECRET_KEY", "0123456789abcdef0123"), ("PORT", "5000")]).unwrap();
+        let config = config(&[
+            ("SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+            ("PORT", "5000"),
+        ])
+        .unwrap();
         assert_eq!(config.server_uri.as_str(), "http://localhost:5000/");
     }
 
     #[test]
     fn cors_never_allows_the_eval_origin_or_null() {
-        let key = ("SECRET_KEY", "0123456789abcdef0123");
+        let key = ("SECRET_KEY", "0123456789abcdef0123456789abcdef");
         let err = config(&[
             key,
             ("EVAL_FRAME_ORIGIN", "https://eval.example"),
@@ -543,7 +611,7 @@ mod tests {
     #[test]
     fn openidc_whitelist_is_comma_separated() {
         let parsed = config(&[
-            ("SECRET_KEY", "0123456789abcdef0123"),
+            ("SECRET_KEY", "0123456789abcdef0123456789abcdef"),
             ("USE_OPENIDC_AUTH", "true"),
             ("OPENIDC_AUTH_WHITELIST", "^/api/, ^/token/"),
         ])
@@ -553,7 +621,7 @@ mod tests {
         let patterns: Vec<&str> = openidc.whitelist.iter().map(Regex::as_str).collect();
         assert_eq!(patterns, ["^(?:^/api/)", "^(?:^/token/)"]);
         let bad = config(&[
-            ("SECRET_KEY", "0123456789abcdef0123"),
+            ("SECRET_KEY", "0123456789abcdef0123456789abcdef"),
             ("USE_OPENIDC_AUTH", "1"),
             ("OPENIDC_AUTH_WHITELIST", "^/api/,("),
         ])

@@ -28,7 +28,10 @@ use axum::{
 use futures_util::{StreamExt, TryStreamExt};
 use tokio_util::{compat::TokioAsyncReadCompatExt, io::StreamReader};
 
-use super::rate_limit::{self, Allowance, ClientKey};
+use super::{
+    connection_limits,
+    rate_limit::{self, Allowance, ClientKey},
+};
 use crate::{
     app::AppState,
     auth::Viewer,
@@ -221,9 +224,14 @@ async fn read_batch(
     }
     let exceeded = Arc::new(AtomicBool::new(false));
     let flag = exceeded.clone();
+    let timed_out = Arc::new(AtomicBool::new(false));
+    let stalled = timed_out.clone();
     let mut seen = 0usize;
     let stream = body.into_data_stream().map(move |chunk| {
-        let chunk = chunk.map_err(io::Error::other)?;
+        let chunk = chunk.map_err(|err| {
+            stalled.store(connection_limits::is_body_timeout(&err), Ordering::Relaxed);
+            io::Error::other(err)
+        })?;
         seen += chunk.len();
         if seen > limit {
             flag.store(true, Ordering::Relaxed);
@@ -239,6 +247,13 @@ async fn read_batch(
         .and_then(|value| value.to_str().ok());
     match receive_batch_body(content_type, reader, options).await {
         Ok(batch) => Ok(batch),
+        Err(_) if timed_out.load(Ordering::Relaxed) => Err(Refusal::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "The request body stopped arriving for {} s and was cut off",
+                state.config.connections.body_timeout.as_secs()
+            ),
+        )),
         Err(_) if exceeded.load(Ordering::Relaxed) => {
             Err(Refusal::too_large(state.config.max_file_bytes))
         }

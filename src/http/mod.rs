@@ -1,6 +1,7 @@
 //! The HTTP surface around the GraphQL API: the endpoint itself, GraphiQL, raw
 //! files and the heartbeats.
 
+pub mod connection_limits;
 pub mod eval_frame;
 mod files;
 mod frontend;

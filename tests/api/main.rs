@@ -23,4 +23,5 @@ mod pruning;
 mod rate_limits;
 mod revisions;
 mod schema;
+mod slow_clients;
 mod worker;

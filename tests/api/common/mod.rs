@@ -183,6 +183,7 @@ impl TestApp {
         tokio::spawn(iodide_server::app::serve(
             listener,
             app,
+            state.config.connections,
             std::future::pending(),
         ));
         if with_worker {
