@@ -53,6 +53,7 @@ pub struct Shared {
     /// The smaller allowance of /token/ and /token/refresh/.
     pub token_rate_limit: Arc<RequestRateLimit>,
     pub request_rate_limit: Arc<RequestRateLimit>,
+    pub failed_attempts: http::failed_authentication::FailedAttempts,
     /// Permits for requests that carry files: see Config::upload_permits.
     pub uploads: Arc<Semaphore>,
 }
@@ -93,6 +94,7 @@ impl AppState {
                 redis.as_ref(),
                 &config.cache,
             )),
+            failed_attempts: Default::default(),
             uploads: Arc::new(Semaphore::new(config.upload_permits())),
             config: Arc::new(config),
             graphql,
@@ -134,11 +136,15 @@ pub fn build_app(state: AppState) -> Router {
             state.clone(),
             http::rate_limit::limit_requests,
         ))
-        .layer(Extension(state.config.client_ip_source.clone()))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::identify,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            http::failed_authentication::charge_failures,
+        ))
+        .layer(Extension(state.config.client_ip_source.clone()))
         .layer(session::layer(state.db.clone(), &state.config))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,

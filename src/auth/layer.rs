@@ -69,6 +69,11 @@ impl AuthError {
     }
 }
 
+/// Marks a response whose request was refused for its credential, so that the
+/// failure is charged to the client's address (http::failed_authentication).
+#[derive(Clone, Copy, Debug)]
+pub struct CredentialRefused;
+
 impl IntoResponse for AuthError {
     fn into_response(self) -> Response {
         if let AuthError::Unavailable(err) = self {
@@ -80,6 +85,7 @@ impl IntoResponse for AuthError {
             header::WWW_AUTHENTICATE,
             HeaderValue::from_static(self.challenge()),
         );
+        response.extensions_mut().insert(CredentialRefused);
         response
     }
 }

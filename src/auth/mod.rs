@@ -14,5 +14,5 @@ pub mod openidc;
 pub mod session;
 mod viewer;
 
-pub use layer::{AuthError, identify};
+pub use layer::{AuthError, CredentialRefused, identify};
 pub use viewer::{AuthMethod, Viewer};

@@ -3,6 +3,7 @@
 
 pub mod connection_limits;
 pub mod eval_frame;
+pub mod failed_authentication;
 mod files;
 mod frontend;
 mod graphiql;

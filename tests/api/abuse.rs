@@ -104,3 +104,42 @@ async fn a_batch_counts_the_mutation_fields_of_all_its_operations() {
     assert_eq!(response.code(), "QUERY_TOO_COMPLEX");
     assert_eq!(notebook_count(&app).await, 0, "nothing of the batch ran");
 }
+
+/// 700 wrong tokens used to cost 700 lookups and never a 429.
+#[tokio::test]
+async fn guessing_tokens_meets_429_and_then_costs_no_lookups() {
+    let app = TestApp::builder()
+        .configure(|c| c.rate_limit_per_minute = 5)
+        .spawn()
+        .await;
+    let guess = |n: usize| {
+        app.client
+            .post(app.url("/api/graphql"))
+            .header("Authorization", format!("Token guess{n:040}"))
+            .json(&json!({ "query": "{ viewer { id } }" }))
+            .send()
+    };
+    let mut statuses = Vec::new();
+    for n in 0..7 {
+        statuses.push(guess(n).await.unwrap().status().as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 401, 401, 401, 429, 429]);
+    let before = app.statements();
+    let refused = guess(99).await.unwrap();
+    assert_eq!(refused.status(), 429);
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_eq!(
+        app.statements(),
+        before,
+        "no lookup once the allowance is spent"
+    );
+    // Bad JWTs count the same.
+    let bearer = app
+        .client
+        .get(app.url("/api/graphql?query={viewer{id}}"))
+        .header("Authorization", "Bearer not.a.jwt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bearer.status(), 429);
+}

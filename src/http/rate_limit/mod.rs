@@ -180,6 +180,15 @@ impl RequestRateLimit {
 pub struct ClientKey(String);
 
 impl ClientKey {
+    /// The key of a client that has not (or not yet) shown who it is.
+    pub(crate) fn anonymous(address: Option<IpAddr>) -> Self {
+        ClientKey::of(&Viewer::anonymous(), address)
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+
     fn of(viewer: &Viewer, address: Option<IpAddr>) -> Self {
         ClientKey(match (viewer.user_id(), address) {
             (Some(id), _) => format!("user:{id}"),
@@ -191,7 +200,10 @@ impl ClientKey {
 
 /// The address from CLIENT_IP_SOURCE. A request without the proxy's header did
 /// not come through the proxy, so its peer is the client.
-fn client_address(source: Result<ClientIp, Rejection>, request: &Request) -> Option<IpAddr> {
+pub(crate) fn client_address(
+    source: Result<ClientIp, Rejection>,
+    request: &Request,
+) -> Option<IpAddr> {
     source.map(|ClientIp(address)| address).ok().or_else(|| {
         let ConnectInfo(peer) = request.extensions().get::<ConnectInfo<SocketAddr>>()?;
         Some(peer.ip())
