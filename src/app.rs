@@ -150,13 +150,14 @@ pub fn build_app(state: AppState) -> Router {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            http::eval_frame::gate,
-        ))
+        .layer(axum::middleware::from_fn(http::eval_frame::gate))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             http::security::https_only,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            http::hosts::check_host,
         ))
         .layer(http::connection_limits::body_timeout(
             &state.config.connections,

@@ -9,6 +9,7 @@ mod frontend;
 mod graphiql;
 mod graphql;
 mod heartbeat;
+pub mod hosts;
 mod login;
 mod pages;
 pub mod rate_limit;

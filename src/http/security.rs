@@ -10,7 +10,7 @@ use axum::{
 };
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use super::is_health_check;
+use super::{hosts::Site, is_health_check};
 use crate::{app::AppState, config::Config};
 
 const GA_SCRIPT_ORIGIN: &str = "https://www.googletagmanager.com";
@@ -93,20 +93,14 @@ pub async fn https_only(State(state): State<AppState>, request: Request, next: N
         .and_then(|value| value.to_str().ok())
         .is_some_and(|proto| proto.eq_ignore_ascii_case("http"));
     if forwarded_http && !is_health_check(request.uri().path()) {
-        let mut target = state.config.server_uri.clone();
+        // The configured origin of the site asked for, never the client's Host.
+        let mut target = match request.extensions().get::<Site>() {
+            Some(Site::EvalFrame) => state.config.eval_frame_origin.clone(),
+            _ => None,
+        }
+        .unwrap_or_else(|| state.config.server_uri.clone());
         target.set_path(request.uri().path());
         target.set_query(request.uri().query());
-        if let Some(host) = request
-            .headers()
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-        {
-            // Keep the host the client asked for (the eval origin, say), on https.
-            if let Ok(parsed) = url::Url::parse(&format!("https://{host}/")) {
-                let _ = target.set_host(parsed.host_str());
-                let _ = target.set_port(parsed.port());
-            }
-        }
         let mut response = Redirect::permanent(target.as_str()).into_response();
         *response.status_mut() = StatusCode::MOVED_PERMANENTLY;
         return response;

@@ -143,3 +143,57 @@ async fn guessing_tokens_meets_429_and_then_costs_no_lookups() {
         .unwrap();
     assert_eq!(bearer.status(), 429);
 }
+
+#[tokio::test]
+async fn unknown_hosts_get_400_and_redirects_use_the_configured_origin() {
+    let app = TestApp::builder()
+        .configure(|c| {
+            c.dev_mode = false;
+            c.server_uri = "https://notebooks.example/".parse().unwrap();
+        })
+        .spawn()
+        .await;
+    let plain_http = |host: &'static str, path: &str| {
+        app.client
+            .get(app.url(path))
+            .header("Host", host)
+            .header("X-Forwarded-Proto", "http")
+            .send()
+    };
+    let evil = plain_http("evil.example", "/notebooks/1/").await.unwrap();
+    assert_eq!(evil.status(), 400);
+    assert!(!evil.headers().contains_key("location"));
+    for spelling in ["NoteBooks.Example.", "notebooks.example:443"] {
+        let redirect = plain_http(spelling, "/notebooks/1/").await.unwrap();
+        assert_eq!(redirect.status(), 301, "{spelling}");
+        assert_eq!(
+            redirect.headers()["location"],
+            "https://notebooks.example/notebooks/1/"
+        );
+    }
+    let loopback = app.client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(loopback.status(), 400, "outside development mode");
+    let probe = plain_http("10.1.2.3:8000", "/__lbheartbeat__")
+        .await
+        .unwrap();
+    assert_eq!(probe.status(), 200, "health checks answer any Host");
+}
+
+/// The eval host, spelled another way, still gets the eval frame only.
+#[tokio::test]
+async fn the_eval_host_in_any_spelling_gets_only_the_eval_frame() {
+    let app = TestApp::builder()
+        .configure(|c| c.eval_frame_origin = Some("http://eval.localhost:9999/".parse().unwrap()))
+        .spawn()
+        .await;
+    for spelling in ["eval.localhost:9999", "EVAL.LocalHost.:9999"] {
+        let request = |path: &str| {
+            app.client
+                .get(app.url(path))
+                .header("Host", spelling)
+                .send()
+        };
+        assert_eq!(request("/").await.unwrap().status(), 403, "{spelling}");
+        assert_eq!(request("/eval-frame/").await.unwrap().status(), 200);
+    }
+}
