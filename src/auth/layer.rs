@@ -33,6 +33,12 @@ pub enum AuthError {
     ProxyHeaderMissing(String),
     #[error("The sign-in proxy's {0} header does not name a valid user")]
     ProxyHeaderInvalid(String),
+    #[error("This address needs an API token or a JWT (Authorization header)")]
+    CredentialRequired,
+    /// A client's own copy beside the proxy's: which one is the proxy's cannot
+    /// be told, so neither is believed.
+    #[error("The {0} header may appear only once")]
+    ProxyHeaderRepeated(String),
     /// Identity could not be checked (the database or the session store failed).
     #[error("Authentication is temporarily unavailable")]
     Unavailable(Error),
@@ -79,6 +85,10 @@ impl IntoResponse for AuthError {
         if let AuthError::Unavailable(err) = self {
             return err.into_response();
         }
+        if let AuthError::ProxyHeaderRepeated(_) = self {
+            let body = Error::body("BAD_USER_INPUT", &self.to_string());
+            return (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
+        }
         let body = Error::body("UNAUTHENTICATED", &self.to_string());
         let mut response = (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
         response.headers_mut().insert(
@@ -97,6 +107,11 @@ pub async fn identify(
     next: Next,
 ) -> Result<Response, AuthError> {
     let session = request.extensions().get::<Session>().cloned();
+    // A CORS preflight never carries credentials; the request it announces will.
+    if state.openidc.is_some() && request.method() == axum::http::Method::OPTIONS {
+        request.extensions_mut().insert(Viewer::anonymous());
+        return Ok(next.run(request).await);
+    }
     let viewer = resolve(&state, request.uri().path(), request.headers(), session).await?;
     request.extensions_mut().insert(viewer);
     Ok(next.run(request).await)
@@ -109,11 +124,18 @@ async fn resolve(
     session: Option<Session>,
 ) -> Result<Viewer, AuthError> {
     let proxy_user = match &state.openidc {
+        Some(openidc) if headers.get_all(openidc.header.as_str()).iter().count() > 1 => {
+            return Err(AuthError::ProxyHeaderRepeated(openidc.header.clone()));
+        }
         Some(openidc) if !openidc.whitelist.allows(path) => Some(proxy_username(openidc, headers)?),
         _ => None,
     };
     if let Some(value) = headers.get(header::AUTHORIZATION) {
         return from_authorization(state, value).await;
+    }
+    if state.openidc.is_some() && proxy_user.is_none() {
+        // A whitelisted path: the header is ignored, a credential is required.
+        return Err(AuthError::CredentialRequired);
     }
     if let Some(username) = proxy_user {
         let user = users::find_or_create(&state.db, &username)

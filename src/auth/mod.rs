@@ -11,6 +11,7 @@ pub mod github;
 pub mod jwt;
 mod layer;
 pub mod openidc;
+pub mod refresh_revocation;
 pub mod session;
 mod viewer;
 

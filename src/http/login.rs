@@ -16,7 +16,7 @@ use tower_sessions::Session;
 use super::is_same_origin;
 use crate::{
     app::AppState,
-    auth::{Viewer, github::PendingLogin, session},
+    auth::{Viewer, github::PendingLogin, refresh_revocation, session},
     error::Error,
     policy, users,
 };
@@ -233,7 +233,20 @@ async fn login_success_script() -> impl IntoResponse {
     )
 }
 
-async fn logout(session: Session, Query(params): Query<NextParam>) -> Response {
+async fn logout(
+    State(state): State<AppState>,
+    session: Session,
+    Query(params): Query<NextParam>,
+) -> Response {
+    match refresh_revocation::issued_family(&session).await {
+        Ok(Some(family)) => {
+            if let Err(err) = refresh_revocation::revoke(&state.db, family).await {
+                return Error::from(err).into_response();
+            }
+        }
+        Ok(None) => {}
+        Err(err) => return session_failed(err),
+    }
     if let Err(err) = session::sign_out(&session).await {
         return session_failed(err);
     }

@@ -12,6 +12,7 @@ use axum::{
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tower_sessions::Session;
 
 use super::{
     is_same_origin,
@@ -20,8 +21,9 @@ use super::{
 use crate::{
     app::AppState,
     auth::{
-        AuthError, Viewer,
-        jwt::{self, TokenPair, TokenType},
+        AuthError, AuthMethod, Viewer,
+        jwt::{self, JwtError, TokenPair, TokenType},
+        refresh_revocation,
     },
     error::Error,
     users,
@@ -55,6 +57,7 @@ async fn limit_token_requests(
 async fn obtain(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
+    session: Session,
     headers: HeaderMap,
 ) -> Result<Json<TokenPair>, Error> {
     let user = match &viewer.user {
@@ -71,9 +74,19 @@ async fn obtain(
                 .into(),
         ));
     }
+    // A session's refresh tokens die with it; the proxy's sign-out is its own.
+    let family = match viewer.via {
+        AuthMethod::Session => Some(
+            refresh_revocation::family_of(&session)
+                .await
+                .map_err(|err| Error::Internal(format!("session store: {err}")))?,
+        ),
+        _ => None,
+    };
     Ok(Json(jwt::issue_pair(
         &state.config.secret_key,
         user.id,
+        family,
         Utc::now(),
     )))
 }
@@ -93,6 +106,11 @@ async fn refresh(State(state): State<AppState>, body: Bytes) -> Result<Json<Valu
         TokenType::Refresh,
     )
     .map_err(AuthError::from)?;
+    if let Some(family) = &claims.family
+        && refresh_revocation::is_revoked(&state.db, family).await?
+    {
+        return Err(AuthError::from(JwtError::Revoked).into());
+    }
     let user = users::by_id(&state.db, claims.user_id)
         .await?
         .ok_or(AuthError::UnknownUser)?;

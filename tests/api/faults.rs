@@ -193,6 +193,7 @@ async fn sigterm_finishes_in_flight_saves_and_exits() {
         .env("DATABASE_URL", app.state.config.database_url.as_str())
         .env("SECRET_KEY", "a secret key for the shutdown test")
         .env("PORT", port.to_string())
+        .env("SERVER_URI", format!("http://127.0.0.1:{port}/"))
         .env("BIND_ADDRESS", "127.0.0.1")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
