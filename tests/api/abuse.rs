@@ -197,3 +197,29 @@ async fn the_eval_host_in_any_spelling_gets_only_the_eval_frame() {
         assert_eq!(request("/eval-frame/").await.unwrap().status(), 200);
     }
 }
+
+/// 200,000 ids used to reach the database as an INTERNAL error.
+#[tokio::test]
+async fn list_arguments_hold_at_most_a_page_of_items() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let (id, revision) = app.notebook(&alice, "Listed", "x").await;
+    let query = "query($id: ID!, $ids: [ID!]) {
+                   notebook(id: $id) { revisions(ids: $ids) { totalCount } } }";
+    let page = app
+        .gql(
+            None,
+            query,
+            json!({ "id": id, "ids": vec![revision.clone(); 100] }),
+        )
+        .await;
+    assert_eq!(page.data()["notebook"]["revisions"]["totalCount"], 1);
+    let huge: Vec<String> = (1..=200_000).map(|n| n.to_string()).collect();
+    let refused = app.gql(None, query, json!({ "id": id, "ids": huge })).await;
+    assert_eq!(refused.code(), "BAD_USER_INPUT", "{}", refused.body);
+    assert!(
+        refused.message().contains("at most 100"),
+        "{}",
+        refused.body
+    );
+}
