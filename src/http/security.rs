@@ -16,6 +16,15 @@ use crate::{app::AppState, config::Config};
 const GA_SCRIPT_ORIGIN: &str = "https://www.googletagmanager.com";
 const GA_CONNECT_ORIGINS: &str = "https://www.google-analytics.com https://*.google-analytics.com";
 
+pub const CROSS_ORIGIN_OPENER_POLICY: axum::http::HeaderName =
+    axum::http::HeaderName::from_static("cross-origin-opener-policy");
+/// The editor's pages keep no handle to windows of other sites that open them;
+/// the sign-in popup that they open keeps its way back (window.opener).
+pub const OPENER_POLICY: &str = "same-origin-allow-popups";
+/// Same-origin requests keep the full Referer (is_same_origin falls back on
+/// it); other sites learn nothing of the notebook's address.
+pub const REFERRER_POLICY: &str = "same-origin";
+
 /// The editor's origin, as browsers write it: `scheme://host[:port]`.
 pub fn editor_origin(config: &Config) -> String {
     config.server_uri.origin().ascii_serialization()
@@ -34,10 +43,13 @@ pub fn eval_origin(config: &Config) -> String {
 /// eval frame.
 pub fn editor_page_csp(config: &Config) -> String {
     let analytics = config.ga_tracking_id.is_some();
+    // The static path only: a user's uploaded .js, served from the same origin,
+    // must not count as our script.
+    let ours = format!("{}/static/", editor_origin(config));
     let script = if analytics {
-        format!("'self' {GA_SCRIPT_ORIGIN}")
+        format!("{ours} {GA_SCRIPT_ORIGIN}")
     } else {
-        "'self'".into()
+        ours
     };
     let connect = if analytics {
         format!("'self' {GA_CONNECT_ORIGINS}")

@@ -223,3 +223,37 @@ async fn list_arguments_hold_at_most_a_page_of_items() {
         refused.body
     );
 }
+
+/// An uploaded page or script opened from the editor's origin is downloaded,
+/// not rendered or run; data files are still shown.
+#[tokio::test]
+async fn raw_files_a_browser_would_run_are_attachments() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let (id, _) = app.notebook(&alice, "Files", "").await;
+    let cases = [
+        ("page.html", "attachment"),
+        ("page.xhtml", "attachment"),
+        ("drawing.svg", "attachment"),
+        ("feed.xml", "attachment"),
+        ("code.js", "attachment"),
+        ("photo.png", "inline"),
+        ("notes.txt", "inline"),
+        ("table.csv", "inline"),
+        ("data.json", "inline"),
+    ];
+    for (name, expected) in cases {
+        app.upload(&alice, &id, name, b"<script>alert(1)</script>".to_vec())
+            .await
+            .data();
+        let raw = app
+            .client
+            .get(app.url(&format!("/notebooks/{id}/files/{name}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(raw.status(), 200);
+        let disposition = raw.headers()["content-disposition"].to_str().unwrap();
+        assert!(disposition.starts_with(expected), "{name}: {disposition}");
+    }
+}
