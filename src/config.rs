@@ -67,6 +67,9 @@ pub struct Config {
     /// in memory several times over on its way into the database, so this bounds
     /// the server's memory. None: the default for the database.
     pub upload_concurrency: Option<NonZeroUsize>,
+    /// UPLOAD_WAIT_SECS: how long a request with files waits for one of those
+    /// permits before it is answered 503 (busy, retry).
+    pub upload_wait: Duration,
     pub db_acquire_timeout: Duration,
     pub db_max_connections: u32,
     /// Origins allowed to call /api/graphql from a browser (CORS), besides this
@@ -279,6 +282,7 @@ impl Config {
             max_body_bytes: MAX_FILE_BYTES + 1024 * 1024,
             max_file_bytes: MAX_FILE_BYTES,
             upload_concurrency: env.parse("UPLOAD_CONCURRENCY")?,
+            upload_wait: Duration::from_secs(env.parse("UPLOAD_WAIT_SECS")?.unwrap_or(30)),
             db_acquire_timeout: Duration::from_secs(
                 env.parse("DATABASE_ACQUIRE_TIMEOUT_SECS")?.unwrap_or(3),
             ),

@@ -119,6 +119,11 @@ impl IntoResponse for Refusal {
                 .headers_mut()
                 .insert(header::ALLOW, HeaderValue::from_static("POST"));
         }
+        if self.code == "RATE_LIMITED" {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
         response
     }
 }
@@ -180,7 +185,7 @@ async fn execute_post(
         Ok(charged) => charged,
         Err(refused) => return Ok(refused),
     };
-    let _permit = upload_permit(&state, &batch).await;
+    let _permit = upload_permit(&state, &batch).await?;
     let response = execute(&state, viewer, batch).await.into_response();
     Ok(match charged {
         Some(allowance) => rate_limit::with_allowance(response, allowance),
@@ -189,16 +194,28 @@ async fn execute_post(
 }
 
 /// A request with files waits here, its files on disk, until fewer than
-/// UPLOAD_CONCURRENCY others are running: the time limit starts after the wait.
+/// UPLOAD_CONCURRENCY others are running (the time limit starts after the
+/// wait), for UPLOAD_WAIT_SECS at most.
 async fn upload_permit<'a>(
     state: &'a AppState,
     batch: &BatchRequest,
-) -> Option<tokio::sync::SemaphorePermit<'a>> {
+) -> Result<Option<tokio::sync::SemaphorePermit<'a>>, Refusal> {
     if !carries_files(batch) {
-        return None;
+        return Ok(None);
     }
-    // The semaphore is never closed.
-    state.uploads.acquire().await.ok()
+    let wait = state.config.upload_wait;
+    match tokio::time::timeout(wait, state.uploads.acquire()).await {
+        // The semaphore is never closed.
+        Ok(permit) => Ok(permit.ok()),
+        Err(_) => Err(Refusal {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "RATE_LIMITED",
+            message: format!(
+                "The server is busy storing other uploads (waited {} s): try again shortly",
+                wait.as_secs()
+            ),
+        }),
+    }
 }
 
 fn carries_files(batch: &BatchRequest) -> bool {

@@ -307,6 +307,27 @@ async fn an_upload_waits_while_the_limit_is_taken() {
     assert_eq!(file_count(&app, &id).await, 1);
 }
 
+/// A request that cannot get an upload permit gives up instead of holding its
+/// connection and temporary file forever.
+#[tokio::test]
+async fn an_upload_gives_up_after_a_bounded_wait() {
+    let app = TestAppBuilder::default()
+        .configure(|config| {
+            config.upload_concurrency = Some(NonZeroUsize::MIN);
+            config.upload_wait = std::time::Duration::from_secs(1);
+        })
+        .spawn()
+        .await;
+    let alice = app.user("alice").await;
+    let (id, _) = app.notebook(&alice, "Busy", "").await;
+    let _held = app.state.uploads.clone().acquire_owned().await.unwrap();
+    let refused = app.upload(&alice, &id, "late.bin", vec![1; 1024]).await;
+    assert_eq!(refused.status, 503);
+    assert_eq!(refused.code(), "RATE_LIMITED");
+    assert!(refused.headers.contains_key("retry-after"));
+    assert_eq!(file_count(&app, &id).await, 0);
+}
+
 #[tokio::test]
 async fn filenames_are_unique_per_notebook_and_checked() {
     let app = TestApp::spawn().await;
