@@ -1,6 +1,8 @@
 //! The one error type of the domain, and its one mapping to GraphQL error codes and
 //! HTTP statuses. Internal details are logged here and never sent to clients.
 
+use std::time::Duration;
+
 use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
@@ -10,8 +12,12 @@ use serde_json::json;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// No identity where one is needed: sign in, or send a token.
     #[error("{0}")]
     Unauthenticated(String),
+    /// Credentials were sent and refused: never a fallback to a weaker identity.
+    #[error("{message}")]
+    InvalidCredentials { scheme: AuthScheme, message: String },
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -23,9 +29,28 @@ pub enum Error {
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// The method is not the one the route takes (`allow`).
+    #[error("{message}")]
+    MethodNotAllowed {
+        allow: &'static str,
+        message: String,
+    },
+    #[error("{0}")]
     QueryTooComplex(String),
+    /// A request that ran past the time limit was stopped; its transaction, if
+    /// any, was rolled back.
+    #[error("The request took longer than the limit of {} ms and was stopped", .0.as_millis())]
+    TookTooLong(Duration),
     #[error("Too many requests: try again in {0} seconds")]
     RateLimited(u64),
+    /// The server is busy with work of the same kind (uploads): try again in
+    /// RETRY_AFTER_SECONDS.
+    #[error("{0}")]
+    Busy(String),
+    /// A request body stopped arriving and was cut off.
+    #[error("The request body stopped arriving for {} s and was cut off", .0.as_secs())]
+    BodyTimedOut(Duration),
     /// Details stay in the logs; the client sees a generic message.
     #[error("database error: {0}")]
     Database(DbErr),
@@ -34,6 +59,13 @@ pub enum Error {
     Unavailable(DbErr),
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// The scheme that a client whose credentials were refused should retry with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthScheme {
+    Token,
+    Bearer,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -86,29 +118,39 @@ impl Error {
     /// The `extensions.code` of SERVER.md.
     pub fn code(&self) -> &'static str {
         match self {
-            Error::Unauthenticated(_) => "UNAUTHENTICATED",
+            Error::Unauthenticated(_) | Error::InvalidCredentials { .. } => "UNAUTHENTICATED",
             Error::Forbidden(_) => "FORBIDDEN",
             Error::NotFound(_) => "NOT_FOUND",
-            Error::BadInput(_) => "BAD_USER_INPUT",
+            Error::BadInput(_)
+            | Error::UnsupportedMediaType(_)
+            | Error::MethodNotAllowed { .. }
+            | Error::BodyTimedOut(_) => "BAD_USER_INPUT",
             Error::Conflict(_) => "CONFLICT",
             Error::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
-            Error::QueryTooComplex(_) => "QUERY_TOO_COMPLEX",
-            Error::RateLimited(_) => "RATE_LIMITED",
+            Error::QueryTooComplex(_) | Error::TookTooLong(_) => "QUERY_TOO_COMPLEX",
+            Error::RateLimited(_) | Error::Busy(_) => "RATE_LIMITED",
             Error::Database(_) | Error::Unavailable(_) | Error::Internal(_) => "INTERNAL",
         }
     }
 
     pub fn status(&self) -> StatusCode {
         match self {
-            Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Error::Unauthenticated(_) | Error::InvalidCredentials { .. } => {
+                StatusCode::UNAUTHORIZED
+            }
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::BadInput(_) | Error::QueryTooComplex(_) => StatusCode::BAD_REQUEST,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Error::BodyTimedOut(_) => StatusCode::REQUEST_TIMEOUT,
             Error::Database(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Unavailable(_) | Error::TookTooLong(_) | Error::Busy(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 
@@ -132,7 +174,7 @@ impl Error {
 
     /// The GraphQL-shaped body that every HTTP error of this server carries, so that
     /// a client reads REST and GraphQL failures the same way.
-    pub fn body(code: &str, message: &str) -> serde_json::Value {
+    fn body(code: &str, message: &str) -> serde_json::Value {
         json!({ "errors": [{ "message": message, "extensions": { "code": code } }] })
     }
 
@@ -147,8 +189,21 @@ impl Error {
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        let body = Error::body(self.code(), &self.public_message());
-        let mut response = (self.status(), axum::Json(body)).into_response();
+        let message = self.public_message();
+        let status = self.status();
+        let body = Error::body(self.code(), &message);
+        let mut response = (status, axum::Json(body)).into_response();
+        self.tell_how_to_retry(&mut response);
+        // Kept for the routes that show errors to people as pages.
+        response.extensions_mut().insert(Shown { status, message });
+        response
+    }
+}
+
+impl Error {
+    /// The one place that tells a client how to try again: with which
+    /// credentials, after how long, or with which method.
+    fn tell_how_to_retry(&self, response: &mut Response) {
         let headers = response.headers_mut();
         match self {
             Error::Unauthenticated(_) => {
@@ -157,14 +212,46 @@ impl IntoResponse for Error {
                     HeaderValue::from_static("Bearer realm=\"iodide\""),
                 );
             }
+            Error::InvalidCredentials { scheme, .. } => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(scheme.challenge()),
+                );
+            }
+            Error::MethodNotAllowed { allow, .. } => {
+                headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+            }
             Error::RateLimited(seconds) => {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*seconds));
             }
-            Error::Unavailable(_) => {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
-            }
+            Error::Unavailable(_) | Error::Busy(_) => retry_later(response, RETRY_AFTER_SECONDS),
             _ => {}
         }
-        response
     }
+}
+
+impl AuthScheme {
+    fn challenge(self) -> &'static str {
+        match self {
+            AuthScheme::Token => "Token realm=\"iodide\", error=\"invalid_token\"",
+            AuthScheme::Bearer => "Bearer realm=\"iodide\", error=\"invalid_token\"",
+        }
+    }
+}
+
+/// 503 with Retry-After: the database is away; clients and load balancers
+/// should come back after `seconds`. Also for GraphQL responses whose errors
+/// say so.
+pub fn retry_later(response: &mut Response, seconds: u64) {
+    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+}
+
+/// What an error response said, for the routes that show it as a page.
+#[derive(Clone, Debug)]
+pub struct Shown {
+    pub status: StatusCode,
+    pub message: String,
 }

@@ -173,7 +173,7 @@ async fn serve(config: Config, with_worker: bool) -> anyhow::Result<()> {
     });
     let stop = shutdown.clone();
     let limits = state.config.connections;
-    let server = iodide_server::app::serve(listener, build_app(state), limits, async move {
+    let server = iodide_server::serve(listener, build_app(state), limits, async move {
         stop.cancelled().await;
     });
     let deadline = async {

@@ -11,9 +11,9 @@ use std::{net::IpAddr, sync::LazyLock};
 use ipnet::IpNet;
 
 use crate::{
-    auth::Viewer,
     entity::{notebook, user},
     error::{Error, Result},
+    viewer::Viewer,
 };
 
 /// Whether reads need an identity.
@@ -145,7 +145,7 @@ pub fn may_fetch_from(ip: IpAddr, allowed: &[IpNet]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::AuthMethod;
+    use crate::viewer::AuthMethod;
 
     #[test]
     fn fetches_reach_public_addresses_and_allowed_networks_only() {

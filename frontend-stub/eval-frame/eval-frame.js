@@ -99,20 +99,76 @@
     return { output: output, error: error };
   }
 
-  // Runs are queued so that cells finish in the order they were sent.
+  /** A %% css cell: one style element per cell, replaced when it runs again. */
+  function applyCss(source, cell) {
+    var key = String(cell);
+    var style = Array.prototype.find.call(document.querySelectorAll('style[data-cell]'), function (s) { return s.dataset.cell === key; });
+    if (!style) {
+      style = document.createElement('style');
+      style.dataset.cell = key;
+      document.head.append(style);
+    }
+    style.textContent = source;
+    return { output: [{ level: 'info', text: 'Styles applied to the sandbox document.' }], error: null };
+  }
+
+  // Everything from the editor comes over the MessagePort it sends in answer
+  // to "ready"; nothing else in this window is listened to, so a message that
+  // notebook code (or another window) posts here is not taken for the editor's.
+  var internals = self.IodideEvalFrame;
+  var port = null;
+  var nextRequest = 1;
+  var waiting = new Map();
+
+  /** A file request to the editor: resolves with its value, rejects with its error. */
+  function requestEditor(message, transfer) {
+    var id = nextRequest++;
+    return new Promise(function (resolve, reject) {
+      waiting.set(id, { resolve: resolve, reject: reject });
+      port.postMessage(Object.assign({}, message, { type: 'file', id: id }), transfer || []);
+    });
+  }
+
+  function onFileAnswer(answer) {
+    var request = waiting.get(answer.id);
+    if (!request) return;
+    waiting.delete(answer.id);
+    if (answer.ok) request.resolve(answer.value);
+    else request.reject(new Error(String(answer.error)));
+  }
+
+  var files = internals.makeFileApi(requestEditor);
+  // Iodide's global: iodide.file is what notebook code uses.
+  self.iodide = Object.freeze({ file: files });
+
+  var HANDLERS = {
+    run: function (message) { return run(message.code, message.id); },
+    fetch: function (message) { return internals.runFetchCell(message.source, files); },
+    css: function (message) { return applyCss(message.source, message.cell); },
+  };
+
+  // Cells are queued so that they finish in the order they were sent.
   var queue = Promise.resolve();
 
-  window.addEventListener('message', function (event) {
-    if (event.origin !== editorOrigin || event.source !== window.parent) return;
+  function onEditorMessage(event) {
     var message = event.data;
-    if (!message || message.type !== 'run' || typeof message.code !== 'string') return;
+    if (message && message.type === 'file-answer') return onFileAnswer(message);
+    if (!message || !HANDLERS[message.type] || typeof (message.code ?? message.source) !== 'string') return;
     var hint = document.getElementById('empty-hint');
     if (hint) hint.remove();
-    queue = queue.then(function () {
-      return run(message.code, message.id).then(function (result) {
-        reply({ type: 'result', id: message.id, output: result.output, error: result.error });
+    queue = queue.then(async function () {
+      var result = await Promise.resolve(HANDLERS[message.type](message)).catch(function (e) {
+        return { output: [], error: describeError(e) };
       });
+      port.postMessage({ type: 'result', id: message.id, output: result.output, error: result.error });
     });
+  }
+
+  window.addEventListener('message', function (event) {
+    if (port || event.origin !== editorOrigin || event.source !== window.parent) return;
+    if (!event.data || event.data.type !== 'connect' || !event.ports[0]) return;
+    port = event.ports[0];
+    port.onmessage = onEditorMessage;
   });
 
   reply({ type: 'ready' });

@@ -143,14 +143,25 @@ export class FilesPanel {
       try {
         const existing = this.files.find((f) => f.filename === file.name);
         const saved = existing ? await queries.replaceFile(existing.id, file) : await queries.uploadFile(this.notebookId, file.name, file);
-        this.files = [...this.files.filter((f) => f.id !== saved.id), saved].sort(byFilename);
-        this.render();
+        this.showSaved(saved);
         this.say('info', `${file.name} ${existing ? 'replaced' : 'uploaded'}.`);
       } catch (error) {
         this.say('error', `${file.name}: ${describeError(error)}`);
         return;
       }
     }
+  }
+
+  /** A file that was uploaded here or saved by notebook code, new or replaced. */
+  showSaved(file) {
+    this.files = [...this.files.filter((f) => f.id !== file.id), file].sort(byFilename);
+    this.render();
+  }
+
+  /** A file that notebook code deleted. */
+  showDeleted(filename) {
+    this.files = this.files.filter((f) => f.filename !== filename);
+    this.render();
   }
 
   async rename(file) {

@@ -1,12 +1,13 @@
-// Iodide's notebook text format, jsmd: cells start with a line "%% TYPE"
-// (js, md, css, py, fetch, raw...). A bare "%%" starts a js cell, and text before
-// the first delimiter is markdown.
+// Iodide's notebook text format, jsmd: cells start with a line "%% TYPE FLAGS"
+// (js, md, css, py, fetch, raw...; the one flag Iodide had is skipRunAll). A
+// bare "%%" starts a js cell, and text before the first delimiter is markdown.
 
-const DELIMITER = /^%%(?:[ \t]+(\w+))?.*$/;
+const DELIMITER = /^%%(?:[ \t]+(\w+))?(.*)$/;
 
 /**
- * Splits jsmd text into cells: { index, type, source, startLine } where
- * startLine is the 0-based line of the cell's delimiter (or 0 for leading text).
+ * Splits jsmd text into cells: { index, type, flags, source, startLine } where
+ * flags are the words after the type and startLine is the 0-based line of the
+ * cell's delimiter (or 0 for leading text).
  */
 export function parseJsmd(text) {
   const cells = [];
@@ -14,11 +15,12 @@ export function parseJsmd(text) {
   text.split('\n').forEach((line, lineNumber) => {
     const match = DELIMITER.exec(line);
     if (match) {
-      current = { type: (match[1] ?? 'js').toLowerCase(), lines: [], startLine: lineNumber };
+      const flags = match[2].split(/\s+/).filter(Boolean);
+      current = { type: (match[1] ?? 'js').toLowerCase(), flags, lines: [], startLine: lineNumber };
       cells.push(current);
     } else {
       if (!current) {
-        current = { type: 'md', lines: [], startLine: 0, implicit: true };
+        current = { type: 'md', flags: [], lines: [], startLine: 0, implicit: true };
         cells.push(current);
       }
       current.lines.push(line);
@@ -28,7 +30,7 @@ export function parseJsmd(text) {
     .map((cell) => ({ ...cell, source: cell.lines.join('\n').trim() }))
     // Blank lines before the first delimiter are not a cell.
     .filter((cell) => !(cell.implicit && cell.source === ''))
-    .map(({ type, source, startLine }) => ({ type, source, startLine }))
+    .map(({ type, flags, source, startLine }) => ({ type, flags, source, startLine }))
     .map((cell, index) => ({ ...cell, index }));
 }
 

@@ -100,6 +100,15 @@ export async function notebookFiles(notebookId) {
   return data.notebook;
 }
 
+/** A notebook's files, without the file sources. */
+export async function listFiles(notebookId) {
+  const data = await graphql(
+    `query($id: ID!) { notebook(id: $id) { id files { ${FILE} } } }`,
+    { id: notebookId },
+  );
+  return data.notebook?.files;
+}
+
 export async function uploadFile(notebookId, filename, file) {
   const data = await graphqlWithFiles(
     `mutation($input: UploadFileInput!) { uploadFile(input: $input) { ${FILE} } }`,

@@ -1,24 +1,13 @@
 // The editor in a real browser: sign-in, notebooks, saving (autosave, Ctrl+S,
 // conflicts between tabs), history and restore, fork and delete.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startServer, launchBrowser, newContext, openPage, screenshot, createNotebook, latestRevision, gql,
+  startServerAndBrowser, newContext, openPage, screenshot, createNotebook, latestRevision, gql,
 } from './harness.js';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const { server, browser } = await startServerAndBrowser();
 
 /** Replaces the notebook text the way a person would: switch to the tab, select all, type. */
 async function typeContent(page, text) {

@@ -1,22 +1,11 @@
 // Running cells in the eval frame, and proof that notebook code there is cut
 // off from the editor: no cookie, no parent.document, no /api/graphql as the user.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, newContext, openPage, screenshot, createNotebook } from './harness.js';
+import { startServer, startServerAndBrowser, newContext, openPage, screenshot, createNotebook, outputOf } from './harness.js';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const { server, browser } = await startServerAndBrowser();
 
 /** Opens a new notebook with `content` and runs all its cells. */
 async function runNotebook(context, content) {
@@ -26,12 +15,6 @@ async function runNotebook(context, content) {
   return page;
 }
 
-/** The text of a cell's output once its run has finished. */
-async function outputOf(page, index) {
-  const output = page.getByTestId(`output-${index}`);
-  await output.locator('.output-line:not(.output-running)').first().waitFor();
-  return output.innerText();
-}
 
 test('runs JavaScript cells in the eval frame and shows their output', async () => {
   const context = await newContext(browser, server, { username: 'ivy' });

@@ -1,23 +1,12 @@
 // A notebook's files in the browser: upload, list, download, rename, delete;
 // and a file source whose fetch the editor watches until it is final.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { startServer, launchBrowser, newContext, openPage, screenshot, createNotebook, gql } from './harness.js';
+import { startServerAndBrowser, newContext, openPage, screenshot, createNotebook, gql } from './harness.js';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const { server, browser } = await startServerAndBrowser();
 
 const CSV = 'city,people\nLyon,522250\nNantes,320732\n';
 

@@ -10,6 +10,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { after } from 'node:test';
 import { chromium } from 'playwright-core';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -108,6 +109,30 @@ export async function startServer({ separateEvalOrigin = true } = {}) {
   };
 }
 
+/**
+ * A test file's server and browser, started at once (the file awaits them at
+ * its top level) and stopped after its last test.
+ */
+export async function startServerAndBrowser(options) {
+  const server = await startServer(options);
+  const browser = await launchBrowser().catch(async (error) => {
+    await server.stop();
+    throw error;
+  });
+  after(async () => {
+    await browser.close();
+    await server.stop();
+  });
+  return { server, browser };
+}
+
+/** The text of a cell's output once its run has finished. */
+export async function outputOf(page, index) {
+  const output = page.getByTestId(`output-${index}`);
+  await output.locator('.output-line:not(.output-running)').first().waitFor({ timeout: 15_000 });
+  return output.innerText();
+}
+
 export function launchBrowser() {
   return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
 }
@@ -115,10 +140,11 @@ export function launchBrowser() {
 /**
  * A browser context (its own cookies), optionally signed in as `username`
  * through the development sign-in form, and with the test-only autosave and
- * polling periods.
+ * polling periods. `bypassCSP` turns the pages' Content-Security-Policy off, to
+ * test a defence (the Markdown sanitiser) on its own.
  */
-export async function newContext(browser, server, { username = null, autosaveMs = null, pollMs = 200 } = {}) {
-  const context = await browser.newContext({ baseURL: server.origin, viewport: { width: 1280, height: 900 } });
+export async function newContext(browser, server, { username = null, autosaveMs = null, pollMs = 200, bypassCSP = false } = {}) {
+  const context = await browser.newContext({ baseURL: server.origin, viewport: { width: 1280, height: 900 }, bypassCSP });
   context.setDefaultTimeout(10_000);
   await context.addInitScript(({ autosave, poll }) => {
     if (autosave) window.__IODIDE_AUTOSAVE_MS = autosave;
@@ -150,6 +176,33 @@ export async function createNotebook(context, title, content) {
     'mutation($input: CreateNotebookInput!) { createNotebook(input: $input) { id latestRevision { id } } }',
     { input: { title, content } });
   return data.createNotebook;
+}
+
+/** Uploads `text` as a file of the notebook (a GraphQL multipart request); returns its id. */
+export async function uploadFile(context, notebookId, filename, text) {
+  const query = 'mutation($input: UploadFileInput!) { uploadFile(input: $input) { id } }';
+  const response = await context.request.post('/api/graphql', {
+    headers: { 'X-Requested-With': 'XMLHttpRequest' },
+    multipart: {
+      operations: JSON.stringify({ query, variables: { input: { notebookId, filename, file: null } } }),
+      map: JSON.stringify({ 0: ['variables.input.file'] }),
+      0: { name: filename, mimeType: 'application/octet-stream', buffer: Buffer.from(text) },
+    },
+  });
+  const body = await response.json();
+  if (body.errors) throw new Error(`upload: ${JSON.stringify(body.errors)}`);
+  return body.data.uploadFile.id;
+}
+
+/** The notebook's files as { filename: text }, read as its owner reads them. */
+export async function filesOf(context, notebookId) {
+  const data = await gql(context, 'query($id: ID!) { notebook(id: $id) { files { filename } } }', { id: notebookId });
+  const contents = {};
+  for (const { filename } of data.notebook.files) {
+    const response = await context.request.get(`/notebooks/${notebookId}/files/${encodeURIComponent(filename)}`);
+    contents[filename] = await response.text();
+  }
+  return contents;
 }
 
 export async function latestRevision(context, notebookId) {

@@ -10,10 +10,10 @@ use sea_orm::{
 };
 use sha2::{Digest, Sha256};
 
-use super::{AuthError, AuthMethod, Viewer};
+use super::{AuthMethod, Viewer};
 use crate::{
     entity::{api_token, user},
-    error::{Error, Result},
+    error::{AuthScheme, Error, Result},
 };
 
 pub const KEY_PREFIX: &str = "iod_";
@@ -39,9 +39,13 @@ fn looks_like_a_key(key: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric())
 }
 
-pub async fn authenticate(db: &DatabaseConnection, key: &str) -> Result<Viewer, AuthError> {
+pub async fn authenticate(db: &DatabaseConnection, key: &str) -> Result<Viewer> {
+    let invalid = || Error::InvalidCredentials {
+        scheme: AuthScheme::Token,
+        message: "The API token is invalid or has been revoked".into(),
+    };
     if !looks_like_a_key(key) {
-        return Err(AuthError::InvalidApiToken);
+        return Err(invalid());
     }
     let found = api_token::Entity::find()
         .filter(api_token::Column::KeyHash.eq(hash(key)))
@@ -50,7 +54,7 @@ pub async fn authenticate(db: &DatabaseConnection, key: &str) -> Result<Viewer, 
         .await?;
     match found {
         Some((_, Some(user))) => Ok(Viewer::user(user, AuthMethod::ApiToken)),
-        _ => Err(AuthError::InvalidApiToken),
+        _ => Err(invalid()),
     }
 }
 

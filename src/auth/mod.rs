@@ -13,7 +13,7 @@ mod layer;
 pub mod openidc;
 pub mod refresh_revocation;
 pub mod session;
-mod viewer;
 
-pub use layer::{AuthError, CredentialRefused, identify};
-pub use viewer::{AuthMethod, Viewer};
+pub use layer::{Authenticator, CredentialRefused, identify};
+// What every way in produces; it lives apart so that the services need not import auth.
+pub use crate::viewer::{AuthMethod, Viewer};

@@ -4,6 +4,10 @@
 
 use std::time::Duration;
 
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
+
+use crate::entity::notebook;
+
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum CacheKey {
     /// A notebook with its latest revision and owner: what the editor opens.
@@ -33,5 +37,30 @@ impl CacheKey {
             CacheKey::FirstNotebookPage => Duration::from_secs(300),
             CacheKey::User(_) => Duration::from_secs(60),
         }
+    }
+
+    /// The keys that a change to these notebooks' rows makes stale: each one's
+    /// own, and the front page.
+    pub fn showing_notebooks(notebook_ids: &[i32]) -> Vec<CacheKey> {
+        notebook_ids
+            .iter()
+            .map(|id| CacheKey::Notebook(*id))
+            .chain([CacheKey::FirstNotebookPage])
+            .collect()
+    }
+
+    /// The keys that show this user as an owner.
+    pub async fn showing_owner(
+        db: &impl ConnectionTrait,
+        owner_id: i32,
+    ) -> Result<Vec<CacheKey>, DbErr> {
+        let ids: Vec<i32> = notebook::Entity::find()
+            .select_only()
+            .column(notebook::Column::Id)
+            .filter(notebook::Column::OwnerId.eq(owner_id))
+            .into_tuple()
+            .all(db)
+            .await?;
+        Ok(CacheKey::showing_notebooks(&ids))
     }
 }

@@ -47,11 +47,11 @@ const FORMAT_VERSION: &str = "v3";
 
 /// Cached values are postcard: compact, and decoded several times faster than
 /// JSON (the entities keep their times as integers for the same reason).
-fn encode<T: Serialize>(value: &T) -> postcard::Result<Vec<u8>> {
+pub(crate) fn encode<T: Serialize>(value: &T) -> postcard::Result<Vec<u8>> {
     postcard::to_stdvec(value)
 }
 
-fn decode<T: DeserializeOwned>(bytes: &[u8]) -> postcard::Result<T> {
+pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> postcard::Result<T> {
     postcard::from_bytes(bytes)
 }
 
@@ -320,59 +320,5 @@ impl Cache {
                 "the cache failed; reading from the database for now"
             );
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use chrono::{DateTime, Utc};
-
-    use super::{decode, encode};
-    use crate::{
-        entity::{notebook, revision, user},
-        notebooks::NotebookWithLatest,
-    };
-
-    /// Times as SQLite keeps them, to the nanosecond.
-    fn time(nanos: i64) -> DateTime<Utc> {
-        DateTime::from_timestamp_nanos(1_800_000_000_123_456_789 + nanos)
-    }
-
-    #[test]
-    fn a_cached_notebook_decodes_to_exactly_what_was_stored() {
-        let stored = NotebookWithLatest {
-            notebook: notebook::Model {
-                id: 7,
-                owner_id: 3,
-                title: "Ünïcode \"title\"".into(),
-                forked_from_id: None,
-                created_at: time(0),
-                updated_at: time(1),
-                prune_revisions_at: Some(time(2)),
-            },
-            latest_revision: revision::Model {
-                id: 11,
-                notebook_id: 7,
-                title: String::new(),
-                content: "%% js\nconsole.log(1)\n".repeat(100),
-                is_draft: true,
-                created_at: time(3),
-            },
-            owner: user::Model {
-                id: 3,
-                username: "ada".into(),
-                email: None,
-                full_name: Some("Ada L.".into()),
-                avatar: None,
-                is_staff: false,
-                can_create_on_behalf_of_others: true,
-                created_at: time(4),
-                last_login_at: None,
-            },
-        };
-        let decoded: NotebookWithLatest = decode(&encode(&stored).unwrap()).unwrap();
-        assert_eq!(decoded.notebook, stored.notebook);
-        assert_eq!(decoded.latest_revision, stored.latest_revision);
-        assert_eq!(decoded.owner, stored.owner);
     }
 }

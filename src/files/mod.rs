@@ -15,12 +15,12 @@ use sea_orm::{
 };
 
 use crate::{
-    auth::Viewer,
     config::MAX_FILE_BYTES,
     db::StatementCounter,
     entity::file::{self, FileMeta},
     error::{Error, Result},
     notebooks,
+    viewer::Viewer,
 };
 
 pub const MAX_FILENAME_CHARS: usize = 120;

@@ -14,13 +14,13 @@ use url::Url;
 
 use super::validate_filename;
 use crate::{
-    auth::Viewer,
     entity::{
         file_source::{self, UpdateInterval},
         file_update_operation::{self, Status},
     },
     error::{Error, Result},
     notebooks,
+    viewer::Viewer,
 };
 
 pub const MAX_URL_CHARS: usize = 2048;

@@ -7,10 +7,10 @@ use sea_orm::DatabaseConnection;
 
 use super::loaders::{DbLoader, RequestLoader};
 use crate::{
-    auth::Viewer,
     cache::Cache,
     db::StatementCounter,
     error::{Error, Result},
+    viewer::Viewer,
 };
 
 pub fn db<'a>(ctx: &Context<'a>) -> &'a DatabaseConnection {

@@ -25,7 +25,7 @@ use sea_orm::DatabaseConnection;
 
 use std::sync::Arc;
 
-use crate::{auth::Viewer, cache::Cache, db::StatementCounter, policy::ApiMode};
+use crate::{cache::Cache, db::StatementCounter, policy::ApiMode, viewer::Viewer};
 
 use documents::ParsedDocuments;
 pub use errors::RETRY_AFTER;

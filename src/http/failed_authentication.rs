@@ -3,7 +3,10 @@
 //! allowance is spent, requests with credentials from the address get 429
 //! before their credential is looked up (no database work for a guesser).
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use axum::{
     extract::{Request, State},
@@ -14,28 +17,34 @@ use axum::{
 use axum_client_ip::{ClientIp, Rejection};
 use moka::sync::Cache;
 
-use super::rate_limit::{self, ClientKey};
-use crate::{app::AppState, auth::CredentialRefused, error::Error};
+use super::middleware::client_address;
+use crate::{
+    auth::CredentialRefused,
+    error::Error,
+    rate_limit::{self, ClientKey, RequestRateLimit},
+    viewer::Viewer,
+};
 
-/// Addresses whose allowance ran out on refused credentials, with the time
-/// until which they are refused. Each process learns it on its own, at the cost
-/// of one more lookup; the allowance itself is shared (Redis) when the limit is.
+/// The request allowance that failures are charged to, and the addresses
+/// whose allowance ran out on refused credentials, with the time until which
+/// they are refused. Each process learns the latter on its own, at the cost of
+/// one more lookup; the allowance itself is shared (Redis) when the limit is.
 pub struct FailedAttempts {
+    limit: Arc<RequestRateLimit>,
     refused_until: Cache<String, Instant>,
 }
 
-impl Default for FailedAttempts {
-    fn default() -> Self {
-        FailedAttempts {
+impl FailedAttempts {
+    pub fn new(limit: Arc<RequestRateLimit>) -> Arc<Self> {
+        Arc::new(FailedAttempts {
+            limit,
             refused_until: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(Duration::from_secs(60))
                 .build(),
-        }
+        })
     }
-}
 
-impl FailedAttempts {
     fn refuse_if_spent(&self, client: &ClientKey) -> Option<Response> {
         let until = self.refused_until.get(client.as_str())?;
         let wait = until.checked_duration_since(Instant::now())?;
@@ -51,11 +60,11 @@ impl FailedAttempts {
     }
 }
 
-/// Middleware, around identity: a request with an Authorization header from a
-/// spent address gets 429 unlooked-up; a refused credential costs its address
-/// one request (401, or 429 once the allowance is spent).
+/// Around identity: a request with an Authorization header from a spent
+/// address gets 429 unlooked-up; a refused credential costs its address one
+/// request (401, or 429 once the allowance is spent).
 pub async fn charge_failures(
-    State(state): State<AppState>,
+    State(attempts): State<Arc<FailedAttempts>>,
     source: Result<ClientIp, Rejection>,
     request: Request,
     next: Next,
@@ -63,18 +72,18 @@ pub async fn charge_failures(
     if !request.headers().contains_key(header::AUTHORIZATION) {
         return next.run(request).await;
     }
-    let client = ClientKey::anonymous(rate_limit::client_address(source, &request));
-    if let Some(refused) = state.failed_attempts.refuse_if_spent(&client) {
+    let client = ClientKey::of(&Viewer::anonymous(), client_address(source, &request));
+    if let Some(refused) = attempts.refuse_if_spent(&client) {
         return refused;
     }
     let response = next.run(request).await;
     if response.extensions().get::<CredentialRefused>().is_none() {
         return response;
     }
-    match state.request_rate_limit.charge(&client, 1).await {
+    match attempts.limit.charge(&client, 1).await {
         Ok(_) => response,
         Err((error, allowance)) => {
-            state.failed_attempts.remember_refusal(&client, &error);
+            attempts.remember_refusal(&client, &error);
             rate_limit::refused(error, allowance)
         }
     }

@@ -10,7 +10,7 @@ use axum::{
 
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 
-use crate::{app::AppState, auth::Viewer, error::Error, files, policy};
+use crate::{app::AppState, error::Error, files, policy, viewer::Viewer};
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/notebooks/{id}/files/{filename}", get(raw_file))

@@ -9,7 +9,6 @@ use std::{
         Arc,
         atomic::{AtomicBool, Ordering},
     },
-    time::Duration,
 };
 
 use async_graphql::{
@@ -21,26 +20,24 @@ use axum::{
     Extension, Router,
     body::Body,
     extract::{RawQuery, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderMap, header},
     response::{IntoResponse, Response},
     routing::get,
 };
 use futures_util::{StreamExt, TryStreamExt};
 use tokio_util::{compat::TokioAsyncReadCompatExt, io::StreamReader};
 
-use super::{
-    connection_limits,
-    rate_limit::{self, Allowance, ClientKey},
-};
+use super::connection_limits;
 use crate::{
     app::AppState,
-    auth::Viewer,
-    error::Error,
+    error::{self, Error},
     graphql::{
         self,
         mutation_accounting::{MAX_MUTATION_FIELDS, reuses_an_upload},
     },
     policy::ApiMode,
+    rate_limit::{self, Allowance, ClientKey},
+    viewer::Viewer,
 };
 
 /// More queries in one batch than the editor ever sends.
@@ -63,80 +60,21 @@ enum Payload {
     Multipart,
 }
 
-/// Why a request was refused before GraphQL saw it.
-struct Refusal {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
+fn too_large(max_file_bytes: usize) -> Error {
+    Error::PayloadTooLarge(format!(
+        "The request is too large: files may be at most {} MiB",
+        max_file_bytes / (1024 * 1024)
+    ))
 }
 
-impl Refusal {
-    fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        let code = match status {
-            StatusCode::PAYLOAD_TOO_LARGE => "PAYLOAD_TOO_LARGE",
-            _ => "BAD_USER_INPUT",
-        };
-        Refusal {
-            status,
-            code,
-            message: message.into(),
-        }
-    }
-
-    /// A request that ran past the time limit was stopped; its transaction, if
-    /// any, was rolled back.
-    fn too_slow(limit: Duration) -> Self {
-        Refusal {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            code: "QUERY_TOO_COMPLEX",
-            message: format!(
-                "The request took longer than the limit of {} ms and was stopped",
-                limit.as_millis()
-            ),
-        }
-    }
-
-    fn too_large(max_file_bytes: usize) -> Self {
-        Refusal::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "The request is too large: files may be at most {} MiB",
-                max_file_bytes / (1024 * 1024)
-            ),
-        )
-    }
-}
-
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
-        let mut response = (
-            self.status,
-            axum::Json(Error::body(self.code, &self.message)),
-        )
-            .into_response();
-        if self.status == StatusCode::METHOD_NOT_ALLOWED {
-            response
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("POST"));
-        }
-        if self.code == "RATE_LIMITED" {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-        }
-        response
-    }
-}
-
-fn classify(headers: &HeaderMap) -> Result<Payload, Refusal> {
+fn classify(headers: &HeaderMap) -> Result<Payload, Error> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<mime_guess::mime::Mime>().ok());
     let Some(content_type) = content_type else {
-        return Err(Refusal::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "Send GraphQL requests as application/json (or multipart/form-data for uploads)",
+        return Err(Error::UnsupportedMediaType(
+            "Send GraphQL requests as application/json (or multipart/form-data for uploads)".into(),
         ));
     };
     match (
@@ -145,13 +83,10 @@ fn classify(headers: &HeaderMap) -> Result<Payload, Refusal> {
     ) {
         ("application", "json") | ("application", "graphql-response+json") => Ok(Payload::Json),
         ("multipart", "form-data") => Ok(Payload::Multipart),
-        _ => Err(Refusal::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!(
-                "{} is not accepted: send application/json, or multipart/form-data for uploads",
-                content_type.essence_str()
-            ),
-        )),
+        _ => Err(Error::UnsupportedMediaType(format!(
+            "{} is not accepted: send application/json, or multipart/form-data for uploads",
+            content_type.essence_str()
+        ))),
     }
 }
 
@@ -161,23 +96,21 @@ async fn execute_post(
     Extension(client): Extension<ClientKey>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Response, Refusal> {
+) -> Result<Response, Error> {
     let payload = classify(&headers)?;
     if matches!(payload, Payload::Multipart)
         && !PREFLIGHT_HEADERS
             .iter()
             .any(|name| headers.contains_key(*name))
     {
-        return Err(Refusal::new(
-            StatusCode::BAD_REQUEST,
+        return Err(Error::bad_input(
             "Multipart requests need an X-Requested-With (or Authorization) header, \
              which a cross-site form cannot send",
         ));
     }
     let batch = read_batch(&state, &headers, body).await?;
     if reuses_an_upload(&batch) {
-        return Err(Refusal::new(
-            StatusCode::BAD_REQUEST,
+        return Err(Error::bad_input(
             "One uploaded part may fill one variable only: send each file as a part of its own",
         ));
     }
@@ -199,7 +132,7 @@ async fn execute_post(
 async fn upload_permit<'a>(
     state: &'a AppState,
     batch: &BatchRequest,
-) -> Result<Option<tokio::sync::SemaphorePermit<'a>>, Refusal> {
+) -> Result<Option<tokio::sync::SemaphorePermit<'a>>, Error> {
     if !carries_files(batch) {
         return Ok(None);
     }
@@ -207,14 +140,10 @@ async fn upload_permit<'a>(
     match tokio::time::timeout(wait, state.uploads.acquire()).await {
         // The semaphore is never closed.
         Ok(permit) => Ok(permit.ok()),
-        Err(_) => Err(Refusal {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            code: "RATE_LIMITED",
-            message: format!(
-                "The server is busy storing other uploads (waited {} s): try again shortly",
-                wait.as_secs()
-            ),
-        }),
+        Err(_) => Err(Error::Busy(format!(
+            "The server is busy storing other uploads (waited {} s): try again shortly",
+            wait.as_secs()
+        ))),
     }
 }
 
@@ -230,14 +159,14 @@ async fn read_batch(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,
-) -> Result<BatchRequest, Refusal> {
+) -> Result<BatchRequest, Error> {
     let limit = state.config.max_body_bytes;
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<usize>().ok());
     if declared.is_some_and(|length| length > limit) {
-        return Err(Refusal::too_large(state.config.max_file_bytes));
+        return Err(too_large(state.config.max_file_bytes));
     }
     let exceeded = Arc::new(AtomicBool::new(false));
     let flag = exceeded.clone();
@@ -264,23 +193,14 @@ async fn read_batch(
         .and_then(|value| value.to_str().ok());
     match receive_batch_body(content_type, reader, options).await {
         Ok(batch) => Ok(batch),
-        Err(_) if timed_out.load(Ordering::Relaxed) => Err(Refusal::new(
-            StatusCode::REQUEST_TIMEOUT,
-            format!(
-                "The request body stopped arriving for {} s and was cut off",
-                state.config.connections.body_timeout.as_secs()
-            ),
-        )),
-        Err(_) if exceeded.load(Ordering::Relaxed) => {
-            Err(Refusal::too_large(state.config.max_file_bytes))
+        Err(_) if timed_out.load(Ordering::Relaxed) => {
+            Err(Error::BodyTimedOut(state.config.connections.body_timeout))
         }
-        Err(ParseRequestError::PayloadTooLarge) => {
-            Err(Refusal::too_large(state.config.max_file_bytes))
-        }
-        Err(err) => Err(Refusal::new(
-            StatusCode::BAD_REQUEST,
-            format!("The request is not a valid GraphQL request: {err}"),
-        )),
+        Err(_) if exceeded.load(Ordering::Relaxed) => Err(too_large(state.config.max_file_bytes)),
+        Err(ParseRequestError::PayloadTooLarge) => Err(too_large(state.config.max_file_bytes)),
+        Err(err) => Err(Error::bad_input(format!(
+            "The request is not a valid GraphQL request: {err}"
+        ))),
     }
 }
 
@@ -288,18 +208,17 @@ async fn query_over_get(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
     RawQuery(query): RawQuery,
-) -> Result<Response, Refusal> {
+) -> Result<Response, Error> {
     let request = parse_query_string(query.as_deref().unwrap_or_default()).map_err(|err| {
-        Refusal::new(
-            StatusCode::BAD_REQUEST,
-            format!("The query string is not a valid GraphQL request: {err}"),
-        )
+        Error::bad_input(format!(
+            "The query string is not a valid GraphQL request: {err}"
+        ))
     })?;
     if state.graphql.changes_state(&request) {
-        return Err(Refusal::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "Mutations must be sent with POST",
-        ));
+        return Err(Error::MethodNotAllowed {
+            allow: "POST",
+            message: "Mutations must be sent with POST".into(),
+        });
     }
     execute(&state, viewer, BatchRequest::Single(request)).await
 }
@@ -322,14 +241,10 @@ async fn charge_mutations(
         .map(|request| state.graphql.mutation_fields(request))
         .sum();
     if fields > MAX_MUTATION_FIELDS {
-        return Err(Refusal {
-            status: StatusCode::BAD_REQUEST,
-            code: "QUERY_TOO_COMPLEX",
-            message: format!(
-                "The request holds {fields} mutation fields; the limit is \
-                 {MAX_MUTATION_FIELDS} (aliases and batch operations included). Nothing was run."
-            ),
-        }
+        return Err(Error::QueryTooComplex(format!(
+            "The request holds {fields} mutation fields; the limit is {MAX_MUTATION_FIELDS} \
+             (aliases and batch operations included). Nothing was run."
+        ))
         .into_response());
     }
     if fields == 0 {
@@ -345,11 +260,7 @@ async fn charge_mutations(
         .map_err(|(error, allowance)| rate_limit::refused(error, allowance))
 }
 
-async fn execute(
-    state: &AppState,
-    viewer: Viewer,
-    batch: BatchRequest,
-) -> Result<Response, Refusal> {
+async fn execute(state: &AppState, viewer: Viewer, batch: BatchRequest) -> Result<Response, Error> {
     // Anonymous visitors of a private server learn nothing, not even the schema.
     let hide_schema = viewer.user.is_none() && state.mode() == ApiMode::Internal;
     let with_data = |request: async_graphql::Request| {
@@ -364,10 +275,9 @@ async fn execute(
     let batch = match batch {
         BatchRequest::Single(request) => BatchRequest::Single(with_data(request)),
         BatchRequest::Batch(requests) if requests.len() > MAX_BATCH => {
-            return Err(Refusal::new(
-                StatusCode::BAD_REQUEST,
-                format!("A batch may hold at most {MAX_BATCH} operations"),
-            ));
+            return Err(Error::bad_input(format!(
+                "A batch may hold at most {MAX_BATCH} operations"
+            )));
         }
         BatchRequest::Batch(requests) => {
             BatchRequest::Batch(requests.into_iter().map(with_data).collect())
@@ -376,15 +286,11 @@ async fn execute(
     let limit = state.config.graphql_time_limit;
     let response = tokio::time::timeout(limit, state.graphql.execute(batch))
         .await
-        .map_err(|_| Refusal::too_slow(limit))?;
+        .map_err(|_| Error::TookTooLong(limit))?;
     let retry = retry_after(&response);
     let mut response = GraphQLResponse::from(response).into_response();
     if let Some(seconds) = retry {
-        // The database is away: tell clients and load balancers to come back.
-        *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        error::retry_later(&mut response, seconds);
     }
     Ok(response)
 }

@@ -9,7 +9,7 @@ use std::net::IpAddr;
 
 use axum::{
     extract::{Request, State},
-    http::{StatusCode, header},
+    http::header,
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -107,14 +107,7 @@ pub async fn check_host(
             request.extensions_mut().insert(site);
             next.run(request).await
         }
-        None => (
-            StatusCode::BAD_REQUEST,
-            axum::Json(Error::body(
-                "BAD_USER_INPUT",
-                "This server does not answer for that Host",
-            )),
-        )
-            .into_response(),
+        None => Error::bad_input("This server does not answer for that Host").into_response(),
     }
 }
 

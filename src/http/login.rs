@@ -6,19 +6,24 @@ use axum::{
     Extension, Form, Json, Router,
     extract::{Query, State},
     http::{HeaderMap, StatusCode},
-    response::{Html, IntoResponse, Redirect, Response},
+    middleware,
+    response::{IntoResponse, Redirect, Response},
     routing::get,
 };
 use serde::Deserialize;
 use serde_json::json;
 use tower_sessions::Session;
 
-use super::is_same_origin;
+use super::{
+    is_same_origin,
+    templates::{self, Link, Message, SignInForm, SignInUnavailable, SignedIn},
+};
 use crate::{
     app::AppState,
-    auth::{Viewer, github::PendingLogin, refresh_revocation, session},
-    error::Error,
+    auth::{github::PendingLogin, refresh_revocation, session},
+    error::{Error, Result},
     policy, users,
+    viewer::Viewer,
 };
 
 const PENDING_LOGIN: &str = "pending_login";
@@ -28,8 +33,9 @@ pub fn routes() -> Router<AppState> {
         .route("/login/", get(start).post(development_sign_in))
         .route("/oauth/complete/github/", get(github_callback))
         .route("/login_success/", get(login_success))
-        .route("/login_success/notify.js", get(login_success_script))
         .route("/logout/", get(logout))
+        .route_layer(middleware::from_fn(templates::errors_as_pages))
+        .route("/login_success/notify.js", get(login_success_script))
         .route("/userinfo/", get(userinfo))
 }
 
@@ -53,36 +59,35 @@ fn after_sign_in(next: Option<String>) -> Redirect {
     Redirect::to(next.as_deref().unwrap_or("/login_success/"))
 }
 
-fn session_failed(err: impl std::fmt::Display) -> Response {
-    Error::Internal(format!("session store: {err}")).into_response()
+fn session_failed(err: impl std::fmt::Display) -> Error {
+    Error::Internal(format!("session store: {err}"))
 }
 
 async fn start(
     State(state): State<AppState>,
     session: Session,
     Query(params): Query<NextParam>,
-) -> Response {
+) -> Result<Response> {
     let next = safe_next(params.next.as_deref());
     if state.openidc.is_some() {
         // The proxy has already signed the person in.
-        return after_sign_in(next).into_response();
+        return Ok(after_sign_in(next).into_response());
     }
     if let Some(github) = &state.github {
         let (url, pending) = github.start(next);
-        if let Err(err) = session.insert(PENDING_LOGIN, &pending).await {
-            return session_failed(err);
-        }
-        return Redirect::to(url.as_str()).into_response();
+        session
+            .insert(PENDING_LOGIN, &pending)
+            .await
+            .map_err(session_failed)?;
+        return Ok(Redirect::to(url.as_str()).into_response());
     }
     if state.config.dev_mode {
-        return development_form(next.as_deref(), None, StatusCode::OK);
+        return Ok(development_form(next.as_deref(), None, StatusCode::OK));
     }
-    page(
+    Ok(templates::page(
         StatusCode::SERVICE_UNAVAILABLE,
-        "Sign-in is not configured",
-        "<p>This server has no sign-in provider. Its operator can set \
-         <code>GITHUB_CLIENT_ID</code> and <code>GITHUB_CLIENT_SECRET</code>.</p>",
-    )
+        &SignInUnavailable,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -96,42 +101,42 @@ async fn github_callback(
     State(state): State<AppState>,
     session: Session,
     Query(params): Query<CallbackParams>,
-) -> Response {
+) -> Result<Response> {
     let Some(github) = &state.github else {
-        return page(StatusCode::NOT_FOUND, "Sign-in is not configured", "");
+        return Err(Error::NotFound("Sign-in is not configured".into()));
     };
     // One use only: the pending login is gone whatever happens next.
-    let pending = match session.remove::<PendingLogin>(PENDING_LOGIN).await {
-        Ok(pending) => pending,
-        Err(err) => return session_failed(err),
-    };
+    let pending = session
+        .remove::<PendingLogin>(PENDING_LOGIN)
+        .await
+        .map_err(session_failed)?;
     if params.error.is_some() {
-        return sign_in_failed(
+        return Ok(sign_in_failed(
             StatusCode::BAD_REQUEST,
             "GitHub did not grant access, so you are not signed in.",
-        );
+        ));
     }
     let (Some(pending), Some(code), Some(returned_state)) = (pending, params.code, params.state)
     else {
-        return sign_in_failed(
+        return Ok(sign_in_failed(
             StatusCode::BAD_REQUEST,
             "This sign-in link has expired or was already used.",
-        );
+        ));
     };
     if returned_state != pending.state {
-        return sign_in_failed(
+        return Ok(sign_in_failed(
             StatusCode::BAD_REQUEST,
             "This sign-in link does not belong to your browser.",
-        );
+        ));
     }
     let profile = match github.finish(code, pending.pkce_verifier).await {
         Ok(profile) => profile,
         Err(err) => {
             tracing::warn!(%err, "GitHub sign-in failed");
-            return sign_in_failed(
+            return Ok(sign_in_failed(
                 StatusCode::BAD_GATEWAY,
                 "GitHub could not confirm who you are. Please try again.",
-            );
+            ));
         }
     };
     let profile = users::ExternalProfile {
@@ -140,25 +145,28 @@ async fn github_callback(
         avatar: profile.avatar_url,
         email: profile.email,
     };
-    match users::sign_in_external(&state.db, &state.cache, profile).await {
-        Ok(user) => finish_sign_in(&session, user.id, pending.next).await,
-        Err(err) => err.into_response(),
-    }
+    let user = users::sign_in_external(&state.db, &state.cache, profile).await?;
+    finish_sign_in(&session, user.id, pending.next).await
 }
 
-async fn finish_sign_in(session: &Session, user_id: i32, next: Option<String>) -> Response {
-    match session::sign_in(session, user_id).await {
-        Ok(()) => after_sign_in(next).into_response(),
-        Err(err) => session_failed(err),
-    }
+async fn finish_sign_in(session: &Session, user_id: i32, next: Option<String>) -> Result<Response> {
+    session::sign_in(session, user_id)
+        .await
+        .map_err(session_failed)?;
+    Ok(after_sign_in(next).into_response())
 }
 
+/// A page rather than an error: it offers to try again.
 fn sign_in_failed(status: StatusCode, message: &str) -> Response {
-    let body = format!(
-        "<p>{}</p><p><a href=\"/login/\">Try again</a></p>",
-        html_escape::encode_text(message)
-    );
-    page(status, "Sign-in failed", &body)
+    let page = Message {
+        title: "Sign-in failed",
+        message,
+        link: Some(Link {
+            href: "/login/".into(),
+            text: "Try again",
+        }),
+    };
+    templates::page(status, &page)
 }
 
 #[derive(Deserialize)]
@@ -173,56 +181,34 @@ async fn development_sign_in(
     session: Session,
     headers: HeaderMap,
     Form(form): Form<DevelopmentSignIn>,
-) -> Response {
+) -> Result<Response> {
     if !state.config.dev_mode || state.github.is_some() || state.openidc.is_some() {
-        return page(
-            StatusCode::NOT_FOUND,
-            "Not available",
-            "<p>Local sign-in is for development only.</p>",
-        );
+        return Err(Error::NotFound(
+            "Local sign-in is for development only.".into(),
+        ));
     }
     if !is_same_origin(&headers, &state.config.server_uri) {
-        return Error::Forbidden("Cross-site sign-in refused".into()).into_response();
+        return Err(Error::Forbidden("Cross-site sign-in refused".into()));
     }
     let next = safe_next(form.next.as_deref());
     let username = form.username.trim();
     match users::find_or_create(&state.db, username).await {
         Ok(user) => finish_sign_in(&session, user.id, next).await,
-        Err(Error::BadInput(message)) => {
-            development_form(next.as_deref(), Some(&message), StatusCode::BAD_REQUEST)
-        }
-        Err(err) => err.into_response(),
+        Err(Error::BadInput(message)) => Ok(development_form(
+            next.as_deref(),
+            Some(&message),
+            StatusCode::BAD_REQUEST,
+        )),
+        Err(err) => Err(err),
     }
 }
 
 fn development_form(next: Option<&str>, problem: Option<&str>, status: StatusCode) -> Response {
-    let problem = problem
-        .map(|p| format!("<p class=\"problem\">{}</p>", html_escape::encode_text(p)))
-        .unwrap_or_default();
-    let next = next
-        .map(|n| {
-            format!(
-                "<input type=\"hidden\" name=\"next\" value=\"{}\">",
-                html_escape::encode_double_quoted_attribute(n)
-            )
-        })
-        .unwrap_or_default();
-    let body = format!(
-        "<p>Development mode: sign in as any local user. This form does not exist in production.</p>\
-         {problem}<form method=\"post\" action=\"/login/\">{next}\
-         <label>Username <input name=\"username\" autofocus required maxlength=\"150\"></label> \
-         <button type=\"submit\">Sign in</button></form>"
-    );
-    page(status, "Sign in", &body)
+    templates::page(status, &SignInForm { problem, next })
 }
 
 async fn login_success() -> Response {
-    page(
-        StatusCode::OK,
-        "Signed in",
-        "<p>You are signed in. You can close this window.</p>\
-         <script src=\"/login_success/notify.js\"></script>",
-    )
+    templates::page(StatusCode::OK, &SignedIn)
 }
 
 /// Tells the editor window that opened the sign-in popup, on this origin only.
@@ -237,42 +223,29 @@ async fn logout(
     State(state): State<AppState>,
     session: Session,
     Query(params): Query<NextParam>,
-) -> Response {
-    match refresh_revocation::issued_family(&session).await {
-        Ok(Some(family)) => {
-            if let Err(err) = refresh_revocation::revoke(&state.db, family).await {
-                return Error::from(err).into_response();
-            }
-        }
-        Ok(None) => {}
-        Err(err) => return session_failed(err),
+) -> Result<Redirect> {
+    let family = refresh_revocation::issued_family(&session)
+        .await
+        .map_err(session_failed)?;
+    if let Some(family) = family {
+        refresh_revocation::revoke(&state.db, family).await?;
     }
-    if let Err(err) = session::sign_out(&session).await {
-        return session_failed(err);
-    }
-    Redirect::to(safe_next(params.next.as_deref()).as_deref().unwrap_or("/")).into_response()
+    session::sign_out(&session).await.map_err(session_failed)?;
+    Ok(Redirect::to(
+        safe_next(params.next.as_deref()).as_deref().unwrap_or("/"),
+    ))
 }
 
 /// {"name", "avatar"} of the signed-in user, or {}.
 async fn userinfo(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
-) -> Result<Json<serde_json::Value>, Error> {
+) -> Result<Json<serde_json::Value>> {
     policy::ensure_can_read(&viewer, state.mode())?;
     Ok(Json(match &viewer.user {
         Some(user) => json!({ "name": user.username, "avatar": user.avatar }),
         None => json!({}),
     }))
-}
-
-fn page(status: StatusCode, title: &str, body: &str) -> Response {
-    let title = html_escape::encode_text(title);
-    let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title} · Iodide</title></head><body><h1>{title}</h1>{body}</body></html>"
-    );
-    (status, Html(html)).into_response()
 }
 
 #[cfg(test)]

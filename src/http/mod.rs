@@ -1,54 +1,29 @@
-//! The HTTP surface around the GraphQL API: the endpoint itself, GraphiQL, raw
-//! files and the heartbeats.
+//! The HTTP surface around the GraphQL API: the router and the layers around
+//! it, the endpoint itself, GraphiQL, the pages, sign-in, raw files and the
+//! heartbeats.
 
-pub mod connection_limits;
-pub mod eval_frame;
-pub mod failed_authentication;
+mod connection_limits;
+mod eval_frame;
+mod failed_authentication;
 mod files;
 mod frontend;
 mod graphiql;
 mod graphql;
 mod heartbeat;
-pub mod hosts;
+mod hosts;
 mod login;
+mod middleware;
 mod pages;
-pub mod rate_limit;
-pub mod security;
-pub mod token;
+mod router;
+mod security;
+mod templates;
+mod token;
 
-use axum::{
-    Router,
-    http::{HeaderMap, HeaderValue, header},
-};
-use tower_http::set_header::SetResponseHeaderLayer;
+pub use connection_limits::serve;
+pub use router::build_app;
+
+use axum::http::{HeaderMap, header};
 use url::Url;
-
-use crate::{app::AppState, error::Error};
-
-/// Every route. The editor's own routes may never be framed; the eval frame
-/// sets its own policy; only the GraphQL endpoint answers CORS requests.
-pub fn routes(state: &AppState) -> Router<AppState> {
-    let config = &state.config;
-    let editor = Router::new()
-        .merge(graphql::routes().layer(security::cors(config)))
-        .merge(graphiql::routes())
-        .merge(files::routes())
-        .merge(heartbeat::routes())
-        .merge(login::routes())
-        .merge(pages::routes())
-        .merge(token::routes(state.clone()))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static(security::REFERRER_POLICY),
-        ));
-    editor
-        .merge(eval_frame::routes())
-        .fallback(|| async { Error::NotFound("There is nothing at this address".into()) })
-}
 
 /// Whether a cookie-authenticated request comes from this site's own pages: its
 /// Origin (or, failing that, its Referer) is SERVER_URI's origin.

@@ -5,20 +5,24 @@ use axum::{
     Extension, Router,
     extract::{Path, Query, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
-    response::{Html, IntoResponse, Redirect, Response},
+    middleware,
+    response::{IntoResponse, Redirect, Response},
     routing::get,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{frontend, is_same_origin, security};
+use super::{
+    frontend, is_same_origin, security,
+    templates::{self, ConfirmNewNotebook, Shell},
+};
 use crate::{
     app::AppState,
-    auth::Viewer,
     entity::{notebook, revision, user},
-    error::Error,
+    error::{Error, Result},
     notebooks::{self, NewNotebook, revisions},
     policy, users,
+    viewer::Viewer,
 };
 
 pub fn routes() -> Router<AppState> {
@@ -27,10 +31,11 @@ pub fn routes() -> Router<AppState> {
         .route("/notebooks/{id}/", get(notebook_page))
         .route("/notebooks/{id}/revisions/", get(revisions_page))
         .route("/new", get(new_notebook).post(new_notebook_confirmed))
+        .route_layer(middleware::from_fn(templates::errors_as_pages))
         .route("/static/{*path}", get(static_file))
 }
 
-async fn static_file(Path(path): Path<String>) -> Result<Response, Error> {
+async fn static_file(Path(path): Path<String>) -> Result<Response> {
     frontend::asset(&format!("static/{path}"))
 }
 
@@ -44,7 +49,7 @@ struct Page<'a> {
 }
 
 impl Page<'_> {
-    fn render(self) -> Response {
+    fn render(self) -> Result<Response> {
         let config = &self.state.config;
         let analytics = config
             .ga_tracking_id
@@ -60,26 +65,13 @@ impl Page<'_> {
         data["editorOrigin"] = json!(security::editor_origin(config));
         data["evalFrameOrigin"] = json!(security::eval_origin(config));
         data["gaTrackingId"] = json!(analytics);
-        let analytics_tags = analytics
-            .map(|id| {
-                format!(
-                    "<script async src=\"https://www.googletagmanager.com/gtag/js?id={}\"></script>\
-                     <script defer src=\"/static/analytics.js\"></script>",
-                    html_escape::encode_double_quoted_attribute(id)
-                )
-            })
-            .unwrap_or_default();
-        let html = format!(
-            "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-             <title>{title} · Iodide</title><link rel=\"stylesheet\" href=\"/static/style.css\">\
-             {analytics_tags}</head><body><div id=\"app\"></div>\
-             <script type=\"application/json\" id=\"page-data\">{data}</script>\
-             <script type=\"module\" src=\"/static/app.js\"></script></body></html>\n",
-            title = html_escape::encode_text(&self.title),
-            data = embeddable_json(&data),
-        );
-        let mut response = Html(html).into_response();
+        let data = embeddable_json(&data);
+        let shell = Shell {
+            title: &self.title,
+            analytics,
+            data: &data,
+        };
+        let mut response = templates::page(StatusCode::OK, &shell);
         if let Ok(policy) = HeaderValue::from_str(&security::editor_page_csp(config)) {
             response
                 .headers_mut()
@@ -89,7 +81,7 @@ impl Page<'_> {
             security::CROSS_ORIGIN_OPENER_POLICY,
             HeaderValue::from_static(security::OPENER_POLICY),
         );
-        response
+        Ok(response)
     }
 }
 
@@ -112,75 +104,26 @@ fn viewer_json(user: &user::Model) -> Value {
     json!({ "id": user.id.to_string(), "username": user.username, "avatar": user.avatar })
 }
 
-/// Why a page cannot be shown: each becomes a small HTML page of its own.
-enum PageError {
-    /// Internal mode without an identity: invite sign-in, then come back here.
-    SignIn {
-        next: String,
-        reason: String,
-    },
-    Missing(String),
-    Failed(Error),
-}
-
-impl From<Error> for PageError {
-    fn from(err: Error) -> Self {
-        PageError::Failed(err)
-    }
-}
-
-impl IntoResponse for PageError {
-    fn into_response(self) -> Response {
-        let (status, title, body) = match self {
-            PageError::SignIn { next, reason } => (
-                StatusCode::UNAUTHORIZED,
-                "Sign in to continue",
-                format!(
-                    "<p>{}</p><p><a href=\"/login/?next={}\">Sign in</a></p>",
-                    html_escape::encode_text(&reason),
-                    html_escape::encode_double_quoted_attribute(&next)
-                ),
-            ),
-            PageError::Missing(what) => (
-                StatusCode::NOT_FOUND,
-                "Not found",
-                format!(
-                    "<p>{}</p><p><a href=\"/\">All notebooks</a></p>",
-                    html_escape::encode_text(&what)
-                ),
-            ),
-            PageError::Failed(err) => return err.into_response(),
-        };
-        let html = format!(
-            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-             <title>{title} · Iodide</title></head><body><h1>{title}</h1>{body}</body></html>"
-        );
-        (status, Html(html)).into_response()
-    }
-}
-
-/// Pages need an identity in internal mode.
-fn readable(state: &AppState, viewer: &Viewer, path: &str) -> Result<(), PageError> {
-    policy::ensure_can_read(viewer, state.mode()).map_err(|err| PageError::SignIn {
-        next: path.to_string(),
-        reason: err.to_string(),
-    })
+/// Pages need an identity in internal mode: the error page invites sign-in and
+/// comes back here.
+fn readable(state: &AppState, viewer: &Viewer) -> Result<()> {
+    policy::ensure_can_read(viewer, state.mode())
 }
 
 async fn notebook_list(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
     headers: HeaderMap,
-) -> Result<Response, PageError> {
-    readable(&state, &viewer, "/")?;
-    Ok(Page {
+) -> Result<Response> {
+    readable(&state, &viewer)?;
+    Page {
         state: &state,
         viewer: &viewer,
         headers: &headers,
         title: "Notebooks".into(),
         data: json!({ "page": "notebooks" }),
     }
-    .render())
+    .render()
 }
 
 #[derive(Deserialize)]
@@ -192,8 +135,8 @@ struct RevisionParam {
 async fn load_notebook(
     state: &AppState,
     id: &str,
-) -> Result<(notebook::Model, revision::Model, Value), PageError> {
-    let not_found = || PageError::Missing(format!("There is no notebook {id}."));
+) -> Result<(notebook::Model, revision::Model, Value)> {
+    let not_found = || Error::NotFound(format!("There is no notebook {id}."));
     let id: i32 = id.parse().map_err(|_| not_found())?;
     let notebook = notebooks::get(&state.db, id).await?.ok_or_else(not_found)?;
     let latest = revisions::latest_for(&state.db, &[id])
@@ -237,13 +180,13 @@ async fn notebook_page(
     headers: HeaderMap,
     Path(id): Path<String>,
     Query(params): Query<RevisionParam>,
-) -> Result<Response, PageError> {
-    readable(&state, &viewer, &format!("/notebooks/{id}/"))?;
+) -> Result<Response> {
+    readable(&state, &viewer)?;
     let (notebook, latest, owner) = load_notebook(&state, &id).await?;
     let shown = match params.revision.as_deref() {
         None => latest.clone(),
         Some(wanted) => {
-            let missing = || PageError::Missing(format!("Notebook {id} has no revision {wanted}."));
+            let missing = || Error::NotFound(format!("Notebook {id} has no revision {wanted}."));
             let revision_id: i32 = wanted.parse().map_err(|_| missing())?;
             revisions::get(&state.db, revision_id)
                 .await?
@@ -251,7 +194,7 @@ async fn notebook_page(
                 .ok_or_else(missing)?
         }
     };
-    Ok(Page {
+    Page {
         state: &state,
         viewer: &viewer,
         headers: &headers,
@@ -263,7 +206,7 @@ async fn notebook_page(
             "isLatest": shown.id == latest.id,
         }),
     }
-    .render())
+    .render()
 }
 
 async fn revisions_page(
@@ -271,17 +214,17 @@ async fn revisions_page(
     Extension(viewer): Extension<Viewer>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Result<Response, PageError> {
-    readable(&state, &viewer, &format!("/notebooks/{id}/revisions/"))?;
+) -> Result<Response> {
+    readable(&state, &viewer)?;
     let (notebook, latest, owner) = load_notebook(&state, &id).await?;
-    Ok(Page {
+    Page {
         state: &state,
         viewer: &viewer,
         headers: &headers,
         title: format!("History of {}", notebook.title),
         data: json!({ "page": "revisions", "notebook": notebook_json(&notebook, owner, &viewer, &latest) }),
     }
-    .render())
+    .render()
 }
 
 /// Whether a navigation started on another site (a link or form elsewhere).
@@ -299,48 +242,44 @@ async fn new_notebook(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
     headers: HeaderMap,
-) -> Result<Response, PageError> {
+) -> Result<Response> {
     if viewer.user.is_none() {
-        readable(&state, &viewer, "/new")?;
-        return Ok(Page {
+        readable(&state, &viewer)?;
+        return Page {
             state: &state,
             viewer: &viewer,
             headers: &headers,
             title: "Try Iodide".into(),
             data: json!({ "page": "try" }),
         }
-        .render());
+        .render();
     }
     if cross_site(&headers) {
-        let body = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>New notebook · Iodide</title></head>\
-                    <body><h1>New notebook</h1><form method=\"post\" action=\"/new\"><button type=\"submit\">Create a notebook</button></form></body></html>";
-        return Ok(Html(body).into_response());
+        return Ok(templates::page(StatusCode::OK, &ConfirmNewNotebook));
     }
-    Ok(create_and_open(&state, &viewer).await)
+    create_and_open(&state, &viewer).await
 }
 
 async fn new_notebook_confirmed(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
     headers: HeaderMap,
-) -> Response {
+) -> Result<Response> {
     if !is_same_origin(&headers, &state.config.server_uri) {
-        return Error::Forbidden("Cross-site request refused".into()).into_response();
+        return Err(Error::Forbidden("Cross-site request refused".into()));
     }
     create_and_open(&state, &viewer).await
 }
 
-async fn create_and_open(state: &AppState, viewer: &Viewer) -> Response {
+async fn create_and_open(state: &AppState, viewer: &Viewer) -> Result<Response> {
     let new = NewNotebook {
         title: "Untitled notebook".into(),
         content: String::new(),
         forked_from: None,
         owner: None,
     };
-    match notebooks::create(&state.db, &state.cache, viewer, new).await {
-        Ok(notebook) => Redirect::to(&format!("/notebooks/{}/", notebook.id)).into_response(),
-        Err(err) => err.into_response(),
-    }
+    let notebook = notebooks::create(&state.db, &state.cache, viewer, new).await?;
+    Ok(Redirect::to(&format!("/notebooks/{}/", notebook.id)).into_response())
 }
 
 #[cfg(test)]

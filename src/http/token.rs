@@ -14,19 +14,17 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tower_sessions::Session;
 
-use super::{
-    is_same_origin,
-    rate_limit::{self, ClientKey},
-};
+use super::is_same_origin;
 use crate::{
     app::AppState,
     auth::{
-        AuthError, AuthMethod, Viewer,
-        jwt::{self, JwtError, TokenPair, TokenType},
+        jwt::{self, TokenPair, TokenType},
         refresh_revocation,
     },
     error::Error,
+    rate_limit::{self, ClientKey},
     users,
+    viewer::{AuthMethod, Viewer},
 };
 
 pub fn routes(state: AppState) -> Router<AppState> {
@@ -105,15 +103,15 @@ async fn refresh(State(state): State<AppState>, body: Bytes) -> Result<Json<Valu
         &request.refresh,
         TokenType::Refresh,
     )
-    .map_err(AuthError::from)?;
+    .map_err(|err| Error::Unauthenticated(err.to_string()))?;
     if let Some(family) = &claims.family
         && refresh_revocation::is_revoked(&state.db, family).await?
     {
-        return Err(AuthError::from(JwtError::Revoked).into());
+        return Err(Error::Unauthenticated(jwt::JwtError::Revoked.to_string()));
     }
     let user = users::by_id(&state.db, claims.user_id)
         .await?
-        .ok_or(AuthError::UnknownUser)?;
+        .ok_or_else(|| Error::Unauthenticated("The token's user no longer exists".into()))?;
     let access = jwt::issue(
         &state.config.secret_key,
         user.id,

@@ -14,13 +14,13 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    auth::Viewer,
     cache::{Cache, CacheKey},
     entity::{notebook, revision, user},
     error::{Error, Result},
     pagination::{MAX_PAGE_SIZE, Page, PageRequest},
     policy::{self, NotebookOwner},
     users,
+    viewer::Viewer,
 };
 
 pub const MAX_TITLE_CHARS: usize = 255;
@@ -85,15 +85,6 @@ pub async fn get_with_latest(
                 }))
         })
         .await
-}
-
-/// The cache keys that a change to these notebooks' rows makes stale.
-pub(crate) fn changed_keys(notebook_ids: &[i32]) -> Vec<CacheKey> {
-    notebook_ids
-        .iter()
-        .map(|id| CacheKey::Notebook(*id))
-        .chain([CacheKey::FirstNotebookPage])
-        .collect()
 }
 
 /// Notebooks forked from any of these revisions: deleting the revisions sets
@@ -232,7 +223,9 @@ pub async fn delete(
     let mut changed = forks_of(db, revision_ids).await?;
     notebook::Entity::delete_by_id(id).exec(db).await?;
     changed.push(id);
-    cache.invalidate(changed_keys(&changed)).await;
+    cache
+        .invalidate(CacheKey::showing_notebooks(&changed))
+        .await;
     Ok(())
 }
 
@@ -307,21 +300,6 @@ async fn front_page(db: &impl ConnectionTrait, cache: &Cache) -> Result<FrontPag
     Ok(front.unwrap_or_default())
 }
 
-/// The cache keys that show this user as an owner.
-pub(crate) async fn keys_showing_owner(
-    db: &impl ConnectionTrait,
-    owner_id: i32,
-) -> Result<Vec<CacheKey>> {
-    let ids: Vec<i32> = notebook::Entity::find()
-        .select_only()
-        .column(notebook::Column::Id)
-        .filter(notebook::Column::OwnerId.eq(owner_id))
-        .into_tuple()
-        .all(db)
-        .await?;
-    Ok(changed_keys(&ids))
-}
-
 pub async fn count(db: &impl ConnectionTrait, filter: &NotebookFilter) -> Result<u64> {
     Ok(filtered(filter).count(db).await?)
 }
@@ -361,4 +339,58 @@ fn escape_like(text: &str) -> String {
     text.replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_")
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Utc};
+
+    use super::NotebookWithLatest;
+    use crate::{
+        cache::{decode, encode},
+        entity::{notebook, revision, user},
+    };
+
+    /// Times as SQLite keeps them, to the nanosecond.
+    fn time(nanos: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp_nanos(1_800_000_000_123_456_789 + nanos)
+    }
+
+    #[test]
+    fn a_cached_notebook_decodes_to_exactly_what_was_stored() {
+        let stored = NotebookWithLatest {
+            notebook: notebook::Model {
+                id: 7,
+                owner_id: 3,
+                title: "Ünïcode \"title\"".into(),
+                forked_from_id: None,
+                created_at: time(0),
+                updated_at: time(1),
+                prune_revisions_at: Some(time(2)),
+            },
+            latest_revision: revision::Model {
+                id: 11,
+                notebook_id: 7,
+                title: String::new(),
+                content: "%% js\nconsole.log(1)\n".repeat(100),
+                is_draft: true,
+                created_at: time(3),
+            },
+            owner: user::Model {
+                id: 3,
+                username: "ada".into(),
+                email: None,
+                full_name: Some("Ada L.".into()),
+                avatar: None,
+                is_staff: false,
+                can_create_on_behalf_of_others: true,
+                created_at: time(4),
+                last_login_at: None,
+            },
+        };
+        let decoded: NotebookWithLatest = decode(&encode(&stored).unwrap()).unwrap();
+        assert_eq!(decoded.notebook, stored.notebook);
+        assert_eq!(decoded.latest_revision, stored.latest_revision);
+        assert_eq!(decoded.owner, stored.owner);
+    }
 }

@@ -17,14 +17,14 @@ use sea_orm::{
     sea_query::{Alias, Expr, ExprTrait, Func, Query},
 };
 
-use super::{changed_keys, forks_of, pruning, validate_title};
+use super::{forks_of, pruning, validate_title};
 use crate::{
-    auth::Viewer,
-    cache::Cache,
+    cache::{Cache, CacheKey},
     entity::{notebook, revision},
     error::{Error, Result},
     pagination::{Page, PageRequest},
     policy,
+    viewer::Viewer,
 };
 
 pub struct NewRevision {
@@ -172,7 +172,9 @@ pub async fn create_at(
         is_draft: true,
         created_at: now,
     };
-    cache.invalidate(changed_keys(&[new.notebook_id])).await;
+    cache
+        .invalidate(CacheKey::showing_notebooks(&[new.notebook_id]))
+        .await;
     Ok(revision)
 }
 
@@ -207,7 +209,9 @@ pub async fn delete(
     set_title(&txn, revision.notebook_id, &new_latest.title).await?;
     txn.commit().await?;
     changed.push(revision.notebook_id);
-    cache.invalidate(changed_keys(&changed)).await;
+    cache
+        .invalidate(CacheKey::showing_notebooks(&changed))
+        .await;
     Ok(revision.notebook_id)
 }
 

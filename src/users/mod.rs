@@ -191,7 +191,7 @@ async fn forget(
         ..user.clone()
     };
     if shown(before) != shown(after) {
-        keys.extend(crate::notebooks::keys_showing_owner(db, after.id).await?);
+        keys.extend(CacheKey::showing_owner(db, after.id).await?);
     }
     cache.invalidate(keys).await;
     Ok(())

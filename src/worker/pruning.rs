@@ -14,7 +14,7 @@ use sea_orm::{
 
 use super::WorkerError;
 use crate::{
-    cache::Cache,
+    cache::{Cache, CacheKey},
     entity::notebook,
     notebooks::{self, pruning::Pruned},
 };
@@ -42,7 +42,7 @@ pub async fn prune_next(
     if pruned.changed_anything() {
         // The cached latest revision may have stopped being a draft.
         cache
-            .invalidate(notebooks::changed_keys(&[notebook_id]))
+            .invalidate(CacheKey::showing_notebooks(&[notebook_id]))
             .await;
     }
     Ok(Some((notebook_id, pruned)))

@@ -1,9 +1,7 @@
 //! Attacks by a signed-in user or a hostile network, performed against the real
 //! app (SERVER.md, "Hosts, abuse and slow clients").
 
-use iodide_server::{
-    graphql::mutation_accounting::MAX_MUTATION_FIELDS, http::rate_limit::MUTATION_COST,
-};
+use iodide_server::{graphql::mutation_accounting::MAX_MUTATION_FIELDS, rate_limit::MUTATION_COST};
 use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{Value, json};
 

@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use axum_client_ip::ClientIpSource;
-use iodide_server::http::rate_limit::MUTATION_COST;
+use iodide_server::rate_limit::MUTATION_COST;
 use serde_json::json;
 
 use crate::common::{Gql, TestApp, TestAppBuilder, redis_server::RedisServer};

@@ -8,6 +8,7 @@ import { getViewer, onViewerChange, signIn } from '../session.js';
 import { confirmDialog } from '../dialogs.js';
 import { Saver } from '../saver.js';
 import { FilesPanel } from '../files-panel.js';
+import { FileBroker } from '../file-broker.js';
 import { Workspace } from './workspace.js';
 
 const STATUS_TEXT = {
@@ -27,11 +28,23 @@ export function notebookPage(data) {
   const banners = h('div', { class: 'banners', testid: 'banners' });
   const messages = h('div', { class: 'banners' });
 
+  const files = new FilesPanel({ notebookId: notebook.id, canEdit: notebook.viewerCanEdit });
+  files.load();
+  // Notebook code's iodide.file calls: this notebook's files only, saved and
+  // deleted by its owner only, and shown in the panel as code changes them.
+  const fileBroker = new FileBroker({
+    notebookId: notebook.id,
+    canSave: notebook.viewerCanEdit,
+    onSaved: (file) => files.showSaved(file),
+    onDeleted: (filename) => files.showDeleted(filename),
+  });
+
   const workspace = new Workspace({
     title: revision.title,
     content: revision.content,
     evalFrameOrigin: data.evalFrameOrigin,
     editorOrigin: data.editorOrigin,
+    fileBroker,
     readOnly: !isLatest,
     onEdit: () => (saver ? saver.edited() : showStatus(notebook.viewerCanEdit ? 'old-revision' : 'read-only')),
     onSaveShortcut: () => saveNow(),
@@ -173,9 +186,6 @@ export function notebookPage(data) {
       ? 'This notebook belongs to someone else. You can edit and run it here; fork it to save your changes.'
       : 'Sign in to fork this notebook and save your own copy.'));
   }
-
-  const files = new FilesPanel({ notebookId: notebook.id, canEdit: notebook.viewerCanEdit });
-  files.load();
 
   if (saver) {
     saver.startAutosave();

@@ -7,7 +7,7 @@ import { Report } from '../report.js';
 import { cellIndexAt } from '../jsmd.js';
 
 export class Workspace {
-  constructor({ title, content, evalFrameOrigin, editorOrigin, readOnly = false, onEdit = () => {}, onSaveShortcut = () => {} }) {
+  constructor({ title, content, evalFrameOrigin, editorOrigin, fileBroker, readOnly = false, onEdit = () => {}, onSaveShortcut = () => {} }) {
     this.onEdit = onEdit;
     this.titleInput = h('input', {
       class: 'title-input', id: 'notebook-title', testid: 'title', value: title,
@@ -18,7 +18,7 @@ export class Workspace {
       'aria-label': 'Notebook text (jsmd)', readOnly,
     });
     this.textarea.value = content;
-    this.sandbox = new EvalSandbox(evalFrameOrigin, editorOrigin);
+    this.sandbox = new EvalSandbox(evalFrameOrigin, editorOrigin, fileBroker);
     this.report = new Report({ sandbox: this.sandbox });
     this.report.update(content);
 

@@ -11,7 +11,7 @@ use std::{
 };
 
 use anyhow::{bail, ensure};
-use iodide_server::{AppState, app, build_app, config::Config};
+use iodide_server::{AppState, build_app, config::Config, serve};
 use rand::distr::{Alphanumeric, SampleString};
 use url::Url;
 
@@ -55,7 +55,7 @@ pub async fn bench_in_process(
     // The measured start: an up-to-date database, as after a deploy.
     let started = Instant::now();
     let state = AppState::init(config).await?;
-    let server = tokio::spawn(app::serve(
+    let server = tokio::spawn(serve(
         listener,
         build_app(state.clone()),
         state.config.connections,

@@ -180,7 +180,7 @@ impl TestApp {
         let state = AppState::init(config).await.expect("the app starts");
         let address = listener.local_addr().unwrap();
         let app = build_app(state.clone());
-        tokio::spawn(iodide_server::app::serve(
+        tokio::spawn(iodide_server::serve(
             listener,
             app,
             state.config.connections,

@@ -11,19 +11,12 @@
 
 mod redis;
 
-use std::{
-    net::{IpAddr, SocketAddr},
-    num::NonZeroU32,
-    time::Duration,
-};
+use std::{net::IpAddr, num::NonZeroU32, time::Duration};
 
 use axum::{
-    extract::{ConnectInfo, Request, State},
     http::{HeaderMap, HeaderValue},
-    middleware::Next,
     response::{IntoResponse, Response},
 };
-use axum_client_ip::{ClientIp, Rejection};
 use governor::{
     Quota, RateLimiter,
     clock::{Clock, DefaultClock},
@@ -32,8 +25,7 @@ use governor::{
 };
 
 use self::redis::RedisLimit;
-use super::is_health_check;
-use crate::{app::AppState, auth::Viewer, cache::RedisConnection, error::Error};
+use crate::{cache::RedisConnection, error::Error, viewer::Viewer};
 
 /// What a mutation costs, in requests: writes are dearer than reads.
 pub const MUTATION_COST: u32 = 5;
@@ -69,7 +61,7 @@ pub struct Allowance {
 }
 
 impl Allowance {
-    fn write(&self, headers: &mut HeaderMap) {
+    pub fn write(&self, headers: &mut HeaderMap) {
         headers.insert("x-ratelimit-limit", HeaderValue::from(self.limit));
         headers.insert("x-ratelimit-remaining", HeaderValue::from(self.remaining));
         headers.insert(
@@ -174,76 +166,23 @@ impl RequestRateLimit {
     }
 }
 
-/// The client that a request is charged to, found once by [`limit_requests`]
-/// and read by the handlers that charge more.
+/// The client that a request is charged to, found once by the rate-limit
+/// middleware and read by the handlers that charge more.
 #[derive(Clone, Debug)]
 pub struct ClientKey(String);
 
 impl ClientKey {
-    /// The key of a client that has not (or not yet) shown who it is.
-    pub(crate) fn anonymous(address: Option<IpAddr>) -> Self {
-        ClientKey::of(&Viewer::anonymous(), address)
-    }
-
-    pub(crate) fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    fn of(viewer: &Viewer, address: Option<IpAddr>) -> Self {
+    pub fn of(viewer: &Viewer, address: Option<IpAddr>) -> Self {
         ClientKey(match (viewer.user_id(), address) {
             (Some(id), _) => format!("user:{id}"),
             (None, Some(address)) => format!("ip:{address}"),
             (None, None) => "ip:unknown".into(),
         })
     }
-}
 
-/// The address from CLIENT_IP_SOURCE. A request without the proxy's header did
-/// not come through the proxy, so its peer is the client.
-pub(crate) fn client_address(
-    source: Result<ClientIp, Rejection>,
-    request: &Request,
-) -> Option<IpAddr> {
-    source.map(|ClientIp(address)| address).ok().or_else(|| {
-        let ConnectInfo(peer) = request.extensions().get::<ConnectInfo<SocketAddr>>()?;
-        Some(peer.ip())
-    })
-}
-
-/// Middleware, after identity: charges one request. The headers show the
-/// allowance after the last charge, which a handler that charged more leaves
-/// in the response's extensions.
-pub async fn limit_requests(
-    State(state): State<AppState>,
-    source: Result<ClientIp, Rejection>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    if is_health_check(request.uri().path()) {
-        return next.run(request).await;
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
-    let viewer = request
-        .extensions()
-        .get::<Viewer>()
-        .cloned()
-        .unwrap_or_else(Viewer::anonymous);
-    let client = ClientKey::of(&viewer, client_address(source, &request));
-    let allowance = match state.request_rate_limit.charge(&client, 1).await {
-        Ok(allowance) => allowance,
-        Err((error, allowance)) => {
-            let mut response = error.into_response();
-            allowance.write(response.headers_mut());
-            return response;
-        }
-    };
-    request.extensions_mut().insert(client);
-    let mut response = next.run(request).await;
-    let last = response
-        .extensions_mut()
-        .remove::<Allowance>()
-        .unwrap_or(allowance);
-    last.write(response.headers_mut());
-    response
 }
 
 /// A handler's answer after it charged more: the headers show this allowance.

@@ -1,0 +1,149 @@
+//! The layers that every request passes, listed in the order it meets them.
+
+use std::{
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+};
+
+use axum::{
+    Extension, Router,
+    extract::{ConnectInfo, Request, State},
+    http::{HeaderName, HeaderValue, header},
+    middleware::{Next, from_fn_with_state},
+    response::{IntoResponse, Response},
+};
+use axum_client_ip::{ClientIp, Rejection};
+use tower::ServiceBuilder;
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    set_header::SetResponseHeaderLayer,
+    trace::{DefaultOnResponse, TraceLayer},
+};
+
+use super::{
+    connection_limits, eval_frame,
+    failed_authentication::{self, FailedAttempts},
+    hosts, is_health_check, security,
+};
+use crate::{
+    app::AppState,
+    auth::{self, Authenticator, session},
+    error::Error,
+    rate_limit::{Allowance, ClientKey, RequestRateLimit},
+    viewer::Viewer,
+};
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Wraps the routes in the server's layers: first the request id and the
+/// request's log span, then the site-wide refusals (unknown hosts, plain http,
+/// the eval frame's host), then the charge for refused credentials around who
+/// is asking, then the rate limit, which charges the client that identity
+/// names, and last the time limit of the body that the handler reads.
+pub fn apply(state: &AppState, routes: Router<AppState>) -> Router<AppState> {
+    let authenticator = Arc::new(Authenticator {
+        db: state.db.clone(),
+        secret_key: state.config.secret_key.clone(),
+        openidc: state.openidc.clone(),
+    });
+    routes.layer(
+        ServiceBuilder::new()
+            .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+            .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(request_span)
+                    .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+            )
+            .layer(CatchPanicLayer::custom(panic_response))
+            .layer(from_fn_with_state(state.clone(), hosts::check_host))
+            .layer(from_fn_with_state(state.clone(), security::https_only))
+            .layer(axum::middleware::from_fn(eval_frame::gate))
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ))
+            .layer(session::layer(state.db.clone(), &state.config))
+            .layer(Extension(state.config.client_ip_source.clone()))
+            .layer(from_fn_with_state(
+                FailedAttempts::new(state.request_rate_limit.clone()),
+                failed_authentication::charge_failures,
+            ))
+            .layer(from_fn_with_state(authenticator, auth::identify))
+            .layer(from_fn_with_state(
+                state.request_rate_limit.clone(),
+                limit_requests,
+            ))
+            .layer(connection_limits::body_timeout(&state.config.connections)),
+    )
+}
+
+/// Every log line of a request carries its id, which the response returns too.
+fn request_span(request: &Request) -> tracing::Span {
+    let request_id = request
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        request_id,
+    )
+}
+
+/// A panic is a bug: the client gets a 500 like any internal error and the
+/// server goes on.
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    Error::Internal("a request handler panicked".into()).into_response()
+}
+
+/// After identity: charges one request. The headers show the allowance after
+/// the last charge, which a handler that charged more leaves in the response's
+/// extensions.
+async fn limit_requests(
+    State(limit): State<Arc<RequestRateLimit>>,
+    source: Result<ClientIp, Rejection>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    if is_health_check(request.uri().path()) {
+        return next.run(request).await;
+    }
+    let viewer = request
+        .extensions()
+        .get::<Viewer>()
+        .cloned()
+        .unwrap_or_else(Viewer::anonymous);
+    let client = ClientKey::of(&viewer, client_address(source, &request));
+    let allowance = match limit.charge(&client, 1).await {
+        Ok(allowance) => allowance,
+        Err((error, allowance)) => {
+            let mut response = error.into_response();
+            allowance.write(response.headers_mut());
+            return response;
+        }
+    };
+    request.extensions_mut().insert(client);
+    let mut response = next.run(request).await;
+    let last = response
+        .extensions_mut()
+        .remove::<Allowance>()
+        .unwrap_or(allowance);
+    last.write(response.headers_mut());
+    response
+}
+
+/// The address from CLIENT_IP_SOURCE. A request without the proxy's header did
+/// not come through the proxy, so its peer is the client.
+pub(super) fn client_address(
+    source: Result<ClientIp, Rejection>,
+    request: &Request,
+) -> Option<IpAddr> {
+    source.map(|ClientIp(address)| address).ok().or_else(|| {
+        let ConnectInfo(peer) = request.extensions().get::<ConnectInfo<SocketAddr>>()?;
+        Some(peer.ip())
+    })
+}

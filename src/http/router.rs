@@ -1,0 +1,41 @@
+//! Every route of the server, and [`build_app`], the one function that both
+//! `main` and the tests call to get the whole application.
+
+use axum::{
+    Router,
+    http::{HeaderValue, header},
+};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use super::{
+    eval_frame, files, graphiql, graphql, heartbeat, login, middleware, pages, security, token,
+};
+use crate::{app::AppState, error::Error};
+
+pub fn build_app(state: AppState) -> Router {
+    middleware::apply(&state, routes(&state)).with_state(state)
+}
+
+/// The editor's own routes may never be framed; the eval frame sets its own
+/// policy; only the GraphQL endpoint answers CORS requests.
+fn routes(state: &AppState) -> Router<AppState> {
+    let editor = Router::new()
+        .merge(graphql::routes().layer(security::cors(&state.config)))
+        .merge(graphiql::routes())
+        .merge(files::routes())
+        .merge(heartbeat::routes())
+        .merge(login::routes())
+        .merge(pages::routes())
+        .merge(token::routes(state.clone()))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static(security::REFERRER_POLICY),
+        ));
+    editor
+        .merge(eval_frame::routes())
+        .fallback(|| async { Error::NotFound("There is nothing at this address".into()) })
+}
