@@ -223,7 +223,8 @@ async fn serve(config: Config, with_worker: bool) -> anyhow::Result<()> {
         stop.cancel();
     });
     let stop = shutdown.clone();
-    let server = iodide_server::serve(listener, build_app(state), async move {
+    let limits = state.config.connections;
+    let server = iodide_server::serve(listener, build_app(state), limits, async move {
         stop.cancelled().await;
     });
     let deadline = async {

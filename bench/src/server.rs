@@ -58,6 +58,7 @@ pub async fn bench_in_process(
     let server = tokio::spawn(serve(
         listener,
         build_app(state.clone()),
+        state.config.connections,
         std::future::pending(),
     ));
     let base = Url::parse(&format!("http://{address}/"))?;

@@ -35,6 +35,11 @@ Environment (a bad or missing value stops start-up, naming the variable):
   TOKEN_REQUESTS_PER_MINUTE      /token/ requests per client per minute [10]
   GRAPHQL_TIME_LIMIT_MS          longest GraphQL request [10000]
   UPLOAD_CONCURRENCY             requests with files running at once [1 on SQLite, else 2]
+  UPLOAD_WAIT_SECS               longest wait for that turn, then 503 [30]
+  HTTP_HEADER_TIMEOUT_SECS       a request's headers must arrive within this;
+                                 also closes an idle keep-alive connection [20]
+  HTTP_BODY_TIMEOUT_SECS         a body that sends nothing this long is cut off (408) [30]
+  HTTP_MAX_CONNECTIONS           connections served at once [512]
   WORKER_POLL_INTERVAL_MS        idle worker's look for work [2000]
   WORKER_JOB_TIMEOUT_SECS        a job older than this is handed to another worker [300]
   FILE_SOURCE_TIMEOUT_SECS       one file source fetch [30]

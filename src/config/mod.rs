@@ -8,6 +8,7 @@
 
 mod auth;
 mod cache;
+mod connections;
 mod database;
 mod env;
 mod help;
@@ -20,6 +21,7 @@ pub use auth::{
     OpenIdcConfig,
 };
 pub use cache::{CacheConfig, DEFAULT_CACHE_KEY_PREFIX};
+pub use connections::ConnectionConfig;
 pub use database::{DEFAULT_DATABASE_URL, DatabaseConfig};
 pub use help::ENVIRONMENT_HELP;
 pub use server::{

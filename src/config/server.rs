@@ -7,7 +7,7 @@ use axum_client_ip::ClientIpSource;
 use url::Url;
 
 use super::{
-    CacheConfig, ConfigError, DatabaseConfig, FetchConfig, GithubConfig, MAX_FILE_BYTES,
+    CacheConfig, ConfigError, ConnectionConfig, DatabaseConfig, FetchConfig, GithubConfig, MAX_FILE_BYTES,
     OpenIdcConfig, WorkerConfig,
     auth::SecretKey,
     env::{Env, OUTSIDE_DEVELOPMENT},
@@ -47,6 +47,9 @@ pub struct Config {
     /// in memory several times over on its way into the database, so this bounds
     /// the server's memory. None: the default for the database.
     pub upload_concurrency: Option<NonZeroUsize>,
+    /// UPLOAD_WAIT_SECS: how long a request with files waits for one of those
+    /// permits before it is answered 503 (busy, retry).
+    pub upload_wait: Duration,
     /// Longest that one GraphQL request may run before it is stopped.
     pub graphql_time_limit: Duration,
     /// Requests that one client may make per minute (a mutation counts as five).
@@ -62,6 +65,7 @@ pub struct Config {
     pub cache: CacheConfig,
     pub worker: WorkerConfig,
     pub fetch: FetchConfig,
+    pub connections: ConnectionConfig,
 }
 
 /// What a command needs: `serve` and `worker` sign and link, so outside
@@ -118,6 +122,7 @@ impl Config {
             max_body_bytes: MAX_FILE_BYTES + 1024 * 1024,
             max_file_bytes: MAX_FILE_BYTES,
             upload_concurrency: env.parse("UPLOAD_CONCURRENCY")?,
+            upload_wait: Duration::from_secs(env.parse("UPLOAD_WAIT_SECS")?.unwrap_or(30)),
             graphql_time_limit: Duration::from_millis(
                 env.parse("GRAPHQL_TIME_LIMIT_MS")?.unwrap_or(10_000),
             ),
@@ -130,6 +135,7 @@ impl Config {
             cache: CacheConfig::read(env)?,
             worker: WorkerConfig::read(env)?,
             fetch: FetchConfig::read(env)?,
+            connections: ConnectionConfig::read(env)?,
         })
     }
 

@@ -15,6 +15,7 @@ use async_graphql::{
 
 use super::{
     AppSchema, ParsedDocuments, errors, hidden_schema, library_limits::LibraryLimits, limits,
+    mutation_accounting,
 };
 
 #[derive(Clone)]
@@ -40,8 +41,8 @@ impl Executor {
             }
             BatchRequest::Batch(requests) => {
                 // One after another (async-graphql's execute_batch would run them
-                // together): the shared budget is spent in order, and a batch whose
-                // operations share one file part holds one copy of it at a time.
+                // together): the shared budget is spent in order, and a batch of
+                // uploads holds one operation's files in memory at a time.
                 let budget = limits::BatchBudget::default();
                 let mut responses = Vec::with_capacity(requests.len());
                 for request in requests {
@@ -69,6 +70,15 @@ impl Executor {
                 None => operations.values().any(|op| !is_query(&op.node.ty)),
             },
         }
+    }
+
+    /// The mutation fields that `request` would run: see mutation_accounting.
+    pub fn mutation_fields(&self, request: &Request) -> usize {
+        self.documents
+            .get_or_parse(&request.query)
+            .map_or(0, |document| {
+                mutation_accounting::count_mutation_fields(&document, request)
+            })
     }
 
     async fn run(&self, schema: &AppSchema, mut request: Request) -> Response {

@@ -39,6 +39,18 @@ pub fn page_cost(first: Option<i32>, last: Option<i32>) -> usize {
         .clamp(1, crate::pagination::MAX_PAGE_SIZE) as usize
 }
 
+/// A list argument holds at most as many items as a page (200,000 ids used
+/// to reach the database's limit on bound variables as an INTERNAL error).
+pub fn check_list_length(name: &str, length: usize) -> Result<(), crate::error::Error> {
+    let max = crate::pagination::MAX_PAGE_SIZE as usize;
+    if length > max {
+        return Err(crate::error::Error::bad_input(format!(
+            "{name} may hold at most {max} items, got {length}"
+        )));
+    }
+    Ok(())
+}
+
 /// Complexity already spent by the operations of one HTTP request (a batch).
 #[derive(Clone, Default)]
 pub struct BatchBudget(Arc<AtomicUsize>);

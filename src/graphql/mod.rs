@@ -18,6 +18,7 @@ mod hidden_schema;
 mod library_limits;
 pub mod limits;
 mod loaders;
+pub mod mutation_accounting;
 mod notebook;
 mod revision;
 mod user;

@@ -6,7 +6,7 @@ use super::{
     file::File,
     file_source::FileSource,
     guards::CanRead,
-    limits::page_cost,
+    limits::{self, page_cost},
     loaders::{
         FileSourcesOf, FilesOf, LatestRevision, LatestRevisionHead, RevisionById, RevisionCount,
         UserById, prefetch_notebooks, remember,
@@ -133,6 +133,9 @@ impl Notebook {
             Vec<ID>,
         >,
     ) -> async_graphql::Result<Connection<IdCursor, Revision, RevisionTotal>> {
+        if let Some(ids) = &ids {
+            limits::check_list_length("ids", ids.len())?;
+        }
         let ids = ids
             .map(|ids| {
                 ids.iter()

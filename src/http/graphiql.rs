@@ -5,20 +5,26 @@ use std::sync::LazyLock;
 
 use axum::{
     Router,
-    extract::Path,
+    extract::{Path, State},
     http::{HeaderValue, header},
     response::{IntoResponse, Response},
     routing::get,
 };
 
-use super::static_assets;
+use super::{security, static_assets};
 use crate::{app::AppState, error::Error};
 
 /// GraphiQL's CSS embeds its fonts and icons as data: URLs, and CodeMirror sets a
-/// few inline styles; no script runs but ours.
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
-                   font-src 'self' data:; img-src 'self' data:; connect-src 'self'; \
-                   base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+/// few inline styles; no script runs but its own assets (not, say, a user's
+/// uploaded .js file from the same origin).
+fn csp(state: &AppState) -> String {
+    format!(
+        "default-src 'none'; script-src {}/graphiql/assets/; style-src 'self' 'unsafe-inline'; \
+         font-src 'self' data:; img-src 'self' data:; connect-src 'self'; \
+         base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        security::editor_origin(&state.config)
+    )
+}
 
 const ASSETS: [(&str, &str, &[u8]); 5] = [
     (
@@ -57,11 +63,15 @@ pub fn routes() -> Router<AppState> {
         .route("/graphiql/assets/{file}", get(asset))
 }
 
-async fn page() -> Response {
+async fn page(State(state): State<AppState>) -> Response {
     (
         [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CONTENT_SECURITY_POLICY, CSP),
+            (header::CONTENT_TYPE, "text/html; charset=utf-8".to_string()),
+            (header::CONTENT_SECURITY_POLICY, csp(&state)),
+            (
+                security::CROSS_ORIGIN_OPENER_POLICY,
+                security::OPENER_POLICY.to_string(),
+            ),
         ],
         INDEX,
     )

@@ -77,6 +77,10 @@ impl Page<'_> {
                 .headers_mut()
                 .insert(header::CONTENT_SECURITY_POLICY, policy);
         }
+        response.headers_mut().insert(
+            security::CROSS_ORIGIN_OPENER_POLICY,
+            HeaderValue::from_static(security::OPENER_POLICY),
+        );
         Ok(response)
     }
 }

@@ -32,6 +32,10 @@ fn routes(state: &AppState) -> Router<AppState> {
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_FRAME_OPTIONS,
             HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static(security::REFERRER_POLICY),
         ));
     editor
         .merge(eval_frame::routes())

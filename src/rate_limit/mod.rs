@@ -179,6 +179,10 @@ impl ClientKey {
             (None, None) => "ip:unknown".into(),
         })
     }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// A handler's answer after it charged more: the headers show this allowance.

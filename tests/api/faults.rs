@@ -194,6 +194,7 @@ async fn sigterm_finishes_in_flight_saves_and_exits() {
         .env("SECRET_KEY", "a secret key for the shutdown test")
         .env("SERVER_URI", format!("http://127.0.0.1:{port}/"))
         .env("PORT", port.to_string())
+        .env("SERVER_URI", format!("http://127.0.0.1:{port}/"))
         .env("BIND_ADDRESS", "127.0.0.1")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())

@@ -187,7 +187,12 @@ impl TestApp {
         let state = AppState::init(config).await.expect("the app starts");
         let address = listener.local_addr().unwrap();
         let app = build_app(state.clone());
-        tokio::spawn(iodide_server::serve(listener, app, std::future::pending()));
+        tokio::spawn(iodide_server::serve(
+            listener,
+            app,
+            state.config.connections,
+            std::future::pending(),
+        ));
         if with_worker {
             let worker = Worker::new(state.db.clone(), state.cache.clone(), &state.config).unwrap();
             tokio::spawn(async move { worker.run(Default::default()).await });
