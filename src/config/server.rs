@@ -7,8 +7,8 @@ use axum_client_ip::ClientIpSource;
 use url::Url;
 
 use super::{
-    CacheConfig, ConfigError, ConnectionConfig, DatabaseConfig, FetchConfig, GithubConfig, MAX_FILE_BYTES,
-    OpenIdcConfig, WorkerConfig,
+    CacheConfig, ConfigError, ConnectionConfig, DatabaseConfig, FetchConfig, GithubConfig,
+    MAX_FILE_BYTES, OpenIdcConfig, WorkerConfig,
     auth::SecretKey,
     env::{Env, OUTSIDE_DEVELOPMENT},
 };
