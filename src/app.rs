@@ -9,6 +9,7 @@ use tokio::sync::Semaphore;
 use crate::{
     auth::{github::Github, openidc::OpenIdc},
     cache::{Cache, RedisConnection},
+    clock::Clock,
     config::{CacheConfig, Config},
     db::{self, StatementCounter},
     events::{Connections, Events},
@@ -39,6 +40,7 @@ pub struct Shared {
     pub events: Events,
     /// The open subscription connections, closed at shutdown.
     pub live: Connections,
+    pub clock: Clock,
     /// SQL statements run since start-up.
     pub statements: Arc<StatementCounter>,
     pub github: Option<Github>,
@@ -56,20 +58,18 @@ impl AppState {
     /// starts while it is down) and builds the schema.
     pub async fn init(config: Config) -> anyhow::Result<Self> {
         let statements = Arc::new(StatementCounter::default());
-        let db = db::connect(&config, statements.clone()).await?;
+        let db = db::connect(&config.database, statements.clone()).await?;
         db::migrate(&db).await?;
-        let redis = config
-            .redis_url
-            .as_ref()
-            .map(|url| RedisConnection::lazy(url, config.cache.redis_timeout))
-            .transpose()?;
+        let redis = RedisConnection::from_config(&config.cache)?;
         let cache = Cache::new(&config.cache, redis.clone());
         let events = Events::start(&config, &db)?;
+        let clock = Clock::system();
         let graphql = graphql::build_executor(
             db.clone(),
             statements.clone(),
             cache.clone(),
             events.clone(),
+            clock.clone(),
             ApiMode::from_restrict_api(config.restrict_api),
         );
         Ok(AppState(Arc::new(Shared {
@@ -94,6 +94,7 @@ impl AppState {
             cache,
             events,
             live: Connections::default(),
+            clock,
             statements,
         })))
     }

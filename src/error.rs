@@ -44,6 +44,13 @@ pub enum Error {
     TookTooLong(Duration),
     #[error("Too many requests: try again in {0} seconds")]
     RateLimited(u64),
+    /// The server is busy with work of the same kind (uploads): try again in
+    /// RETRY_AFTER_SECONDS.
+    #[error("{0}")]
+    Busy(String),
+    /// A request body stopped arriving and was cut off.
+    #[error("The request body stopped arriving for {} s and was cut off", .0.as_secs())]
+    BodyTimedOut(Duration),
     /// Details stay in the logs; the client sees a generic message.
     #[error("database error: {0}")]
     Database(DbErr),
@@ -116,11 +123,12 @@ impl Error {
             Error::NotFound(_) => "NOT_FOUND",
             Error::BadInput(_)
             | Error::UnsupportedMediaType(_)
-            | Error::MethodNotAllowed { .. } => "BAD_USER_INPUT",
+            | Error::MethodNotAllowed { .. }
+            | Error::BodyTimedOut(_) => "BAD_USER_INPUT",
             Error::Conflict(_) => "CONFLICT",
             Error::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
             Error::QueryTooComplex(_) | Error::TookTooLong(_) => "QUERY_TOO_COMPLEX",
-            Error::RateLimited(_) => "RATE_LIMITED",
+            Error::RateLimited(_) | Error::Busy(_) => "RATE_LIMITED",
             Error::Database(_) | Error::Unavailable(_) | Error::Internal(_) => "INTERNAL",
         }
     }
@@ -138,8 +146,11 @@ impl Error {
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Error::BodyTimedOut(_) => StatusCode::REQUEST_TIMEOUT,
             Error::Database(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            Error::Unavailable(_) | Error::TookTooLong(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Unavailable(_) | Error::TookTooLong(_) | Error::Busy(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 
@@ -213,7 +224,7 @@ impl Error {
             Error::RateLimited(seconds) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*seconds));
             }
-            Error::Unavailable(_) => retry_later(response, RETRY_AFTER_SECONDS),
+            Error::Unavailable(_) | Error::Busy(_) => retry_later(response, RETRY_AFTER_SECONDS),
             _ => {}
         }
     }

@@ -22,9 +22,9 @@ pub fn configure_mimalloc() {
 
 /// glibc raises its mmap threshold to the size of the largest block freed (up to
 /// 32 MiB), so after the first upload every 10 MiB buffer came from the heap
-/// arenas, which keep memory once it is freed; with one arena per thread that
-/// touched one, the bench's peak RSS at ten concurrent uploads was 391 MB. A
-/// fixed threshold gives large buffers mappings of their own, returned when
+/// arenas, which keep memory once it is freed, in one arena per thread that
+/// touched one: ten concurrent uploads would keep hundreds of MB. A fixed
+/// threshold gives large buffers mappings of their own, returned when
 /// freed, and one arena per core bounds what the small allocations keep.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 pub fn tune_allocator() {

@@ -103,22 +103,30 @@ pub fn notebook_owner<'a>(
 /// services, databases, admin pages).
 static NON_PUBLIC_NETWORKS: LazyLock<Vec<IpNet>> = LazyLock::new(|| {
     [
-        "0.0.0.0/8",      // "this network"
-        "10.0.0.0/8",     // private
-        "100.64.0.0/10",  // carrier-grade NAT
-        "127.0.0.0/8",    // loopback
-        "169.254.0.0/16", // link-local, cloud metadata
-        "172.16.0.0/12",  // private
-        "192.0.0.0/24",   // protocol assignments
-        "192.168.0.0/16", // private
-        "198.18.0.0/15",  // benchmarking
-        "224.0.0.0/3",    // multicast, reserved, broadcast
-        "::/127",         // unspecified, loopback
-        "64:ff9b::/96",   // NAT64: would reach any IPv4 address
-        "2002::/16",      // 6to4: likewise
-        "fc00::/7",       // unique local
-        "fe80::/10",      // link-local
-        "ff00::/8",       // multicast
+        "0.0.0.0/8",       // "this network"
+        "10.0.0.0/8",      // private
+        "100.64.0.0/10",   // carrier-grade NAT
+        "127.0.0.0/8",     // loopback
+        "169.254.0.0/16",  // link-local, cloud metadata
+        "172.16.0.0/12",   // private
+        "192.0.0.0/24",    // protocol assignments
+        "192.0.2.0/24",    // documentation (TEST-NET-1)
+        "192.168.0.0/16",  // private
+        "198.18.0.0/15",   // benchmarking
+        "198.51.100.0/24", // documentation (TEST-NET-2)
+        "203.0.113.0/24",  // documentation (TEST-NET-3)
+        "224.0.0.0/4",     // multicast
+        "240.0.0.0/4",     // reserved, broadcast
+        "::/96",           // unspecified, loopback, IPv4-compatible (::10.0.0.1)
+        "64:ff9b::/96",    // NAT64: would reach any IPv4 address
+        "64:ff9b:1::/48",  // local-use NAT64: likewise
+        "100::/64",        // discard-only
+        "2001::/32",       // Teredo: embeds an IPv4 address
+        "2001:db8::/32",   // documentation
+        "2002::/16",       // 6to4: likewise
+        "fc00::/7",        // unique local
+        "fe80::/10",       // link-local
+        "ff00::/8",        // multicast
     ]
     .iter()
     .map(|net| net.parse().expect("a valid network"))
@@ -160,6 +168,15 @@ mod tests {
             "::ffff:127.0.0.1",
             "::ffff:10.0.0.1",
             "64:ff9b::a00:1",
+            "64:ff9b:1::a00:1",
+            "::a00:1",
+            "::7f00:1",
+            "192.0.2.1",
+            "198.51.100.7",
+            "203.0.113.9",
+            "2001:db8::1",
+            "240.0.0.1",
+            "255.255.255.255",
         ] {
             assert!(!may_fetch_from(ip(internal), &[]), "{internal}");
         }

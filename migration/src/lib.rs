@@ -8,6 +8,7 @@ mod m20261128_000002_sessions;
 mod m20261128_000003_background_work;
 mod m20261128_000004_lz4_revision_content;
 mod m20261128_000005_file_content_last;
+mod m20261207_000006_revoked_token_families;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000003_background_work::Migration),
             Box::new(m20261128_000004_lz4_revision_content::Migration),
             Box::new(m20261128_000005_file_content_last::Migration),
+            Box::new(m20261207_000006_revoked_token_families::Migration),
         ]
     }
 }

@@ -30,6 +30,10 @@ pub struct Claims {
     pub jti: String,
     pub iat: i64,
     pub exp: i64,
+    /// The browser session's token family (refresh tokens from /token/):
+    /// signing out revokes it (see refresh_revocation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -46,9 +50,21 @@ pub enum JwtError {
     WrongType(TokenType, TokenType),
     #[error("The token is malformed or its signature is invalid")]
     Invalid,
+    #[error("The token was revoked when its session signed out")]
+    Revoked,
 }
 
 pub fn issue(secret: &str, user_id: i32, token_type: TokenType, now: DateTime<Utc>) -> String {
+    issue_in_family(secret, user_id, token_type, None, now)
+}
+
+fn issue_in_family(
+    secret: &str,
+    user_id: i32,
+    token_type: TokenType,
+    family: Option<String>,
+    now: DateTime<Utc>,
+) -> String {
     let lifetime = match token_type {
         TokenType::Access => ACCESS_LIFETIME,
         TokenType::Refresh => REFRESH_LIFETIME,
@@ -59,6 +75,7 @@ pub fn issue(secret: &str, user_id: i32, token_type: TokenType, now: DateTime<Ut
         jti: Alphanumeric.sample_string(&mut rand::rng(), 22),
         iat: now.timestamp(),
         exp: (now + lifetime).timestamp(),
+        family,
     };
     jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
@@ -68,10 +85,17 @@ pub fn issue(secret: &str, user_id: i32, token_type: TokenType, now: DateTime<Ut
     .expect("HS256 signing with an in-memory key cannot fail")
 }
 
-pub fn issue_pair(secret: &str, user_id: i32, now: DateTime<Utc>) -> TokenPair {
+/// An access token and a refresh token in `family`, if the pair is for a
+/// browser session.
+pub fn issue_pair(
+    secret: &str,
+    user_id: i32,
+    family: Option<String>,
+    now: DateTime<Utc>,
+) -> TokenPair {
     TokenPair {
         access: issue(secret, user_id, TokenType::Access, now),
-        refresh: issue(secret, user_id, TokenType::Refresh, now),
+        refresh: issue_in_family(secret, user_id, TokenType::Refresh, family, now),
     }
 }
 
@@ -103,7 +127,7 @@ mod tests {
 
     #[test]
     fn tokens_verify_only_as_their_own_type() {
-        let pair = issue_pair(SECRET, 7, Utc::now());
+        let pair = issue_pair(SECRET, 7, None, Utc::now());
         assert_eq!(
             verify(SECRET, &pair.access, TokenType::Access)
                 .unwrap()

@@ -2,9 +2,9 @@ use std::sync::Arc;
 
 use axum::{
     extract::{Request, State},
-    http::{HeaderMap, HeaderValue, header},
+    http::{HeaderMap, HeaderValue, Method, header},
     middleware::Next,
-    response::Response,
+    response::{IntoResponse, Response},
 };
 use sea_orm::DatabaseConnection;
 use tower_sessions::Session;
@@ -36,18 +36,42 @@ fn refused(message: impl Into<String>) -> Error {
     }
 }
 
+/// Marks a response whose request was refused for its credential, so that the
+/// failure is charged to the client's address (http::failed_authentication).
+#[derive(Clone, Copy, Debug)]
+pub struct CredentialRefused;
+
 /// Middleware: resolves the request's identity into a [`Viewer`] extension.
 pub async fn identify(
     State(authenticator): State<Arc<Authenticator>>,
     mut request: Request,
     next: Next,
-) -> Result<Response> {
+) -> Response {
+    // A CORS preflight never carries credentials; the request it announces will.
+    let preflight = request.method() == Method::OPTIONS;
     let session = request.extensions().get::<Session>().cloned();
-    let viewer = authenticator
-        .resolve(request.uri().path(), request.headers(), session)
-        .await?;
-    request.extensions_mut().insert(viewer);
-    Ok(next.run(request).await)
+    let resolved = match &authenticator.openidc {
+        Some(_) if preflight => Ok(Viewer::anonymous()),
+        _ => {
+            authenticator
+                .resolve(request.uri().path(), request.headers(), session)
+                .await
+        }
+    };
+    match resolved {
+        Ok(viewer) => {
+            request.extensions_mut().insert(viewer);
+            next.run(request).await
+        }
+        Err(error) => {
+            let credential = matches!(error, Error::InvalidCredentials { .. });
+            let mut response = error.into_response();
+            if credential {
+                response.extensions_mut().insert(CredentialRefused);
+            }
+            response
+        }
+    }
 }
 
 impl Authenticator {
@@ -58,6 +82,14 @@ impl Authenticator {
         session: Option<Session>,
     ) -> Result<Viewer> {
         let proxy_user = match &self.openidc {
+            // A client's own copy beside the proxy's: which one is the proxy's
+            // cannot be told, so neither is believed.
+            Some(openidc) if headers.get_all(openidc.header.as_str()).iter().count() > 1 => {
+                return Err(Error::bad_input(format!(
+                    "The {} header may appear only once",
+                    openidc.header
+                )));
+            }
             Some(openidc) if !openidc.whitelist.allows(path) => {
                 Some(proxy_username(openidc, headers)?)
             }
@@ -65,6 +97,12 @@ impl Authenticator {
         };
         if let Some(value) = headers.get(header::AUTHORIZATION) {
             return self.via_authorization(value).await;
+        }
+        if self.openidc.is_some() && proxy_user.is_none() {
+            // A whitelisted path: the header is ignored, a credential is required.
+            return Err(Error::Unauthenticated(
+                "This address needs an API token or a JWT (Authorization header)".into(),
+            ));
         }
         if let Some(username) = proxy_user {
             return self.via_proxy(username).await;

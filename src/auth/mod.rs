@@ -11,8 +11,9 @@ pub mod github;
 pub mod jwt;
 mod layer;
 pub mod openidc;
+pub mod refresh_revocation;
 pub mod session;
 
-pub use layer::{Authenticator, identify};
+pub use layer::{Authenticator, CredentialRefused, identify};
 // What every way in produces; it lives apart so that the services need not import auth.
 pub use crate::viewer::{AuthMethod, Viewer};

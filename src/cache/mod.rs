@@ -22,11 +22,10 @@ use std::{
 };
 
 use serde::{Serialize, de::DeserializeOwned};
-use url::Url;
 
 pub use keys::CacheKey;
 pub use memory::MemoryStore;
-pub use redis::{RedisConnection, RedisStore};
+pub use redis::{RedisConnection, RedisStore, client as redis_client};
 pub use store::{CacheStore, Generation, Lookup};
 
 use crate::config::CacheConfig;
@@ -40,9 +39,8 @@ pub enum CacheError {
 }
 
 /// Bumped when a cached type changes shape, so that instances of two versions
-/// sharing one Redis do not read each other's entries (v2: notebooks carry
-/// their owner, the front page its owners and latest titles; v3: postcard
-/// instead of JSON).
+/// sharing one Redis do not read each other's entries (what each version
+/// changed is in docs/performance.md).
 const FORMAT_VERSION: &str = "v3";
 
 /// Cached values are postcard: compact, and decoded several times faster than
@@ -134,12 +132,9 @@ enum Read {
 }
 
 impl Cache {
-    /// Redis when `redis_url` is given, else in-process.
-    pub fn from_config(config: &CacheConfig, redis_url: Option<&Url>) -> Result<Self, CacheError> {
-        let redis = redis_url
-            .map(|url| RedisConnection::lazy(url, config.redis_timeout))
-            .transpose()?;
-        Ok(Self::new(config, redis))
+    /// Redis when REDIS_URL is set, else in-process.
+    pub fn from_config(config: &CacheConfig) -> Result<Self, CacheError> {
+        Ok(Self::new(config, RedisConnection::from_config(config)?))
     }
 
     /// On this Redis connection when given (shared with whoever else holds

@@ -6,5 +6,6 @@ pub mod file_source;
 pub mod file_update_operation;
 pub mod notebook;
 pub mod revision;
+pub mod revoked_token_family;
 pub mod session;
 pub mod user;

@@ -5,7 +5,7 @@ use sea_orm::entity::prelude::*;
 /// needs no revision content.
 ///
 /// Serialised only into the cache, with times as integers: decoding RFC 3339
-/// text was a tenth of a cached list page.
+/// text is slow enough to show in a cached list page.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "notebooks")]
 pub struct Model {

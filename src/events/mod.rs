@@ -66,10 +66,10 @@ impl Events {
     pub fn start(config: &Config, db: &DatabaseConnection) -> anyhow::Result<Self> {
         let mut events = Events::in_process(config.live.events_buffer);
         let channel = format!("{}events", config.cache.key_prefix);
-        events.backend = match &config.redis_url {
+        events.backend = match &config.cache.redis_url {
             Some(url) => Backend::Redis(redis::RedisEvents::start(
                 url,
-                config.cache.redis_timeout,
+                &config.cache,
                 channel,
                 events.local.clone(),
             )?),

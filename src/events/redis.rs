@@ -3,7 +3,6 @@
 //! hear its own saves in the same order as everyone else's.
 
 use futures_util::StreamExt;
-use std::time::Duration;
 
 use redis::{
     AsyncCommands,
@@ -13,6 +12,7 @@ use tokio::sync::broadcast;
 use url::Url;
 
 use super::{Backoff, Event, deliver, encode};
+use crate::{cache::redis_client, config::CacheConfig};
 
 #[derive(Clone)]
 pub struct RedisEvents {
@@ -25,11 +25,12 @@ impl RedisEvents {
     /// is never held up by a stalled Redis (its subscribers then miss it).
     pub fn start(
         url: &Url,
-        timeout: Duration,
+        config: &CacheConfig,
         channel: String,
         local: broadcast::Sender<Event>,
     ) -> anyhow::Result<Self> {
-        let client = redis::Client::open(url.as_str())?;
+        let timeout = config.redis_timeout;
+        let client = redis_client(url, config.redis_tls_verify)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout))

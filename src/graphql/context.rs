@@ -8,6 +8,7 @@ use sea_orm::DatabaseConnection;
 use super::loaders::{DbLoader, RequestLoader};
 use crate::{
     cache::Cache,
+    clock::Clock,
     db::StatementCounter,
     error::{Error, Result},
     events::Events,
@@ -29,6 +30,10 @@ pub fn cache<'a>(ctx: &Context<'a>) -> &'a Cache {
 
 pub fn events<'a>(ctx: &Context<'a>) -> &'a Events {
     ctx.data_unchecked::<Events>()
+}
+
+pub fn clock<'a>(ctx: &Context<'a>) -> &'a Clock {
+    ctx.data_unchecked::<Clock>()
 }
 
 pub fn viewer<'a>(ctx: &Context<'a>) -> &'a Viewer {

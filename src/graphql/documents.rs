@@ -1,12 +1,13 @@
 //! Parsed GraphQL documents, kept by their text. The editor sends the same few
-//! documents over and over, and parsing one (twice: once to tell a mutation from
-//! a query, once to run it) was about 8% of a cached notebook read.
+//! documents over and over, and each is needed twice (once to tell a mutation
+//! from a query, once to run it): parsing is a visible part of a cached notebook
+//! read (docs/performance.md).
 
 use std::sync::Arc;
 
-use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::{ServerResult, parser::types::ExecutableDocument};
 
-use super::limits::MAX_QUERY_CHARS;
+use super::{errors, limits};
 
 /// Query text kept, in bytes: thousands of distinct documents.
 const CAPACITY_BYTES: u64 = 4 * 1024 * 1024;
@@ -26,34 +27,42 @@ impl Default for ParsedDocuments {
 }
 
 impl ParsedDocuments {
-    /// The document of this text, from here or parsed now; None for text over
-    /// the length limit or that does not parse, which the executor refuses with
-    /// the usual error.
-    pub fn get_or_parse(&self, query: &str) -> Option<Arc<ExecutableDocument>> {
-        if query.chars().count() > MAX_QUERY_CHARS {
-            return None;
-        }
+    /// The document of this text, from here or parsed now. Text over the length
+    /// limit is refused unread, and text that does not parse is not kept.
+    pub fn get_or_parse(&self, query: &str) -> ServerResult<Arc<ExecutableDocument>> {
+        limits::check_length(query)?;
         if let Some(document) = self.0.get(query) {
-            return Some(document);
+            return Ok(document);
         }
-        let document = Arc::new(async_graphql::parser::parse_query(query).ok()?);
+        let parsed = async_graphql::parser::parse_query(query).map_err(errors::unparsable)?;
+        let document = Arc::new(parsed);
         self.0.insert(query.to_string(), document.clone());
-        Some(document)
+        Ok(document)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Error;
 
     #[test]
-    fn a_document_is_parsed_once_and_refusals_are_left_to_the_executor() {
+    fn a_document_is_parsed_once_and_refusals_are_typed() {
         let documents = ParsedDocuments::default();
         let first = documents.get_or_parse("{ viewer { id } }").unwrap();
         let again = documents.get_or_parse("{ viewer { id } }").unwrap();
         assert!(Arc::ptr_eq(&first, &again));
-        assert!(documents.get_or_parse("{ viewer { ").is_none());
-        let too_long = format!("{{ viewer {{ id }} }}{}", " ".repeat(MAX_QUERY_CHARS));
-        assert!(documents.get_or_parse(&too_long).is_none());
+        let code = |query: &str| {
+            let refusal = documents.get_or_parse(query).unwrap_err();
+            refusal.source::<Error>().map(Error::code)
+        };
+        assert_eq!(code("{ viewer { "), Some("BAD_USER_INPUT"));
+        let too_long = format!(
+            "{{ viewer {{ id }} }}{}",
+            " ".repeat(limits::MAX_QUERY_CHARS)
+        );
+        assert_eq!(code(&too_long), Some("QUERY_TOO_COMPLEX"));
+        let past_the_parser = format!("{}{}", "{ a ".repeat(100), "}".repeat(100));
+        assert_eq!(code(&past_the_parser), Some("QUERY_TOO_COMPLEX"));
     }
 }

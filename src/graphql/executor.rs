@@ -1,11 +1,12 @@
 //! Runs GraphQL requests, with the request limits checked before the schema
-//! sees them and every error put into SERVER.md's shape after.
+//! sees them (and the schema hidden from those who may not read it), and every
+//! error put into SERVER.md's shape after.
 //!
-//! Both used to be schema extensions, but as soon as a schema has one extension,
-//! async-graphql sends every field through the extension chain and looks its type
-//! up by name: a fifth of a list page's time. Only a batch needs an extension (its
-//! operations' complexities are summed, and only validation knows them), so
-//! batches run in a second copy of the schema that has it.
+//! Neither is a schema extension: as soon as a schema has one, async-graphql
+//! sends every field through the extension chain and looks its type up by name,
+//! which costs every list page dearly (docs/performance.md). Only a batch needs an
+//! extension (its operations' complexities are summed, and only validation knows
+//! them), so batches run in a second copy of the schema that has it.
 
 use async_graphql::{
     BatchRequest, BatchResponse, Request, Response, ServerError,
@@ -13,7 +14,11 @@ use async_graphql::{
     parser::types::{DocumentOperations, ExecutableDocument, OperationType},
 };
 
-use super::{AppSchema, ParsedDocuments, errors, limits};
+use super::{
+    AppSchema, ParsedDocuments, errors, hidden_schema, library_limits::LibraryLimits, limits,
+    mutation_accounting,
+};
+use crate::error::Error;
 
 #[derive(Clone)]
 pub struct Executor {
@@ -38,8 +43,8 @@ impl Executor {
             }
             BatchRequest::Batch(requests) => {
                 // One after another (async-graphql's execute_batch would run them
-                // together): the shared budget is spent in order, and a batch whose
-                // operations share one file part holds one copy of it at a time.
+                // together): the shared budget is spent in order, and a batch of
+                // uploads holds one operation's files in memory at a time.
                 let budget = limits::BatchBudget::default();
                 let mut responses = Vec::with_capacity(requests.len());
                 for request in requests {
@@ -54,7 +59,7 @@ impl Executor {
     /// Whether the operation that would run is anything but a query. A document
     /// that does not parse runs nothing; execution reports why.
     pub fn changes_state(&self, request: &Request) -> bool {
-        let Some(document) = self.documents.get_or_parse(&request.query) else {
+        let Ok(document) = self.documents.get_or_parse(&request.query) else {
             return false;
         };
         let is_query = |ty: &OperationType| *ty == OperationType::Query;
@@ -69,56 +74,83 @@ impl Executor {
         }
     }
 
+    /// The mutation fields that `request` would run: see mutation_accounting.
+    pub fn mutation_fields(&self, request: &Request) -> usize {
+        self.documents
+            .get_or_parse(&request.query)
+            .map_or(0, |document| {
+                mutation_accounting::count_mutation_fields(&document, request)
+            })
+    }
+
     /// Runs a subscription for a WebSocket, with the limits and error codes of
     /// a query. Queries and mutations are refused there: they go over HTTP,
     /// where their own rules (CSRF, time limit, charges) apply.
     pub fn subscribe(&self, mut request: Request) -> BoxStream<'static, Response> {
-        let refuse = |error: ServerError| {
-            let mut response = Response::from_errors(vec![error]);
-            response.errors.iter_mut().for_each(errors::present);
-            stream::once(async move { response }).boxed()
+        let schema_hidden = hidden_schema::is_hidden_from(&request);
+        let refuse = move |error: ServerError| {
+            stream::once(async move {
+                let mut response = Response::from_errors(vec![error]);
+                present_all(&mut response, schema_hidden).await;
+                response
+            })
+            .boxed()
         };
         match limits::check_document(&self.documents, &request.query) {
-            Ok(Some(document))
-                if !is_subscription(&document, request.operation_name.as_deref()) =>
-            {
-                refuse(ServerError::new(
-                    "Only subscriptions are served over WebSocket: send queries and mutations with POST",
-                    None,
+            Ok(document) if schema_hidden && hidden_schema::asks_for_schema(&document) => {
+                refuse(errors::refusal(hidden_schema::refusal(), []))
+            }
+            Ok(document) if !is_subscription(&document, request.operation_name.as_deref()) => {
+                refuse(errors::refusal(
+                    Error::bad_input(
+                        "Only subscriptions are served over WebSocket: send queries and mutations with POST",
+                    ),
+                    [],
                 ))
             }
-            Ok(Some(document)) => {
+            Ok(document) => {
                 request.set_parsed_query(document);
-                self.stream(request)
+                self.single
+                    .execute_stream(request)
+                    .then(move |mut response| async move {
+                        present_all(&mut response, schema_hidden).await;
+                        response
+                    })
+                    .boxed()
             }
-            // Text that does not parse: the executor says why.
-            Ok(None) => self.stream(request),
             Err(refusal) => refuse(refusal),
         }
     }
 
-    fn stream(&self, request: Request) -> BoxStream<'static, Response> {
-        self.single
-            .execute_stream(request)
-            .map(|mut response| {
-                response.errors.iter_mut().for_each(errors::present);
-                response
-            })
-            .boxed()
-    }
-
     async fn run(&self, schema: &AppSchema, mut request: Request) -> Response {
+        let schema_hidden = hidden_schema::is_hidden_from(&request);
         let mut response = match limits::check_document(&self.documents, &request.query) {
-            Ok(Some(document)) => {
+            Ok(document) if schema_hidden && hidden_schema::asks_for_schema(&document) => {
+                Response::from_errors(vec![errors::refusal(hidden_schema::refusal(), [])])
+            }
+            Ok(document) => {
                 request.set_parsed_query(document);
                 schema.execute(request).await
             }
-            // Text that does not parse: the executor says why.
-            Ok(None) => schema.execute(request).await,
             Err(refusal) => Response::from_errors(vec![refusal]),
         };
-        response.errors.iter_mut().for_each(errors::present);
+        present_all(&mut response, schema_hidden).await;
         response
+    }
+}
+
+/// Puts every error of `response` into SERVER.md's shape.
+async fn present_all(response: &mut Response, schema_hidden: bool) {
+    if response.errors.is_empty() {
+        return;
+    }
+    let library = LibraryLimits::learned().await;
+    for error in &mut response.errors {
+        errors::present(error, library, schema_hidden);
+    }
+    if schema_hidden {
+        // Validation errors now read the same: one says as much as many.
+        response.errors.dedup();
     }
 }
 

@@ -21,23 +21,29 @@ const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
+/// Bytes attached to a notebook (at most 10 MiB), under a filename unique in
+/// the notebook. Readable by whoever may read the notebook; only its owner may
+/// upload, change or delete files.
 #[Object]
 impl File {
+    /// The file's id: a database integer, as a string.
     async fn id(&self) -> ID {
         to_id(self.0.id)
     }
 
+    /// The notebook that the file is attached to.
     async fn notebook(&self, ctx: &Context<'_>) -> async_graphql::Result<Notebook> {
         Ok(Notebook::from(
             load_required(ctx, NotebookById(self.0.notebook_id)).await?,
         ))
     }
 
+    /// The file's name, unique in its notebook: at most 120 characters, no slash.
     async fn filename(&self) -> &str {
         &self.0.filename
     }
 
-    /// In bytes.
+    /// In bytes (at most 10 MiB).
     async fn size(&self) -> i32 {
         i32::try_from(self.0.size).unwrap_or(i32::MAX)
     }
@@ -47,6 +53,7 @@ impl File {
         files::content_type(&self.0.filename)
     }
 
+    /// When the bytes were last written: uploaded, replaced or fetched.
     async fn last_updated(&self) -> chrono::DateTime<chrono::Utc> {
         self.0.last_updated
     }
@@ -72,28 +79,40 @@ pub struct FileQuery;
 
 #[Object]
 impl FileQuery {
+    /// The file with this id, of any notebook; null if there is none.
     #[graphql(guard = "CanRead")]
-    async fn file(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<File>> {
+    async fn file(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The file's id.")] id: ID,
+    ) -> async_graphql::Result<Option<File>> {
         let id = parse_id(&id, "file")?;
         Ok(files::get_meta(db(ctx), id).await?.map(File))
     }
 }
 
+/// A new file for a notebook. The bytes come as a part of a multipart request
+/// (see Upload).
 #[derive(InputObject)]
 pub struct UploadFileInput {
+    /// The notebook to attach the file to; the viewer must own it.
     notebook_id: ID,
-    /// At most 120 characters, unique in the notebook.
+    /// At most 120 characters, unique in the notebook; no slash.
     filename: String,
-    /// At most 10 MiB.
+    /// The bytes, at most 10 MiB, as a multipart part (see Upload).
     file: Upload,
 }
 
+/// Changes to a file: a new name, new bytes, or both.
 #[derive(InputObject)]
 pub struct UpdateFileInput {
+    /// The file to change; the viewer must own its notebook.
     id: ID,
-    /// A new name.
+    /// A new name: at most 120 characters, unique in the notebook; no slash.
+    /// Omit to keep the name.
     filename: Option<String>,
-    /// New bytes.
+    /// New bytes, at most 10 MiB, as a multipart part (see Upload). Omit to keep
+    /// the bytes.
     file: Option<Upload>,
 }
 
@@ -102,10 +121,12 @@ pub struct FileMutation;
 
 #[Object]
 impl FileMutation {
+    /// Attaches a file to a notebook that the viewer owns. Send it as a multipart
+    /// request (see Upload).
     async fn upload_file(
         &self,
         ctx: &Context<'_>,
-        input: UploadFileInput,
+        #[graphql(desc = "The notebook, the filename and the bytes.")] input: UploadFileInput,
     ) -> async_graphql::Result<File> {
         let notebook_id = parse_id(&input.notebook_id, "notebook")?;
         let bytes = uploaded_bytes(ctx, &input.file)?;
@@ -126,7 +147,7 @@ impl FileMutation {
     async fn update_file(
         &self,
         ctx: &Context<'_>,
-        input: UpdateFileInput,
+        #[graphql(desc = "The file, and what to change.")] input: UpdateFileInput,
     ) -> async_graphql::Result<File> {
         let id = parse_id(&input.id, "file")?;
         let bytes = match &input.file {
@@ -147,7 +168,11 @@ impl FileMutation {
     }
 
     /// Deletes a file; returns its id.
-    async fn delete_file(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
+    async fn delete_file(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The file's id.")] id: ID,
+    ) -> async_graphql::Result<ID> {
         let file_id = parse_id(&id, "file")?;
         files::delete(db(ctx), events(ctx), viewer(ctx), file_id).await?;
         Ok(id)

@@ -1,8 +1,10 @@
 //! What one request may ask of the server: query text size, aliases, depth,
-//! complexity (connections cost by their page size) and, for a batch, the
+//! nesting, complexity (connections cost by their page size) and, for a batch, the
 //! complexity summed over its operations. (Directives need no limit of their own:
-//! validation refuses repeated and unknown ones, which leaves two per field.) Each refusal says which limit and its
-//! value, with the code QUERY_TOO_COMPLEX.
+//! validation refuses repeated and unknown ones, which leaves two per field.) Each
+//! refusal says which limit and its value, with the code QUERY_TOO_COMPLEX. Depth,
+//! nesting and a single operation's complexity are checked by async-graphql
+//! ([`super::library_limits`]); the rest here.
 
 use std::sync::{
     Arc,
@@ -10,18 +12,21 @@ use std::sync::{
 };
 
 use async_graphql::{
-    ErrorExtensionValues, ServerError, ServerResult, ValidationResult, Value, async_trait,
+    ServerError, ServerResult, ValidationResult, async_trait,
     extensions::{Extension, ExtensionContext, ExtensionFactory, NextValidation},
     parser::types::{ExecutableDocument, Selection, SelectionSet},
 };
 
-use super::ParsedDocuments;
-use crate::pagination::DEFAULT_PAGE_SIZE;
+use super::{ParsedDocuments, errors};
+use crate::{error::Error, pagination::DEFAULT_PAGE_SIZE};
 
 /// Characters of query text; the editor's largest query is a few hundred.
 pub const MAX_QUERY_CHARS: usize = 20_000;
 pub const MAX_ALIASES: usize = 30;
+/// Fields within fields.
 pub const MAX_DEPTH: usize = 16;
+/// Selection sets within selection sets, fragments included.
+pub const MAX_NESTING: usize = 32;
 /// One page of 100 notebooks with their owners, latest revisions and files
 /// costs about 1,500.
 pub const MAX_COMPLEXITY: usize = 5_000;
@@ -32,6 +37,18 @@ pub fn page_cost(first: Option<i32>, last: Option<i32>) -> usize {
         .or(last)
         .unwrap_or(DEFAULT_PAGE_SIZE)
         .clamp(1, crate::pagination::MAX_PAGE_SIZE) as usize
+}
+
+/// A list argument holds at most as many items as a page (200,000 ids used
+/// to reach the database's limit on bound variables as an INTERNAL error).
+pub fn check_list_length(name: &str, length: usize) -> Result<(), crate::error::Error> {
+    let max = crate::pagination::MAX_PAGE_SIZE as usize;
+    if length > max {
+        return Err(crate::error::Error::bad_input(format!(
+            "{name} may hold at most {max} items, got {length}"
+        )));
+    }
+    Ok(())
 }
 
 /// Complexity already spent by the operations of one HTTP request (a batch).
@@ -49,35 +66,32 @@ impl ExtensionFactory for BatchComplexity {
 }
 
 fn too_complex(message: String) -> ServerError {
-    let mut error = ServerError::new(message, None);
-    error
-        .extensions
-        .get_or_insert_with(ErrorExtensionValues::default)
-        .set("code", Value::from("QUERY_TOO_COMPLEX"));
-    error
+    errors::refusal(Error::QueryTooComplex(message), [])
 }
 
-/// The parsed document of a query within the text limits; None for text that
-/// does not parse, which the executor refuses with the parser's message.
-pub fn check_document(
-    documents: &ParsedDocuments,
-    query: &str,
-) -> ServerResult<Option<ExecutableDocument>> {
+/// Refuses query text over the length limit, before anything reads it.
+pub fn check_length(query: &str) -> ServerResult<()> {
     if query.chars().count() > MAX_QUERY_CHARS {
         return Err(too_complex(format!(
             "The query is longer than {MAX_QUERY_CHARS} characters"
         )));
     }
-    let Some(document) = documents.get_or_parse(query) else {
-        return Ok(None);
-    };
+    Ok(())
+}
+
+/// The parsed document of a query within the text limits.
+pub fn check_document(
+    documents: &ParsedDocuments,
+    query: &str,
+) -> ServerResult<ExecutableDocument> {
+    let document = documents.get_or_parse(query)?;
     let aliases = count_aliases(&document);
     if aliases > MAX_ALIASES {
         return Err(too_complex(format!(
             "The query uses {aliases} aliases; the limit is {MAX_ALIASES}"
         )));
     }
-    Ok(Some(ExecutableDocument::clone(&document)))
+    Ok(ExecutableDocument::clone(&document))
 }
 
 #[async_trait::async_trait]

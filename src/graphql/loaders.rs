@@ -96,8 +96,10 @@ pub fn request_loader(db: DatabaseConnection, writes: bool) -> RequestLoader {
 /// Loads, in one query per relation, what the selected fields of a page of
 /// notebooks will ask for.
 pub async fn prefetch_notebooks(ctx: &Context<'_>, notebooks: &[notebook::Model]) -> Result<()> {
+    use super::{notebook::fields::*, revision::fields::CONTENT};
     let lookahead = ctx.look_ahead();
-    // Whether the page's nodes select this path, as `nodes` or as `edges.node`.
+    // Whether the page's nodes select this path, as `nodes` or as `edges.node`
+    // (the names of async-graphql's connection types).
     let selected_path = |path: &[&str]| {
         let under = |node: async_graphql::Lookahead<'_>| {
             path.iter().fold(node, |at, field| at.field(field)).exists()
@@ -109,33 +111,33 @@ pub async fn prefetch_notebooks(ctx: &Context<'_>, notebooks: &[notebook::Model]
     let ids: Vec<i32> = notebooks.iter().map(|notebook| notebook.id).collect();
     let owners: Vec<UserById> = notebooks.iter().map(|nb| UserById(nb.owner_id)).collect();
     let failed = |err: Arc<Error>| Error::Internal(err.to_string());
-    if selected("owner") {
+    if selected(OWNER) {
         loader.load_many(owners).await.map_err(failed)?;
     }
-    if selected_path(&["latestRevision", "content"]) {
+    if selected_path(&[LATEST_REVISION, CONTENT]) {
         loader
             .load_many(ids.iter().copied().map(LatestRevision))
             .await
             .map_err(failed)?;
-    } else if selected("latestRevision") {
+    } else if selected(LATEST_REVISION) {
         loader
             .load_many(ids.iter().copied().map(LatestRevisionHead))
             .await
             .map_err(failed)?;
     }
-    if selected("revisionCount") {
+    if selected(REVISION_COUNT) {
         loader
             .load_many(ids.iter().copied().map(RevisionCount))
             .await
             .map_err(failed)?;
     }
-    if selected("files") {
+    if selected(FILES) {
         loader
             .load_many(ids.iter().copied().map(FilesOf))
             .await
             .map_err(failed)?;
     }
-    if selected("fileSources") {
+    if selected(FILE_SOURCES) {
         loader
             .load_many(ids.iter().copied().map(FileSourcesOf))
             .await

@@ -7,14 +7,18 @@
 
 mod connection;
 mod context;
+mod descriptions;
 mod documents;
 mod errors;
 mod executor;
 mod file;
 mod file_source;
 mod guards;
+mod hidden_schema;
+mod library_limits;
 pub mod limits;
 mod loaders;
+pub mod mutation_accounting;
 mod notebook;
 mod revision;
 mod subscription;
@@ -25,13 +29,21 @@ use sea_orm::DatabaseConnection;
 
 use std::sync::Arc;
 
-use crate::{cache::Cache, db::StatementCounter, events::Events, policy::ApiMode, viewer::Viewer};
+use crate::{
+    cache::Cache, clock::Clock, db::StatementCounter, events::Events, policy::ApiMode,
+    viewer::Viewer,
+};
 
 use documents::ParsedDocuments;
 pub use errors::{RETRY_AFTER, server_error};
 pub use executor::Executor;
 pub use loaders::DbLoader;
 
+/// Everything that can be read. On a public server anyone may read everything; on
+/// a private one (RESTRICT_API=1) every field but viewer needs a signed-in user or
+/// a token, and answers UNAUTHENTICATED without one. Errors carry a code in
+/// extensions.code: UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, BAD_USER_INPUT,
+/// CONFLICT, PAYLOAD_TOO_LARGE, RATE_LIMITED, QUERY_TOO_COMPLEX or INTERNAL.
 #[derive(MergedObject, Default)]
 pub struct Query(
     user::UserQuery,
@@ -41,6 +53,11 @@ pub struct Query(
     file_source::FileSourceQuery,
 );
 
+/// Everything that can be changed. Every field needs a signed-in user or a token
+/// (UNAUTHENTICATED without one) and changes only the viewer's own notebooks
+/// (FORBIDDEN otherwise, staff included). Every mutation field counts against the
+/// client's rate limit (RATE_LIMITED when it is spent), and one request may hold
+/// at most 10 of them.
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     notebook::NotebookMutation,
@@ -54,10 +71,8 @@ pub use subscription::Subscription;
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
 fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
-    Schema::build(Query::default(), Mutation::default(), Subscription)
-        .limit_depth(limits::MAX_DEPTH)
-        .limit_complexity(limits::MAX_COMPLEXITY)
-        .disable_suggestions()
+    let builder = Schema::build(Query::default(), Mutation::default(), Subscription);
+    library_limits::bound(descriptions::describe_library_types(builder)).disable_suggestions()
 }
 
 pub fn build_executor(
@@ -65,6 +80,7 @@ pub fn build_executor(
     statements: Arc<StatementCounter>,
     cache: Cache,
     events: Events,
+    clock: Clock,
     mode: ApiMode,
 ) -> Executor {
     let with_data = |builder: SchemaBuilder<_, _, _>| {
@@ -73,6 +89,7 @@ pub fn build_executor(
             .data(statements.clone())
             .data(cache.clone())
             .data(events.clone())
+            .data(clock.clone())
             .data(mode)
             .finish()
     };

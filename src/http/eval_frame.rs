@@ -12,7 +12,7 @@ use axum::{
     routing::get,
 };
 
-use super::{frontend, security};
+use super::{frontend, hosts::Site, security};
 use crate::{app::AppState, error::Error};
 
 pub fn routes() -> Router<AppState> {
@@ -38,32 +38,16 @@ fn with_frame_policy(state: &AppState, mut response: Response) -> Result<Respons
     Ok(response)
 }
 
-/// Whether the request is addressed to a separate eval origin.
-fn is_for_eval_host(state: &AppState, request: &Request) -> bool {
-    let Some(eval) = &state.config.eval_frame_origin else {
-        return false;
-    };
-    if eval.origin() == state.config.server_uri.origin() {
-        return false;
-    }
-    let Some(host) = request
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-    else {
-        return false;
-    };
-    let expected = match eval.port() {
-        Some(port) => format!("{}:{port}", eval.host_str().unwrap_or_default()),
-        None => eval.host_str().unwrap_or_default().to_string(),
-    };
-    host.eq_ignore_ascii_case(&expected)
+/// Whether the request is addressed to a separate eval origin (as
+/// hosts::check_host found it, which runs first).
+fn is_for_eval_host(request: &Request) -> bool {
+    request.extensions().get::<Site>() == Some(&Site::EvalFrame)
 }
 
-/// Middleware, outermost: on the eval host, only the eval frame, with cookies and
+/// Middleware, just inside the host check: on the eval host, only the eval frame, with cookies and
 /// credentials stripped both ways.
-pub async fn gate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    if !is_for_eval_host(&state, &request) {
+pub async fn gate(mut request: Request, next: Next) -> Response {
+    if !is_for_eval_host(&request) {
         return next.run(request).await;
     }
     if !request.uri().path().starts_with("/eval-frame/") {

@@ -1,21 +1,30 @@
 //! GET /graphiql: the GraphiQL playground, its assets built into the binary so
 //! that it works without a CDN or internet access (see assets/graphiql/LICENSES.md).
 
+use std::sync::LazyLock;
+
 use axum::{
     Router,
-    extract::Path,
-    http::header,
+    extract::{Path, State},
+    http::{HeaderValue, header},
     response::{IntoResponse, Response},
     routing::get,
 };
 
+use super::{security, static_assets};
 use crate::{app::AppState, error::Error};
 
 /// GraphiQL's CSS embeds its fonts and icons as data: URLs, and CodeMirror sets a
-/// few inline styles; no script runs but ours.
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
-                   font-src 'self' data:; img-src 'self' data:; connect-src 'self'; \
-                   base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+/// few inline styles; no script runs but its own assets (not, say, a user's
+/// uploaded .js file from the same origin).
+fn csp(state: &AppState) -> String {
+    format!(
+        "default-src 'none'; script-src {}/graphiql/assets/; style-src 'self' 'unsafe-inline'; \
+         font-src 'self' data:; img-src 'self' data:; connect-src 'self'; \
+         base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        security::editor_origin(&state.config)
+    )
+}
 
 const ASSETS: [(&str, &str, &[u8]); 5] = [
     (
@@ -54,28 +63,45 @@ pub fn routes() -> Router<AppState> {
         .route("/graphiql/assets/{file}", get(asset))
 }
 
-async fn page() -> Response {
+async fn page(State(state): State<AppState>) -> Response {
     (
         [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CONTENT_SECURITY_POLICY, CSP),
+            (header::CONTENT_TYPE, "text/html; charset=utf-8".to_string()),
+            (header::CONTENT_SECURITY_POLICY, csp(&state)),
+            (
+                security::CROSS_ORIGIN_OPENER_POLICY,
+                security::OPENER_POLICY.to_string(),
+            ),
         ],
         INDEX,
     )
         .into_response()
 }
 
-async fn asset(Path(file): Path<String>) -> Result<Response, Error> {
-    let (_, content_type, bytes) = ASSETS
+/// Hashed once: graphiql.min.js alone is 1 MB.
+static ETAGS: LazyLock<Vec<HeaderValue>> = LazyLock::new(|| {
+    ASSETS
         .iter()
-        .find(|(name, _, _)| *name == file)
+        .map(|(_, _, bytes)| static_assets::etag(bytes))
+        .collect()
+});
+
+async fn asset(Path(file): Path<String>) -> Result<Response, Error> {
+    let index = ASSETS
+        .iter()
+        .position(|(name, _, _)| *name == file)
         .ok_or_else(|| Error::NotFound(format!("GraphiQL has no asset {file:?}")))?;
+    let (_, content_type, bytes) = ASSETS[index];
     Ok((
         [
-            (header::CONTENT_TYPE, *content_type),
-            (header::CACHE_CONTROL, "public, max-age=86400"),
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=86400"),
+            ),
+            (header::ETAG, ETAGS[index].clone()),
         ],
-        *bytes,
+        bytes,
     )
         .into_response())
 }

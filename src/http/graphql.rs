@@ -27,11 +27,14 @@ use axum::{
 use futures_util::{StreamExt, TryStreamExt};
 use tokio_util::{compat::TokioAsyncReadCompatExt, io::StreamReader};
 
-use super::subscriptions;
+use super::{connection_limits, subscriptions};
 use crate::{
     app::AppState,
     error::{self, Error},
-    graphql,
+    graphql::{
+        self,
+        mutation_accounting::{MAX_MUTATION_FIELDS, reuses_an_upload},
+    },
     policy::ApiMode,
     rate_limit::{self, Allowance, ClientKey},
     viewer::Viewer,
@@ -129,11 +132,16 @@ async fn execute_post(
         ));
     }
     let batch = read_batch(&state, &headers, body).await?;
+    if reuses_an_upload(&batch) {
+        return Err(Error::bad_input(
+            "One uploaded part may fill one variable only: send each file as a part of its own",
+        ));
+    }
     let charged = match charge_mutations(&state, &client, &batch).await {
         Ok(charged) => charged,
         Err(refused) => return Ok(refused),
     };
-    let _permit = upload_permit(&state, &batch).await;
+    let _permit = upload_permit(&state, &batch).await?;
     let response = execute(&state, viewer, batch).await.into_response();
     Ok(match charged {
         Some(allowance) => rate_limit::with_allowance(response, allowance),
@@ -142,16 +150,24 @@ async fn execute_post(
 }
 
 /// A request with files waits here, its files on disk, until fewer than
-/// UPLOAD_CONCURRENCY others are running: the time limit starts after the wait.
+/// UPLOAD_CONCURRENCY others are running (the time limit starts after the
+/// wait), for UPLOAD_WAIT_SECS at most.
 async fn upload_permit<'a>(
     state: &'a AppState,
     batch: &BatchRequest,
-) -> Option<tokio::sync::SemaphorePermit<'a>> {
+) -> Result<Option<tokio::sync::SemaphorePermit<'a>>, Error> {
     if !carries_files(batch) {
-        return None;
+        return Ok(None);
     }
-    // The semaphore is never closed.
-    state.uploads.acquire().await.ok()
+    let wait = state.config.upload_wait;
+    match tokio::time::timeout(wait, state.uploads.acquire()).await {
+        // The semaphore is never closed.
+        Ok(permit) => Ok(permit.ok()),
+        Err(_) => Err(Error::Busy(format!(
+            "The server is busy storing other uploads (waited {} s): try again shortly",
+            wait.as_secs()
+        ))),
+    }
 }
 
 fn carries_files(batch: &BatchRequest) -> bool {
@@ -177,9 +193,14 @@ async fn read_batch(
     }
     let exceeded = Arc::new(AtomicBool::new(false));
     let flag = exceeded.clone();
+    let timed_out = Arc::new(AtomicBool::new(false));
+    let stalled = timed_out.clone();
     let mut seen = 0usize;
     let stream = body.into_data_stream().map(move |chunk| {
-        let chunk = chunk.map_err(io::Error::other)?;
+        let chunk = chunk.map_err(|err| {
+            stalled.store(connection_limits::is_body_timeout(&err), Ordering::Relaxed);
+            io::Error::other(err)
+        })?;
         seen += chunk.len();
         if seen > limit {
             flag.store(true, Ordering::Relaxed);
@@ -195,6 +216,9 @@ async fn read_batch(
         .and_then(|value| value.to_str().ok());
     match receive_batch_body(content_type, reader, options).await {
         Ok(batch) => Ok(batch),
+        Err(_) if timed_out.load(Ordering::Relaxed) => {
+            Err(Error::BodyTimedOut(state.config.connections.body_timeout))
+        }
         Err(_) if exceeded.load(Ordering::Relaxed) => Err(too_large(state.config.max_file_bytes)),
         Err(ParseRequestError::PayloadTooLarge) => Err(too_large(state.config.max_file_bytes)),
         Err(err) => Err(Error::bad_input(format!(
@@ -222,9 +246,10 @@ async fn query_over_get(
     execute(state, viewer, BatchRequest::Single(request)).await
 }
 
-/// Mutations cost more than the one request that the rate limit has charged:
-/// charges the rest, and answers 429 when the allowance is spent. The
-/// allowance after the charge, if there was one, is the one to show.
+/// Every mutation field costs more than the one request that the rate limit
+/// has charged: charges the rest before anything runs, and answers 429 when the
+/// allowance is spent. The allowance after the charge, if there was one, is the
+/// one to show.
 async fn charge_mutations(
     state: &AppState,
     client: &ClientKey,
@@ -234,14 +259,22 @@ async fn charge_mutations(
         BatchRequest::Single(request) => vec![request],
         BatchRequest::Batch(requests) => requests.iter().collect(),
     };
-    let mutations = requests
+    let fields: usize = requests
         .into_iter()
-        .filter(|r| state.graphql.changes_state(r))
-        .count() as u32;
-    if mutations == 0 {
+        .map(|request| state.graphql.mutation_fields(request))
+        .sum();
+    if fields > MAX_MUTATION_FIELDS {
+        return Err(Error::QueryTooComplex(format!(
+            "The request holds {fields} mutation fields; the limit is {MAX_MUTATION_FIELDS} \
+             (aliases and batch operations included). Nothing was run."
+        ))
+        .into_response());
+    }
+    if fields == 0 {
         return Ok(None);
     }
-    let extra = mutations * rate_limit::MUTATION_COST - 1;
+    // At most 10 x 5: within any allowance that the clamp in charge() would cut.
+    let extra = fields as u32 * rate_limit::MUTATION_COST - 1;
     state
         .request_rate_limit
         .charge(client, extra)

@@ -20,7 +20,7 @@ use super::{
 };
 use crate::{
     app::AppState,
-    auth::{github::PendingLogin, session},
+    auth::{github::PendingLogin, refresh_revocation, session},
     error::{Error, Result},
     policy, users,
     viewer::Viewer,
@@ -219,7 +219,17 @@ async fn login_success_script() -> impl IntoResponse {
     )
 }
 
-async fn logout(session: Session, Query(params): Query<NextParam>) -> Result<Redirect> {
+async fn logout(
+    State(state): State<AppState>,
+    session: Session,
+    Query(params): Query<NextParam>,
+) -> Result<Redirect> {
+    let family = refresh_revocation::issued_family(&session)
+        .await
+        .map_err(session_failed)?;
+    if let Some(family) = family {
+        refresh_revocation::revoke(&state.db, family).await?;
+    }
     session::sign_out(&session).await.map_err(session_failed)?;
     Ok(Redirect::to(
         safe_next(params.next.as_deref()).as_deref().unwrap_or("/"),

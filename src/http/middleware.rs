@@ -21,7 +21,11 @@ use tower_http::{
     trace::{DefaultOnResponse, TraceLayer},
 };
 
-use super::{eval_frame, is_health_check, security};
+use super::{
+    connection_limits, eval_frame,
+    failed_authentication::{self, FailedAttempts},
+    hosts, is_health_check, security,
+};
 use crate::{
     app::AppState,
     auth::{self, Authenticator, session},
@@ -33,9 +37,10 @@ use crate::{
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Wraps the routes in the server's layers: first the request id and the
-/// request's log span, then the site-wide refusals (plain http, the eval
-/// frame's host), then who is asking, and last the rate limit, which charges
-/// the client that identity names.
+/// request's log span, then the site-wide refusals (unknown hosts, plain http,
+/// the eval frame's host), then the charge for refused credentials around who
+/// is asking, then the rate limit, which charges the client that identity
+/// names, and last the time limit of the body that the handler reads.
 pub fn apply(state: &AppState, routes: Router<AppState>) -> Router<AppState> {
     let authenticator = authenticator(state);
     routes.layer(
@@ -48,19 +53,25 @@ pub fn apply(state: &AppState, routes: Router<AppState>) -> Router<AppState> {
                     .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
             )
             .layer(CatchPanicLayer::custom(panic_response))
+            .layer(from_fn_with_state(state.clone(), hosts::check_host))
             .layer(from_fn_with_state(state.clone(), security::https_only))
-            .layer(from_fn_with_state(state.clone(), eval_frame::gate))
+            .layer(axum::middleware::from_fn(eval_frame::gate))
             .layer(SetResponseHeaderLayer::if_not_present(
                 header::X_CONTENT_TYPE_OPTIONS,
                 HeaderValue::from_static("nosniff"),
             ))
             .layer(session::layer(state.db.clone(), &state.config))
-            .layer(from_fn_with_state(authenticator, auth::identify))
             .layer(Extension(state.config.client_ip_source.clone()))
+            .layer(from_fn_with_state(
+                FailedAttempts::new(state.request_rate_limit.clone()),
+                failed_authentication::charge_failures,
+            ))
+            .layer(from_fn_with_state(authenticator, auth::identify))
             .layer(from_fn_with_state(
                 state.request_rate_limit.clone(),
                 limit_requests,
-            )),
+            ))
+            .layer(connection_limits::body_timeout(&state.config.connections)),
     )
 }
 
@@ -133,7 +144,10 @@ async fn limit_requests(
 
 /// The address from CLIENT_IP_SOURCE. A request without the proxy's header did
 /// not come through the proxy, so its peer is the client.
-fn client_address(source: Result<ClientIp, Rejection>, request: &Request) -> Option<IpAddr> {
+pub(super) fn client_address(
+    source: Result<ClientIp, Rejection>,
+    request: &Request,
+) -> Option<IpAddr> {
     source.map(|ClientIp(address)| address).ok().or_else(|| {
         let ConnectInfo(peer) = request.extensions().get::<ConnectInfo<SocketAddr>>()?;
         Some(peer.ip())

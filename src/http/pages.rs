@@ -77,6 +77,10 @@ impl Page<'_> {
                 .headers_mut()
                 .insert(header::CONTENT_SECURITY_POLICY, policy);
         }
+        response.headers_mut().insert(
+            security::CROSS_ORIGIN_OPENER_POLICY,
+            HeaderValue::from_static(security::OPENER_POLICY),
+        );
         Ok(response)
     }
 }
@@ -274,7 +278,7 @@ async fn create_and_open(state: &AppState, viewer: &Viewer) -> Result<Response> 
         forked_from: None,
         owner: None,
     };
-    let notebook = notebooks::create(&state.db, &state.cache, viewer, new).await?;
+    let notebook = notebooks::create(&state.db, &state.cache, &state.clock, viewer, new).await?;
     Ok(Redirect::to(&format!("/notebooks/{}/", notebook.id)).into_response())
 }
 

@@ -10,11 +10,20 @@ use axum::{
 };
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use super::is_health_check;
+use super::{hosts::Site, is_health_check};
 use crate::{app::AppState, config::Config};
 
 const GA_SCRIPT_ORIGIN: &str = "https://www.googletagmanager.com";
 const GA_CONNECT_ORIGINS: &str = "https://www.google-analytics.com https://*.google-analytics.com";
+
+pub const CROSS_ORIGIN_OPENER_POLICY: axum::http::HeaderName =
+    axum::http::HeaderName::from_static("cross-origin-opener-policy");
+/// The editor's pages keep no handle to windows of other sites that open them;
+/// the sign-in popup that they open keeps its way back (window.opener).
+pub const OPENER_POLICY: &str = "same-origin-allow-popups";
+/// Same-origin requests keep the full Referer (is_same_origin falls back on
+/// it); other sites learn nothing of the notebook's address.
+pub const REFERRER_POLICY: &str = "same-origin";
 
 /// The editor's origin, as browsers write it: `scheme://host[:port]`.
 pub fn editor_origin(config: &Config) -> String {
@@ -34,10 +43,13 @@ pub fn eval_origin(config: &Config) -> String {
 /// eval frame.
 pub fn editor_page_csp(config: &Config) -> String {
     let analytics = config.ga_tracking_id.is_some();
+    // The static path only: a user's uploaded .js, served from the same origin,
+    // must not count as our script.
+    let ours = format!("{}/static/", editor_origin(config));
     let script = if analytics {
-        format!("'self' {GA_SCRIPT_ORIGIN}")
+        format!("{ours} {GA_SCRIPT_ORIGIN}")
     } else {
-        "'self'".into()
+        ours
     };
     let connect = if analytics {
         format!("'self' {GA_CONNECT_ORIGINS}")
@@ -93,20 +105,14 @@ pub async fn https_only(State(state): State<AppState>, request: Request, next: N
         .and_then(|value| value.to_str().ok())
         .is_some_and(|proto| proto.eq_ignore_ascii_case("http"));
     if forwarded_http && !is_health_check(request.uri().path()) {
-        let mut target = state.config.server_uri.clone();
+        // The configured origin of the site asked for, never the client's Host.
+        let mut target = match request.extensions().get::<Site>() {
+            Some(Site::EvalFrame) => state.config.eval_frame_origin.clone(),
+            _ => None,
+        }
+        .unwrap_or_else(|| state.config.server_uri.clone());
         target.set_path(request.uri().path());
         target.set_query(request.uri().query());
-        if let Some(host) = request
-            .headers()
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-        {
-            // Keep the host the client asked for (the eval origin, say), on https.
-            if let Ok(parsed) = url::Url::parse(&format!("https://{host}/")) {
-                let _ = target.set_host(parsed.host_str());
-                let _ = target.set_port(parsed.port());
-            }
-        }
         let mut response = Redirect::permanent(target.as_str()).into_response();
         *response.status_mut() = StatusCode::MOVED_PERMANENTLY;
         return response;

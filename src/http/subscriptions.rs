@@ -337,8 +337,10 @@ impl Subscriber {
     /// connection's subscriptions before running it.
     async fn start(self, request: Request) -> BoxStream<'static, Response> {
         let refuse = |error: Error| {
-            let response = Response::from_errors(vec![graphql::server_error(error)]);
-            stream::once(async move { response }).boxed()
+            stream::once(
+                async move { Response::from_errors(vec![graphql::server_error(error).await]) },
+            )
+            .boxed()
         };
         let Some(viewer) = self.identity.viewer() else {
             return refuse(Error::Unauthenticated("Send connection_init first".into()));

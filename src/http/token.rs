@@ -12,15 +12,19 @@ use axum::{
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tower_sessions::Session;
 
 use super::is_same_origin;
 use crate::{
     app::AppState,
-    auth::jwt::{self, TokenPair, TokenType},
+    auth::{
+        jwt::{self, TokenPair, TokenType},
+        refresh_revocation,
+    },
     error::Error,
     rate_limit::{self, ClientKey},
     users,
-    viewer::Viewer,
+    viewer::{AuthMethod, Viewer},
 };
 
 pub fn routes(state: AppState) -> Router<AppState> {
@@ -51,6 +55,7 @@ async fn limit_token_requests(
 async fn obtain(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
+    session: Session,
     headers: HeaderMap,
 ) -> Result<Json<TokenPair>, Error> {
     let user = match &viewer.user {
@@ -67,9 +72,19 @@ async fn obtain(
                 .into(),
         ));
     }
+    // A session's refresh tokens die with it; the proxy's sign-out is its own.
+    let family = match viewer.via {
+        AuthMethod::Session => Some(
+            refresh_revocation::family_of(&session)
+                .await
+                .map_err(|err| Error::Internal(format!("session store: {err}")))?,
+        ),
+        _ => None,
+    };
     Ok(Json(jwt::issue_pair(
         &state.config.secret_key,
         user.id,
+        family,
         Utc::now(),
     )))
 }
@@ -89,6 +104,11 @@ async fn refresh(State(state): State<AppState>, body: Bytes) -> Result<Json<Valu
         TokenType::Refresh,
     )
     .map_err(|err| Error::Unauthenticated(err.to_string()))?;
+    if let Some(family) = &claims.family
+        && refresh_revocation::is_revoked(&state.db, family).await?
+    {
+        return Err(Error::Unauthenticated(jwt::JwtError::Revoked.to_string()));
+    }
     let user = users::by_id(&state.db, claims.user_id)
         .await?
         .ok_or_else(|| Error::Unauthenticated("The token's user no longer exists".into()))?;

@@ -4,7 +4,6 @@
 pub mod pruning;
 pub mod revisions;
 
-use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     PaginatorTrait, QueryFilter, QuerySelect, Set, TransactionTrait,
@@ -15,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     cache::{Cache, CacheKey},
+    clock::Clock,
     entity::{notebook, revision, user},
     error::{Error, Result},
     events::{Event, Events},
@@ -128,20 +128,11 @@ pub async fn editable(
 pub async fn create(
     db: &DatabaseConnection,
     cache: &Cache,
+    clock: &Clock,
     viewer: &Viewer,
     new: NewNotebook,
 ) -> Result<notebook::Model> {
-    create_at(db, cache, viewer, new, Utc::now()).await
-}
-
-/// [`create`], as if at `now`: tests of pruning and scheduling set the time.
-pub async fn create_at(
-    db: &DatabaseConnection,
-    cache: &Cache,
-    viewer: &Viewer,
-    new: NewNotebook,
-    now: DateTime<Utc>,
-) -> Result<notebook::Model> {
+    let now = clock.now();
     validate_title(&new.title)?;
     let owner = match policy::notebook_owner(viewer, new.owner.as_deref())? {
         NotebookOwner::Viewer(user) => user.clone(),
@@ -178,6 +169,7 @@ pub async fn create_at(
 pub async fn update_title(
     db: &DatabaseConnection,
     cache: &Cache,
+    clock: &Clock,
     events: &Events,
     viewer: &Viewer,
     id: i32,
@@ -192,6 +184,7 @@ pub async fn update_title(
     revisions::create(
         db,
         cache,
+        clock,
         events,
         viewer,
         revisions::NewRevision {

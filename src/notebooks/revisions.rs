@@ -12,14 +12,15 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, NotSet, Order, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
-    sea_query::{Alias, Expr, ExprTrait, Func, Query},
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, NotSet, Order,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    sea_query::{Alias, Expr, ExprTrait, Func, Query, SelectStatement},
 };
 
 use super::{forks_of, pruning, validate_title};
 use crate::{
     cache::{Cache, CacheKey},
+    clock::Clock,
     entity::{notebook, revision},
     error::{Error, Result},
     events::{Event, Events},
@@ -153,22 +154,12 @@ fn filtered(filter: &RevisionFilter) -> sea_orm::Select<revision::Entity> {
 pub async fn create(
     db: &DatabaseConnection,
     cache: &Cache,
+    clock: &Clock,
     events: &Events,
     viewer: &Viewer,
     new: NewRevision,
 ) -> Result<revision::Model> {
-    create_at(db, cache, events, viewer, new, Utc::now()).await
-}
-
-/// [`create`], as if at `now`: tests of pruning set the time.
-pub async fn create_at(
-    db: &DatabaseConnection,
-    cache: &Cache,
-    events: &Events,
-    viewer: &Viewer,
-    new: NewRevision,
-    now: DateTime<Utc>,
-) -> Result<revision::Model> {
+    let now = clock.now();
     validate_title(&new.title)?;
     policy::signed_in(viewer)?;
     let txn = db.begin().await?;
@@ -177,11 +168,7 @@ pub async fn create_at(
     policy::ensure_can_edit_notebook(viewer, &notebook)?;
     let Some(id) = insert_unless_refused(&txn, &new, now).await? else {
         // The lock is still held: the latest revision is the one that refused.
-        check_against_latest(&txn, &new).await?;
-        return Err(Error::Internal(format!(
-            "a save of notebook {} was refused for no reason",
-            new.notebook_id
-        )));
+        return Err(why_refused(&txn, &new).await?);
     };
     txn.commit().await?;
     let revision = revision::Model {
@@ -209,6 +196,7 @@ pub async fn create_at(
 pub async fn delete(
     db: &DatabaseConnection,
     cache: &Cache,
+    clock: &Clock,
     events: &Events,
     viewer: &Viewer,
     id: i32,
@@ -218,7 +206,7 @@ pub async fn delete(
         .ok_or_else(|| Error::not_found(format!("Revision {id}")))?;
     super::editable(db, viewer, revision.notebook_id).await?;
     let txn = db.begin().await?;
-    lock_notebook(&txn, revision.notebook_id, Utc::now()).await?;
+    lock_notebook(&txn, revision.notebook_id, clock.now()).await?;
     let remaining = revision::Entity::find()
         .filter(revision::Column::NotebookId.eq(revision.notebook_id))
         .filter(revision::Column::Id.ne(id))
@@ -301,36 +289,53 @@ async fn claim_for_save(
         .ok_or_else(|| Error::not_found(format!("Notebook {notebook_id}")))
 }
 
-/// Inserts the save as a draft unless it comes from a stale parent or changes
-/// nothing, in one statement (the check and the insert were two round trips);
-/// None when refused. The comparison runs in the database, so the latest
-/// content is never read back.
-async fn insert_unless_refused(
-    db: &impl ConnectionTrait,
-    new: &NewRevision,
-    now: DateTime<Utc>,
-) -> Result<Option<i32>> {
-    let latest = Query::select()
+/// Why a save may not follow the notebook's latest revision: the value of
+/// [`refusal`].
+const STALE_PARENT: &str = "stale parent";
+const UNCHANGED: &str = "unchanged";
+
+/// The save-refusal rule, the one place it is written: on the notebook's latest
+/// revision, why `new` may not follow it (a stale parent, or no change), or NULL
+/// when it may. It runs in the database, so the latest content is never read
+/// back.
+fn refusal(new: &NewRevision) -> Expr {
+    let unchanged = Expr::col(revision::Column::Title)
+        .eq(new.title.as_str())
+        .and(Expr::col(revision::Column::Content).eq(new.content.as_str()));
+    match new.parent_revision_id {
+        Some(parent) => Expr::case(Expr::col(revision::Column::Id).ne(parent), STALE_PARENT)
+            .case(unchanged, UNCHANGED)
+            .into(),
+        None => Expr::case(unchanged, UNCHANGED).into(),
+    }
+}
+
+/// The notebook's latest revision, as the subject of [`refusal`].
+fn latest_of(notebook_id: i32) -> SelectStatement {
+    Query::select()
         .columns([
             revision::Column::Id,
             revision::Column::Title,
             revision::Column::Content,
         ])
         .from(revision::Entity)
-        .and_where(revision::Column::NotebookId.eq(new.notebook_id))
+        .and_where(revision::Column::NotebookId.eq(notebook_id))
         .order_by(revision::Column::Id, Order::Desc)
         .limit(1)
-        .to_owned();
-    let mut refuses = Expr::col(revision::Column::Title)
-        .eq(new.title.as_str())
-        .and(Expr::col(revision::Column::Content).eq(new.content.as_str()));
-    if let Some(parent) = new.parent_revision_id {
-        refuses = refuses.or(Expr::col(revision::Column::Id).ne(parent));
-    }
+        .to_owned()
+}
+
+/// Inserts the save as a draft unless the latest revision refuses it, in one
+/// statement; None when refused.
+async fn insert_unless_refused(
+    db: &impl ConnectionTrait,
+    new: &NewRevision,
+    now: DateTime<Utc>,
+) -> Result<Option<i32>> {
     let refusing_latest = Query::select()
         .expr(Expr::val(1))
-        .from_subquery(latest, Alias::new("latest"))
-        .and_where(refuses)
+        .from_subquery(latest_of(new.notebook_id), Alias::new("latest"))
+        .and_where(refusal(new).is_not_null())
         .to_owned();
     let row = Query::select()
         .exprs([
@@ -359,40 +364,28 @@ async fn insert_unless_refused(
     Ok(inserted.map(|row| row.try_get("", "id")).transpose()?)
 }
 
-/// Refuses a save from a stale parent, and one that changes nothing, saying
-/// which. The comparison runs in the database, so the latest content is not
-/// read back.
-async fn check_against_latest(db: &impl ConnectionTrait, new: &NewRevision) -> Result<()> {
-    let unchanged = Expr::col(revision::Column::Title)
-        .eq(new.title.as_str())
-        .and(Expr::col(revision::Column::Content).eq(new.content.as_str()));
-    let latest: Option<(i32, bool)> = revision::Entity::find()
-        .select_only()
+/// The error for a refused save, saying which refusal by the same rule.
+async fn why_refused(db: &impl ConnectionTrait, new: &NewRevision) -> Result<Error> {
+    let verdict = Query::select()
         .column(revision::Column::Id)
-        .expr_as(unchanged, "unchanged")
-        .filter(revision::Column::NotebookId.eq(new.notebook_id))
-        .order_by_desc(revision::Column::Id)
-        .limit(1)
-        .into_tuple()
-        .one(db)
-        .await?;
-    let Some((latest_id, unchanged)) = latest else {
-        return Ok(());
-    };
-    if let Some(parent) = new.parent_revision_id
-        && parent != latest_id
-    {
-        return Err(Error::Conflict(format!(
+        .expr_as(refusal(new), Alias::new("refusal"))
+        .from_subquery(latest_of(new.notebook_id), Alias::new("latest"))
+        .to_owned();
+    let row = db
+        .query_one(&verdict)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("the revision that refused a save".into()))?;
+    let latest_id: i32 = row.try_get("", "id")?;
+    let refusal: String = row.try_get("", "refusal")?;
+    Ok(match (refusal.as_str(), new.parent_revision_id) {
+        (STALE_PARENT, Some(parent)) => Error::Conflict(format!(
             "This notebook was saved elsewhere since revision {parent}: the latest revision \
              is {latest_id}. Reload it, or save again without parentRevisionId to overwrite it."
-        )));
-    }
-    if unchanged {
-        return Err(Error::bad_input(
+        )),
+        _ => Error::bad_input(
             "Nothing changed: the title and content are those of the latest revision",
-        ));
-    }
-    Ok(())
+        ),
+    })
 }
 
 /// Takes the notebook's write lock by updating its row first.

@@ -12,10 +12,7 @@ pub mod pruning;
 pub mod queue;
 pub mod schedule;
 
-use std::{
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{sync::Mutex, time::Duration};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
@@ -25,6 +22,7 @@ use self::{fetch::Fetcher, queue::Claimed};
 use crate::{
     auth::session::DbSessionStore,
     cache::Cache,
+    clock::Clock,
     config::Config,
     entity::file_update_operation,
     error::Error,
@@ -41,9 +39,6 @@ pub enum WorkerError {
     #[error("could not build the HTTP client: {0}")]
     HttpClient(#[from] reqwest::Error),
 }
-
-/// Where the worker reads the time: the system clock, or a test's.
-pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 /// What one pass over the queues did.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -103,7 +98,7 @@ impl Worker {
             fetcher: Fetcher::new(&config.fetch)?,
             poll_interval: config.worker.poll_interval,
             job_timeout: TimeDelta::from_std(config.worker.job_timeout).unwrap_or(TimeDelta::MAX),
-            clock: Arc::new(Utc::now),
+            clock: Clock::system(),
             events: Events::in_process(1),
             in_flight: Mutex::new(None),
             sessions_swept_at: Mutex::new(None),
@@ -127,7 +122,7 @@ impl Worker {
     }
 
     fn now(&self) -> DateTime<Utc> {
-        (self.clock)()
+        self.clock.now()
     }
 
     /// Works until `shutdown` is cancelled, looking for work every poll interval.

@@ -3,16 +3,11 @@ use chrono::{Duration, Utc};
 use iodide_server::auth::jwt::{self, TokenType};
 use serde_json::{Value, json};
 
-use crate::common::{Gql, TestApp, browser};
+use crate::common::{Gql, TestApp, browser, request::RequestHelper};
 
 async fn viewer_with_bearer(app: &TestApp, token: &str) -> Gql {
     let query = json!({ "query": "{ viewer { username } }" });
-    app.query_as(
-        &reqwest::Client::new(),
-        |request| request.bearer_auth(token),
-        query,
-    )
-    .await
+    app.with_jwt(token).gql_body(query).await
 }
 
 fn assert_refused(response: &Gql) {
@@ -272,4 +267,41 @@ async fn the_development_form_signs_in_only_from_this_site() {
         .await
         .unwrap();
     assert_eq!(info, json!({ "name": "frank", "avatar": null }));
+}
+
+async fn refresh_on(app: &TestApp, refresh: &str) -> Gql {
+    let response = reqwest::Client::new()
+        .post(app.url("/token/refresh/"))
+        .json(&json!({ "refresh": refresh }))
+        .send()
+        .await
+        .unwrap();
+    Gql::read(response).await
+}
+
+/// Two web processes on one database (and one Redis when TEST_REDIS_URL is
+/// set): signing out on one revokes the session's refresh tokens on both.
+#[tokio::test]
+async fn signing_out_revokes_the_sessions_refresh_tokens_on_every_instance() {
+    let app = TestApp::spawn().await;
+    let other_instance = app.second_instance().await;
+    let (leaving, staying) = (browser(), browser());
+    app.sign_in(&leaving, "erin").await;
+    app.sign_in(&staying, "erin").await;
+    let pair: Value = obtain(&app, &leaving).await.json().await.unwrap();
+    let refresh = pair["refresh"].as_str().unwrap();
+    let kept: Value = obtain(&app, &staying).await.json().await.unwrap();
+    assert_eq!(refresh_on(&other_instance, refresh).await.status, 200);
+
+    let logout = leaving.get(app.url("/logout/")).send().await.unwrap();
+    assert_eq!(logout.status(), 303);
+    let refused = refresh_on(&other_instance, refresh).await;
+    assert_refused(&refused);
+    assert!(refused.message().contains("revoked"), "{}", refused.body);
+    assert_refused(&refresh_on(&app, refresh).await);
+    let other_session = refresh_on(&other_instance, kept["refresh"].as_str().unwrap()).await;
+    assert_eq!(
+        other_session.status, 200,
+        "another session's tokens live on"
+    );
 }

@@ -122,3 +122,53 @@ async fn userinfo_needs_an_identity_in_internal_mode() {
         .await;
     assert_eq!(viewer.data()["notebooks"]["totalCount"], 0);
 }
+
+#[tokio::test]
+async fn anonymous_clients_of_a_private_server_may_not_read_the_schema() {
+    let app = TestApp::builder().restrict_api().spawn().await;
+    let alice = app.user("alice").await;
+    let introspection = [
+        "{ __schema { queryType { name } } }",
+        "{ __type(name: \"Notebook\") { fields { name } } }",
+        "query { ...Docs } fragment Docs on Query { ... on Query { __schema { types { name } } } }",
+    ];
+    for query in introspection {
+        let anonymous = app.gql(None, query, json!({})).await;
+        assert_eq!(anonymous.code(), "UNAUTHENTICATED", "{query}");
+        assert_eq!(anonymous.body["data"], json!(null), "{}", anonymous.body);
+        let signed_in = app.gql(Some(&alice), query, json!({})).await;
+        assert!(signed_in.data().is_object(), "{}", signed_in.body);
+    }
+    let public = TestApp::spawn().await;
+    let anonymous = public.gql(None, introspection[0], json!({})).await;
+    assert_eq!(anonymous.data()["__schema"]["queryType"]["name"], "Query");
+}
+
+#[tokio::test]
+async fn validation_errors_name_nothing_of_the_schema_to_anonymous_clients() {
+    let app = TestApp::builder().restrict_api().spawn().await;
+    let alice = app.user("alice").await;
+    let invalid = [
+        "{ notebok(id: \"1\") { title } }",
+        "{ notebook { title } }",
+        "{ viewer { username emial } notebooks(frist: 1) { totalCount } }",
+        "query($id: Int) { notebook(id: $id) { title } }",
+    ];
+    for query in invalid {
+        let anonymous = app.gql(None, query, json!({})).await;
+        assert_eq!(anonymous.code(), "BAD_USER_INPUT", "{query}");
+        let errors = anonymous.body["errors"].as_array().unwrap();
+        assert_eq!(errors.len(), 1, "{}", anonymous.body);
+        assert_eq!(errors[0].get("locations"), None, "{}", anonymous.body);
+        let message = anonymous.message();
+        for name in [
+            "notebo", "emial", "frist", "Query", "User", "title", "ID", "Int",
+        ] {
+            assert!(!message.contains(name), "{name} in {message:?}");
+        }
+        // A signed-in client learns what is wrong.
+        let signed_in = app.gql(Some(&alice), query, json!({})).await;
+        assert_eq!(signed_in.code(), "BAD_USER_INPUT", "{query}");
+        assert_ne!(signed_in.message(), message, "{query}");
+    }
+}

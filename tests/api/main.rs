@@ -4,6 +4,7 @@
 
 mod common;
 
+mod abuse;
 mod api_tokens;
 mod auth_github;
 mod auth_jwt;
@@ -22,5 +23,6 @@ mod pruning;
 mod rate_limits;
 mod revisions;
 mod schema;
+mod slow_clients;
 mod subscriptions;
 mod worker;

@@ -35,10 +35,16 @@ async fn the_notebook_page_embeds_its_text_safely() {
         .unwrap()
         .to_string();
     assert!(
-        csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'"),
+        csp.contains("frame-ancestors 'none'")
+            && csp.contains(&format!("script-src {}/static/;", app.origin())),
         "{csp}"
     );
     assert_eq!(response.headers()["x-frame-options"], "DENY");
+    assert_eq!(response.headers()["referrer-policy"], "same-origin");
+    assert_eq!(
+        response.headers()["cross-origin-opener-policy"],
+        "same-origin-allow-popups"
+    );
     let html = response.text().await.unwrap();
     assert!(
         !html.contains("<script>alert"),

@@ -31,13 +31,14 @@ async fn saved_at(
     let viewer = app.viewer(owner);
     let (db, cache) = (&app.state.db, &app.state.cache);
     let (first_offset, first_content) = saves[0];
+    let clock = TestClock::at(start + seconds(first_offset));
     let new = NewNotebook {
         title: "Doc".into(),
         content: first_content.into(),
         forked_from: None,
         owner: None,
     };
-    let notebook = notebooks::create_at(db, cache, &viewer, new, start + seconds(first_offset))
+    let notebook = notebooks::create(db, cache, &clock.as_clock(), &viewer, new)
         .await
         .unwrap();
     let mut ids = vec![latest_id(app, notebook.id).await];
@@ -48,13 +49,14 @@ async fn saved_at(
             content: content.to_string(),
             parent_revision_id: None,
         };
-        let revision = revisions::create_at(
+        clock.set(start + seconds(*offset));
+        let revision = revisions::create(
             db,
             cache,
+            &clock.as_clock(),
             &app.state.events,
             &viewer,
             new,
-            start + seconds(*offset),
         )
         .await
         .unwrap();
@@ -179,9 +181,16 @@ async fn the_latest_revision_and_revisions_forked_from_are_never_deleted() {
         forked_from: Some(ids[1]),
         owner: None,
     };
-    let fork = notebooks::create(&app.state.db, &app.state.cache, &app.viewer(&bob), fork)
-        .await
-        .unwrap();
+    let state = &app.state;
+    let fork = notebooks::create(
+        &state.db,
+        &state.cache,
+        &state.clock,
+        &app.viewer(&bob),
+        fork,
+    )
+    .await
+    .unwrap();
 
     let clock = TestClock::at(start + seconds(1000));
     app.worker(&clock).run_pending().await.unwrap();

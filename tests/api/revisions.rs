@@ -1,6 +1,6 @@
 use serde_json::json;
 
-use crate::common::TestApp;
+use crate::common::{TestApp, request::RequestHelper};
 
 const SAVE: &str = "mutation($input: CreateRevisionInput!) { createRevision(input: $input) { id title content isDraft notebook { title } } }";
 const HISTORY: &str =
@@ -9,12 +9,10 @@ const HISTORY: &str =
 #[tokio::test]
 async fn the_owner_saves_revisions_and_the_title_follows() {
     let app = TestApp::spawn().await;
+    let anon = app.anonymous();
     let alice = app.user("alice").await;
-    let (id, first) = app.notebook(&alice, "One", "a").await;
-    let saved = app
-        .gql(
-            Some(&alice),
-            SAVE,
+    let (id, first) = alice.create_notebook("One", "a").await;
+    let saved = alice.gql(SAVE,
             json!({ "input": { "notebookId": id, "title": "Two", "content": "b", "parentRevisionId": first } }),
         )
         .await;
@@ -23,38 +21,36 @@ async fn the_owner_saves_revisions_and_the_title_follows() {
     assert_eq!(revision["isDraft"], true);
     assert_eq!(revision["notebook"]["title"], "Two");
 
-    let empty = app
+    let empty = alice
         .gql(
-            Some(&alice),
             SAVE,
             json!({ "input": { "notebookId": id, "title": "Two", "content": "" } }),
         )
         .await;
     assert_eq!(empty.data()["createRevision"]["content"], "");
-    let history = app.gql(None, HISTORY, json!({ "id": id })).await;
+    let history = anon.gql(HISTORY, json!({ "id": id })).await;
     assert_eq!(history.data()["notebook"]["revisionCount"], 3);
 }
 
 #[tokio::test]
 async fn a_stale_parent_is_a_conflict_and_saves_nothing() {
     let app = TestApp::spawn().await;
+    let anon = app.anonymous();
     let alice = app.user("alice").await;
-    let (id, first) = app.notebook(&alice, "Doc", "v1").await;
-    let tab_a = app
-        .gql(Some(&alice), SAVE, json!({ "input": { "notebookId": id, "title": "Doc", "content": "from tab A", "parentRevisionId": first } }))
+    let (id, first) = alice.create_notebook("Doc", "v1").await;
+    let tab_a = alice.gql(SAVE, json!({ "input": { "notebookId": id, "title": "Doc", "content": "from tab A", "parentRevisionId": first } }))
         .await;
     let latest = tab_a.data()["createRevision"]["id"]
         .as_str()
         .unwrap()
         .to_string();
 
-    let tab_b = app
-        .gql(Some(&alice), SAVE, json!({ "input": { "notebookId": id, "title": "Doc", "content": "from tab B", "parentRevisionId": first } }))
+    let tab_b = alice.gql(SAVE, json!({ "input": { "notebookId": id, "title": "Doc", "content": "from tab B", "parentRevisionId": first } }))
         .await;
     assert_eq!(tab_b.code(), "CONFLICT");
     assert!(tab_b.message().contains(&latest), "{}", tab_b.message());
 
-    let history = app.gql(None, HISTORY, json!({ "id": id })).await;
+    let history = anon.gql(HISTORY, json!({ "id": id })).await;
     let notebook = &history.data()["notebook"];
     assert_eq!(notebook["revisionCount"], 2);
     assert_eq!(
@@ -66,13 +62,13 @@ async fn a_stale_parent_is_a_conflict_and_saves_nothing() {
 #[tokio::test]
 async fn an_unchanged_revision_is_rejected() {
     let app = TestApp::spawn().await;
+    let anon = app.anonymous();
     let alice = app.user("alice").await;
-    let (id, first) = app.notebook(&alice, "Same", "same").await;
-    let response = app
-        .gql(Some(&alice), SAVE, json!({ "input": { "notebookId": id, "title": "Same", "content": "same", "parentRevisionId": first } }))
+    let (id, first) = alice.create_notebook("Same", "same").await;
+    let response = alice.gql(SAVE, json!({ "input": { "notebookId": id, "title": "Same", "content": "same", "parentRevisionId": first } }))
         .await;
     assert_eq!(response.code(), "BAD_USER_INPUT");
-    let history = app.gql(None, HISTORY, json!({ "id": id })).await;
+    let history = anon.gql(HISTORY, json!({ "id": id })).await;
     assert_eq!(history.data()["notebook"]["revisionCount"], 1);
 }
 
@@ -80,9 +76,8 @@ async fn an_unchanged_revision_is_rejected() {
 async fn saving_to_a_missing_notebook_is_not_found() {
     let app = TestApp::spawn().await;
     let alice = app.user("alice").await;
-    let response = app
+    let response = alice
         .gql(
-            Some(&alice),
             SAVE,
             json!({ "input": { "notebookId": "424242", "title": "x", "content": "y" } }),
         )
@@ -93,11 +88,11 @@ async fn saving_to_a_missing_notebook_is_not_found() {
 #[tokio::test]
 async fn deleting_revisions_keeps_the_title_and_the_last_one() {
     let app = TestApp::spawn().await;
+    let anon = app.anonymous();
     let alice = app.user("alice").await;
-    let (id, first) = app.notebook(&alice, "Old title", "a").await;
-    let saved = app
+    let (id, first) = alice.create_notebook("Old title", "a").await;
+    let saved = alice
         .gql(
-            Some(&alice),
             SAVE,
             json!({ "input": { "notebookId": id, "title": "New title", "content": "b" } }),
         )
@@ -107,42 +102,39 @@ async fn deleting_revisions_keeps_the_title_and_the_last_one() {
         .unwrap()
         .to_string();
 
-    let deleted = app
+    let deleted = alice
         .gql(
-            Some(&alice),
             "mutation($id: ID!) { deleteRevision(id: $id) }",
             json!({ "id": second }),
         )
         .await;
     assert_eq!(deleted.data()["deleteRevision"], second.as_str());
-    let history = app.gql(None, HISTORY, json!({ "id": id })).await;
+    let history = anon.gql(HISTORY, json!({ "id": id })).await;
     assert_eq!(history.data()["notebook"]["title"], "Old title");
     assert_eq!(
         history.data()["notebook"]["latestRevision"]["id"],
         first.as_str()
     );
 
-    let last = app
+    let last = alice
         .gql(
-            Some(&alice),
             "mutation($id: ID!) { deleteRevision(id: $id) }",
             json!({ "id": first }),
         )
         .await;
     assert_eq!(last.code(), "BAD_USER_INPUT");
-    let history = app.gql(None, HISTORY, json!({ "id": id })).await;
+    let history = anon.gql(HISTORY, json!({ "id": id })).await;
     assert_eq!(history.data()["notebook"]["revisionCount"], 1);
 }
 
 #[tokio::test]
 async fn concurrent_saves_from_one_parent_keep_exactly_one() {
     let app = TestApp::spawn().await;
+    let anon = app.anonymous();
     let alice = app.user("alice").await;
-    let (id, first) = app.notebook(&alice, "Race", "v1").await;
+    let (id, first) = alice.create_notebook("Race", "v1").await;
     let saves = (0..6).map(|n| {
-        app.gql(
-            Some(&alice),
-            SAVE,
+        alice.gql(SAVE,
             json!({ "input": { "notebookId": id, "title": "Race", "content": format!("tab {n}"), "parentRevisionId": first } }),
         )
     });
@@ -156,20 +148,20 @@ async fn concurrent_saves_from_one_parent_keep_exactly_one() {
         .filter(|r| r.body.get("errors").is_some() && r.code() == "CONFLICT")
         .count();
     assert_eq!((saved, conflicts), (1, 5));
-    let history = app.gql(None, HISTORY, json!({ "id": id })).await;
+    let history = anon.gql(HISTORY, json!({ "id": id })).await;
     assert_eq!(history.data()["notebook"]["revisionCount"], 2);
 }
 
 #[tokio::test]
 async fn revisions_list_newest_first_and_filter_by_ids() {
     let app = TestApp::spawn().await;
+    let anon = app.anonymous();
     let alice = app.user("alice").await;
-    let (id, first) = app.notebook(&alice, "T", "0").await;
+    let (id, first) = alice.create_notebook("T", "0").await;
     let mut ids = vec![first];
     for n in 1..4 {
-        let saved = app
+        let saved = alice
             .gql(
-                Some(&alice),
                 SAVE,
                 json!({ "input": { "notebookId": id, "title": "T", "content": n.to_string() } }),
             )
@@ -182,16 +174,17 @@ async fn revisions_list_newest_first_and_filter_by_ids() {
         );
     }
     let query = "query($id: ID!, $ids: [ID!]) { notebook(id: $id) { revisions(ids: $ids) { totalCount nodes { id content } } } }";
-    let all = app.gql(None, query, json!({ "id": id })).await;
+    let all = anon.gql(query, json!({ "id": id })).await;
     let listed: Vec<&str> = all.data()["notebook"]["revisions"]["nodes"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|n| n["content"].as_str().unwrap())
+        .map(|n| n["id"].as_str().unwrap())
         .collect();
-    assert_eq!(listed, ["3", "2", "1", "0"]);
-    let some = app
-        .gql(None, query, json!({ "id": id, "ids": [ids[0], ids[2]] }))
+    assert_eq!(listed, [&ids[3], &ids[2], &ids[1], &ids[0]]);
+    insta::assert_json_snapshot!(all.body, { ".**.id" => "[id]" });
+    let some = anon
+        .gql(query, json!({ "id": id, "ids": [ids[0], ids[2]] }))
         .await;
     assert_eq!(
         some.data()["notebook"]["revisions"],
@@ -203,26 +196,15 @@ async fn revisions_list_newest_first_and_filter_by_ids() {
 async fn each_mutation_in_a_document_sees_the_writes_before_it() {
     let app = TestApp::spawn().await;
     let alice = app.user("alice").await;
-    let (id, _) = app.notebook(&alice, "T", "0").await;
-    let response = app
-        .gql(
-            Some(&alice),
-            "mutation($id: ID!) {
+    let (id, _) = alice.create_notebook("T", "0").await;
+    let response = alice.gql("mutation($id: ID!) {
                a: createRevision(input: { notebookId: $id, title: \"T\", content: \"1\" }) { notebook { revisionCount latestRevision { content } } }
                b: createRevision(input: { notebookId: $id, title: \"T\", content: \"2\" }) { notebook { revisionCount latestRevision { content } } }
              }",
             json!({ "id": id }),
         )
         .await;
-    let data = response.data();
-    assert_eq!(
-        data["a"]["notebook"],
-        json!({ "revisionCount": 2, "latestRevision": { "content": "1" } })
-    );
-    assert_eq!(
-        data["b"]["notebook"],
-        json!({ "revisionCount": 3, "latestRevision": { "content": "2" } })
-    );
+    insta::assert_json_snapshot!(response.body);
 }
 
 /// Read past the caches (a filtered list is never cached), so that a write
@@ -232,32 +214,31 @@ const STORED: &str = r#"{ notebooks(first: 1, owner: "alice") { nodes { title up
 #[tokio::test]
 async fn a_refused_save_leaves_the_notebook_as_it_was() {
     let app = TestApp::spawn().await;
+    let anon = app.anonymous();
     let alice = app.user("alice").await;
     let mallory = app.user("mallory").await;
-    let (id, first) = app.notebook(&alice, "Kept", "v1").await;
-    let before = app.gql(None, STORED, json!({})).await;
-    app.gql(
-        Some(&alice),
-        SAVE,
-        json!({ "input": { "notebookId": id, "title": "Kept", "content": "v2" } }),
-    )
-    .await;
-    let saved = app.gql(None, STORED, json!({})).await;
-
-    let not_the_owner = app
+    let (id, first) = alice.create_notebook("Kept", "v1").await;
+    let before = anon.gql(STORED, json!({})).await;
+    alice
         .gql(
-            Some(&mallory),
+            SAVE,
+            json!({ "input": { "notebookId": id, "title": "Kept", "content": "v2" } }),
+        )
+        .await;
+    let saved = anon.gql(STORED, json!({})).await;
+
+    let not_the_owner = mallory
+        .gql(
             SAVE,
             json!({ "input": { "notebookId": id, "title": "Hijacked", "content": "x" } }),
         )
         .await;
     assert_eq!(not_the_owner.code(), "FORBIDDEN");
-    let stale = app
-        .gql(Some(&alice), SAVE, json!({ "input": { "notebookId": id, "title": "Stale", "content": "x", "parentRevisionId": first } }))
+    let stale = alice.gql(SAVE, json!({ "input": { "notebookId": id, "title": "Stale", "content": "x", "parentRevisionId": first } }))
         .await;
     assert_eq!(stale.code(), "CONFLICT");
 
-    let after = app.gql(None, STORED, json!({})).await;
+    let after = anon.gql(STORED, json!({})).await;
     assert_ne!(before.data(), saved.data(), "a save moves the title's time");
     assert_eq!(after.data(), saved.data(), "refused saves change nothing");
 }

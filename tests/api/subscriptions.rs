@@ -236,7 +236,7 @@ async fn saves_on_another_instance_arrive_through_postgres_notify() {
         return;
     }
     let first = TestApp::builder()
-        .configure(|config| config.redis_url = None)
+        .configure(|config| config.cache.redis_url = None)
         .spawn()
         .await;
     saves_on_a_second_instance_reach_the_first(first).await;
@@ -312,9 +312,10 @@ async fn sigterm_closes_subscriptions_with_going_away() {
         .port();
     let mut server = Command::new(env!("CARGO_BIN_EXE_iodide-server"))
         .arg("serve")
-        .env("DATABASE_URL", app.state.config.database_url.as_str())
+        .env("DATABASE_URL", app.state.config.database.url.as_str())
         .env("SECRET_KEY", "a secret key for the shutdown test")
         .env("PORT", port.to_string())
+        .env("SERVER_URI", format!("http://127.0.0.1:{port}/"))
         .env("BIND_ADDRESS", "127.0.0.1")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())

@@ -1,9 +1,10 @@
-//! A clock that tests set and move, for the worker's pruning and scheduling.
+//! A clock that tests set and move, for saves at chosen times and for the
+//! worker's pruning and scheduling.
 
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use iodide_server::worker::Clock;
+use iodide_server::clock::Clock;
 
 #[derive(Clone)]
 pub struct TestClock(Arc<Mutex<DateTime<Utc>>>);
@@ -27,6 +28,6 @@ impl TestClock {
 
     pub fn as_clock(&self) -> Clock {
         let clock = self.clone();
-        Arc::new(move || clock.now())
+        Clock::from_fn(move || clock.now())
     }
 }

@@ -12,6 +12,7 @@ pub mod clock;
 pub mod fake_github;
 pub mod postgres_cluster;
 pub mod redis_server;
+pub mod request;
 pub mod source_server;
 pub mod ws;
 
@@ -28,10 +29,13 @@ use iodide_server::{
 };
 use reqwest::{StatusCode, header::HeaderMap};
 use sea_orm::{ConnectionTrait, Database};
-use serde_json::{Value, json};
+use serde_json::Value;
 use url::Url;
 
-use self::clock::TestClock;
+use self::{
+    clock::TestClock,
+    request::{Anonymous, CookieUser, JwtUser, RequestHelper},
+};
 
 pub struct TestApp {
     pub address: SocketAddr,
@@ -92,7 +96,7 @@ impl TestAppBuilder {
         let address = listener.local_addr().unwrap();
         let mut config = Config::for_database(database.url.clone());
         config.server_uri = Url::parse(&format!("http://{address}/")).unwrap();
-        config.redis_url = self.redis_url.or_else(test_redis_url);
+        config.cache.redis_url = self.redis_url.or_else(test_redis_url);
         // Tests share TEST_REDIS_URL's Redis: each keeps to its own keys.
         config.cache.key_prefix = format!("iodide-test-{}:", uuid_like());
         // A test that stops Redis sees it used again soon after it returns.
@@ -123,10 +127,13 @@ fn test_redis_url() -> Option<Url> {
     (!url.trim().is_empty()).then(|| Url::parse(&url).expect("TEST_REDIS_URL is a URL"))
 }
 
-/// A user and an API token for them.
+/// A user and an API token for them; requests from it carry the token
+/// ([`RequestHelper`]).
 pub struct TestUser {
     pub model: user::Model,
     pub token: String,
+    client: reqwest::Client,
+    origin: String,
 }
 
 impl TestUser {
@@ -181,7 +188,12 @@ impl TestApp {
         let state = AppState::init(config).await.expect("the app starts");
         let address = listener.local_addr().unwrap();
         let app = build_app(state.clone());
-        tokio::spawn(iodide_server::serve(listener, app, std::future::pending()));
+        tokio::spawn(iodide_server::serve(
+            listener,
+            app,
+            state.config.connections,
+            std::future::pending(),
+        ));
         if with_worker {
             let worker = Worker::new(state.db.clone(), state.cache.clone(), &state.config)
                 .unwrap()
@@ -238,19 +250,47 @@ impl TestApp {
         let username = new.username.clone();
         let model = users::create(&self.state.db, new).await.unwrap();
         let token = api_token::create(&self.state.db, &username).await.unwrap();
-        TestUser { model, token }
+        TestUser {
+            model,
+            token,
+            client: self.client.clone(),
+            origin: self.origin(),
+        }
+    }
+
+    /// Requests without credentials.
+    pub fn anonymous(&self) -> Anonymous {
+        Anonymous {
+            client: self.client.clone(),
+            origin: self.origin(),
+        }
+    }
+
+    /// Requests that carry a JWT access token.
+    pub fn with_jwt(&self, access: &str) -> JwtUser {
+        JwtUser {
+            client: reqwest::Client::new(),
+            origin: self.origin(),
+            access: access.to_string(),
+        }
+    }
+
+    /// A fresh browser, signed in as `username` with the development form.
+    pub async fn signed_in(&self, username: &str) -> CookieUser {
+        let client = browser();
+        self.sign_in(&client, username).await;
+        CookieUser {
+            client,
+            origin: self.origin(),
+        }
     }
 
     /// POSTs a GraphQL request as JSON, with the user's token when given.
     pub async fn gql(&self, user: Option<&TestUser>, query: &str, variables: Value) -> Gql {
-        let mut request = self
-            .client
-            .post(self.url("/api/graphql"))
-            .json(&json!({ "query": query, "variables": variables }));
-        if let Some(user) = user {
-            request = request.header("Authorization", format!("Token {}", user.token));
+        match user {
+            Some(user) => user.gql(query, variables).await,
+            None => self.anonymous().gql(query, variables).await,
         }
-        Gql::read(request.send().await.unwrap()).await
     }
 
     /// POSTs a GraphQL `body` from `client` (whose cookies count), with whatever
@@ -267,23 +307,7 @@ impl TestApp {
 
     /// Creates a notebook through the API and returns its id and first revision id.
     pub async fn notebook(&self, owner: &TestUser, title: &str, content: &str) -> (String, String) {
-        let response = self
-            .gql(
-                Some(owner),
-                "mutation($input: CreateNotebookInput!) {
-                   createNotebook(input: $input) { id latestRevision { id } }
-                 }",
-                json!({ "input": { "title": title, "content": content } }),
-            )
-            .await;
-        let notebook = &response.data()["createNotebook"];
-        (
-            notebook["id"].as_str().unwrap().to_string(),
-            notebook["latestRevision"]["id"]
-                .as_str()
-                .unwrap()
-                .to_string(),
-        )
+        owner.create_notebook(title, content).await
     }
 
     /// Uploads a file with the GraphQL multipart request spec.
@@ -294,41 +318,7 @@ impl TestApp {
         filename: &str,
         bytes: Vec<u8>,
     ) -> Gql {
-        let operations = json!({
-            "query": "mutation($input: UploadFileInput!) {
-                        uploadFile(input: $input) { id filename size contentType url }
-                      }",
-            "variables": { "input": { "notebookId": notebook_id, "filename": filename, "file": null } }
-        });
-        let map = json!({ "0": ["variables.input.file"] });
-        let response = self.send_file(user, operations, map, filename, bytes).await;
-        Gql::read(response).await
-    }
-
-    /// Sends `operations` with one file, part "0", which `map` gives to the
-    /// variables it names (the GraphQL multipart request spec).
-    pub async fn send_file(
-        &self,
-        user: &TestUser,
-        operations: Value,
-        map: Value,
-        filename: &str,
-        bytes: Vec<u8>,
-    ) -> reqwest::Response {
-        let form = reqwest::multipart::Form::new()
-            .text("operations", operations.to_string())
-            .text("map", map.to_string())
-            .part(
-                "0",
-                reqwest::multipart::Part::bytes(bytes).file_name(filename.to_string()),
-            );
-        self.client
-            .post(self.url("/api/graphql"))
-            .header("Authorization", format!("Token {}", user.token))
-            .multipart(form)
-            .send()
-            .await
-            .unwrap()
+        user.upload(notebook_id, filename, bytes).await
     }
 
     /// This server's origin, as its own pages send it.
