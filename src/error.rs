@@ -30,6 +30,9 @@ pub enum Error {
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// The client accepts no media type that the answer could take.
+    #[error("{0}")]
+    NotAcceptable(String),
     /// The method is not the one the route takes (`allow`).
     #[error("{message}")]
     MethodNotAllowed {
@@ -116,6 +119,7 @@ impl Error {
             Error::NotFound(_) => "NOT_FOUND",
             Error::BadInput(_)
             | Error::UnsupportedMediaType(_)
+            | Error::NotAcceptable(_)
             | Error::MethodNotAllowed { .. } => "BAD_USER_INPUT",
             Error::Conflict(_) => "CONFLICT",
             Error::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
@@ -136,6 +140,7 @@ impl Error {
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             Error::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Error::Database(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -13,9 +13,8 @@ use std::{
 
 use async_graphql::{
     BatchRequest, ParseRequestError,
-    http::{MultipartOptions, parse_query_string, receive_batch_body},
+    http::{MultipartOptions, receive_batch_body},
 };
-use async_graphql_axum::GraphQLResponse;
 use axum::{
     Extension, Router,
     body::Body,
@@ -27,6 +26,7 @@ use axum::{
 use futures_util::{StreamExt, TryStreamExt};
 use tokio_util::{compat::TokioAsyncReadCompatExt, io::StreamReader};
 
+use super::graphql_over_http::{self, ResponseMedia};
 use crate::{
     app::AppState,
     error::{self, Error},
@@ -93,7 +93,20 @@ async fn execute_post(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Error> {
-    let payload = classify(&headers)?;
+    let media = ResponseMedia::negotiate(&headers)?;
+    let answer = answer_post(&state, viewer, &client, &headers, body, media).await;
+    Ok(media.label(answer.into_response()))
+}
+
+async fn answer_post(
+    state: &AppState,
+    viewer: Viewer,
+    client: &ClientKey,
+    headers: &HeaderMap,
+    body: Body,
+    media: ResponseMedia,
+) -> Result<Response, Error> {
+    let payload = classify(headers)?;
     if matches!(payload, Payload::Multipart)
         && !PREFLIGHT_HEADERS
             .iter()
@@ -104,13 +117,16 @@ async fn execute_post(
              which a cross-site form cannot send",
         ));
     }
-    let batch = read_batch(&state, &headers, body).await?;
-    let charged = match charge_mutations(&state, &client, &batch).await {
+    let batch = match payload {
+        Payload::Json => read_json(state, body).await?,
+        Payload::Multipart => read_multipart(state, headers, body).await?,
+    };
+    let charged = match charge_mutations(state, client, &batch).await {
         Ok(charged) => charged,
         Err(refused) => return Ok(refused),
     };
-    let _permit = upload_permit(&state, &batch).await;
-    let response = execute(&state, viewer, batch).await.into_response();
+    let _permit = upload_permit(state, &batch).await;
+    let response = execute(state, viewer, batch, media).await.into_response();
     Ok(match charged {
         Some(allowance) => rate_limit::with_allowance(response, allowance),
         None => response,
@@ -138,7 +154,22 @@ fn carries_files(batch: &BatchRequest) -> bool {
 }
 
 /// Reads the body as it streams in, stopping as soon as it passes the limit.
-async fn read_batch(
+async fn read_json(state: &AppState, body: Body) -> Result<BatchRequest, Error> {
+    let limit = state.config.max_body_bytes;
+    let mut bytes = Vec::new();
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| Error::bad_input("The request body could not be read"))?;
+        if bytes.len() + chunk.len() > limit {
+            return Err(too_large(state.config.max_file_bytes));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    graphql_over_http::parse_json_body(&bytes)
+}
+
+/// Reads the body as it streams in, stopping as soon as it passes the limit.
+async fn read_multipart(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,
@@ -182,20 +213,28 @@ async fn read_batch(
 async fn query_over_get(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, Error> {
-    let request = parse_query_string(query.as_deref().unwrap_or_default()).map_err(|err| {
-        Error::bad_input(format!(
-            "The query string is not a valid GraphQL request: {err}"
-        ))
-    })?;
+    let media = ResponseMedia::negotiate(&headers)?;
+    let answer = answer_get(&state, viewer, query.as_deref().unwrap_or_default(), media).await;
+    Ok(media.label(answer.into_response()))
+}
+
+async fn answer_get(
+    state: &AppState,
+    viewer: Viewer,
+    query: &str,
+    media: ResponseMedia,
+) -> Result<Response, Error> {
+    let request = graphql_over_http::parse_query_string(query)?;
     if state.graphql.changes_state(&request) {
         return Err(Error::MethodNotAllowed {
             allow: "POST",
             message: "Mutations must be sent with POST".into(),
         });
     }
-    execute(&state, viewer, BatchRequest::Single(request)).await
+    execute(state, viewer, BatchRequest::Single(request), media).await
 }
 
 /// Mutations cost more than the one request that the rate limit has charged:
@@ -226,7 +265,12 @@ async fn charge_mutations(
         .map_err(|(error, allowance)| rate_limit::refused(error, allowance))
 }
 
-async fn execute(state: &AppState, viewer: Viewer, batch: BatchRequest) -> Result<Response, Error> {
+async fn execute(
+    state: &AppState,
+    viewer: Viewer,
+    batch: BatchRequest,
+    media: ResponseMedia,
+) -> Result<Response, Error> {
     // Anonymous visitors of a private server learn nothing, not even the schema.
     let hide_schema = viewer.user.is_none() && state.mode() == ApiMode::Internal;
     let with_data = |request: async_graphql::Request| {
@@ -254,7 +298,7 @@ async fn execute(state: &AppState, viewer: Viewer, batch: BatchRequest) -> Resul
         .await
         .map_err(|_| Error::TookTooLong(limit))?;
     let retry = retry_after(&response);
-    let mut response = GraphQLResponse::from(response).into_response();
+    let mut response = media.render(&response);
     if let Some(seconds) = retry {
         error::retry_later(&mut response, seconds);
     }

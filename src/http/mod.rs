@@ -7,6 +7,7 @@ mod files;
 mod frontend;
 mod graphiql;
 mod graphql;
+mod graphql_over_http;
 mod heartbeat;
 mod login;
 mod middleware;

@@ -12,6 +12,7 @@ mod cache;
 mod cli;
 mod faults;
 mod files;
+mod graphql_over_http;
 mod http_rules;
 mod internal_mode;
 mod limits;
