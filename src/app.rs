@@ -11,7 +11,10 @@ use crate::{
     cache::{Cache, RedisConnection},
     config::{CacheConfig, Config},
     db::{self, StatementCounter},
-    graphql::{self, Executor},
+    graphql::{
+        self, Executor,
+        persisted::{self, PersistedQueries},
+    },
     policy::ApiMode,
     rate_limit::RequestRateLimit,
 };
@@ -34,6 +37,8 @@ pub struct Shared {
     pub config: Arc<Config>,
     pub graphql: Executor,
     pub cache: Cache,
+    /// Automatic persisted queries, beside the cache.
+    pub persisted: PersistedQueries,
     /// SQL statements run since start-up.
     pub statements: Arc<StatementCounter>,
     pub github: Option<Github>,
@@ -59,6 +64,11 @@ impl AppState {
             .map(|url| RedisConnection::lazy(url, config.cache.redis_timeout))
             .transpose()?;
         let cache = Cache::new(&config.cache, redis.clone());
+        let persisted = PersistedQueries::new(
+            redis.clone(),
+            &config.cache.key_prefix,
+            persisted::MAX_PERSISTED_QUERIES,
+        );
         let graphql = graphql::build_executor(
             db.clone(),
             statements.clone(),
@@ -85,6 +95,7 @@ impl AppState {
             config: Arc::new(config),
             graphql,
             cache,
+            persisted,
             statements,
         })))
     }

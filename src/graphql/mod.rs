@@ -16,6 +16,7 @@ mod guards;
 pub mod limits;
 mod loaders;
 mod notebook;
+pub mod persisted;
 mod revision;
 mod user;
 

@@ -30,7 +30,10 @@ use super::graphql_over_http::{self, ResponseMedia};
 use crate::{
     app::AppState,
     error::{self, Error},
-    graphql,
+    graphql::{
+        self,
+        persisted::{self, Refusal},
+    },
     policy::ApiMode,
     rate_limit::{self, Allowance, ClientKey},
     viewer::Viewer,
@@ -120,6 +123,10 @@ async fn answer_post(
     let batch = match payload {
         Payload::Json => read_json(state, body).await?,
         Payload::Multipart => read_multipart(state, headers, body).await?,
+    };
+    let batch = match with_persisted_queries(state, batch).await? {
+        Ok(batch) => batch,
+        Err(not_found) => return Ok(media.render(&not_found)),
     };
     let charged = match charge_mutations(state, client, &batch).await {
         Ok(charged) => charged,
@@ -228,6 +235,11 @@ async fn answer_get(
     media: ResponseMedia,
 ) -> Result<Response, Error> {
     let request = graphql_over_http::parse_query_string(query)?;
+    let request = match state.persisted.resolve(request).await {
+        Ok(request) => request,
+        Err(Refusal::NotFound) => return Ok(media.render(&persisted::not_found(None))),
+        Err(Refusal::Invalid(error)) => return Err(error),
+    };
     if state.graphql.changes_state(&request) {
         return Err(Error::MethodNotAllowed {
             allow: "POST",
@@ -235,6 +247,23 @@ async fn answer_get(
         });
     }
     execute(state, viewer, BatchRequest::Single(request), media).await
+}
+
+/// The batch with the queries that its persisted-query hashes stand for; the
+/// answer to give instead when one is unknown here.
+async fn with_persisted_queries(
+    state: &AppState,
+    batch: BatchRequest,
+) -> Result<Result<BatchRequest, async_graphql::BatchResponse>, Error> {
+    let operations = match &batch {
+        BatchRequest::Single(_) => None,
+        BatchRequest::Batch(requests) => Some(requests.len()),
+    };
+    match state.persisted.resolve_batch(batch).await {
+        Ok(batch) => Ok(Ok(batch)),
+        Err(Refusal::NotFound) => Ok(Err(persisted::not_found(operations))),
+        Err(Refusal::Invalid(error)) => Err(error),
+    }
 }
 
 /// Mutations cost more than the one request that the rate limit has charged:

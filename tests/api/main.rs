@@ -19,6 +19,7 @@ mod limits;
 mod notebooks;
 mod pages;
 mod pagination;
+mod persisted_queries;
 mod pruning;
 mod rate_limits;
 mod revisions;
