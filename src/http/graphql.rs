@@ -26,7 +26,10 @@ use axum::{
 use futures_util::{StreamExt, TryStreamExt};
 use tokio_util::{compat::TokioAsyncReadCompatExt, io::StreamReader};
 
-use super::graphql_over_http::{self, ResponseMedia};
+use super::{
+    etag,
+    graphql_over_http::{self, ResponseMedia},
+};
 use crate::{
     app::AppState,
     error::{self, Error},
@@ -224,8 +227,11 @@ async fn query_over_get(
     RawQuery(query): RawQuery,
 ) -> Result<Response, Error> {
     let media = ResponseMedia::negotiate(&headers)?;
+    // Who asks changes the answer: signed in, or anyone on a private server.
+    let personal = viewer.user.is_some() || state.mode() == ApiMode::Internal;
     let answer = answer_get(&state, viewer, query.as_deref().unwrap_or_default(), media).await;
-    Ok(media.label(answer.into_response()))
+    let answer = media.label(answer.into_response());
+    Ok(etag::revalidated(answer, &headers, personal).await)
 }
 
 async fn answer_get(

@@ -2,6 +2,7 @@
 //! it, the endpoint itself, GraphiQL, the pages, sign-in, raw files and the
 //! heartbeats.
 
+mod etag;
 mod eval_frame;
 mod files;
 mod frontend;

@@ -319,3 +319,109 @@ async fn a_get_that_does_not_validate_is_400_under_graphql_response_json() {
     assert_eq!(answer.status, 400);
     assert!(answer.body.get("data").is_none());
 }
+
+async fn get_title(
+    app: &TestApp,
+    id: &str,
+    token: Option<&str>,
+    etag: Option<&str>,
+) -> reqwest::Response {
+    let mut request = app.client.get(app.url("/api/graphql")).query(&[
+        ("query", "query($id: ID!) { notebook(id: $id) { title } }"),
+        ("variables", &json!({ "id": id }).to_string()),
+    ]);
+    if let Some(token) = token {
+        request = request.header("Authorization", format!("Token {token}"));
+    }
+    if let Some(etag) = etag {
+        request = request.header("If-None-Match", etag);
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_get_answer_has_an_etag_and_an_unchanged_one_answers_304() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let (id, _) = app.notebook(&alice, "Cached", "").await;
+    let first = get_title(&app, &id, None, None).await;
+    assert_eq!(first.status(), 200);
+    let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+    assert_eq!(first.headers()["cache-control"], "public, no-cache");
+    let again = get_title(&app, &id, None, Some(&etag)).await;
+    assert_eq!(again.status(), 304);
+    assert_eq!(again.headers()["etag"], etag.as_str());
+    assert!(again.text().await.unwrap().is_empty());
+    // Another client's copy of something else is not this one.
+    let other = get_title(&app, &id, None, Some("\"0123\"")).await;
+    assert_eq!(other.status(), 200);
+}
+
+#[tokio::test]
+async fn a_changed_notebook_never_answers_304() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let (id, _) = app.notebook(&alice, "Before", "").await;
+    let first = get_title(&app, &id, None, None).await;
+    let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+    let renamed = app
+        .gql(
+            Some(&alice),
+            "mutation($id: ID!) { updateNotebookTitle(id: $id, title: \"After\") { title } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(
+        renamed.data()["updateNotebookTitle"]["title"],
+        "After",
+        "{}",
+        renamed.body
+    );
+    let after = get_title(&app, &id, None, Some(&etag)).await;
+    assert_eq!(after.status(), 200);
+    assert_ne!(after.headers()["etag"], etag.as_str());
+    let body: Value = after.json().await.unwrap();
+    assert_eq!(body["data"]["notebook"]["title"], "After");
+}
+
+#[tokio::test]
+async fn signed_in_and_internal_mode_answers_are_private() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let (id, _) = app.notebook(&alice, "Mine", "").await;
+    let signed_in = get_title(&app, &id, Some(&alice.token), None).await;
+    assert_eq!(signed_in.headers()["cache-control"], "private, no-cache");
+    assert!(
+        signed_in.headers()["vary"]
+            .to_str()
+            .unwrap()
+            .contains("Authorization")
+    );
+
+    let internal = TestApp::builder().restrict_api().spawn().await;
+    let bob = internal.user("bob").await;
+    let (id, _) = internal.notebook(&bob, "Internal", "").await;
+    for token in [Some(bob.token.as_str()), None] {
+        let answer = get_title(&internal, &id, token, None).await;
+        let cache_control = answer.headers()["cache-control"].to_str().unwrap();
+        assert!(
+            cache_control.starts_with("private") || cache_control == "no-store",
+            "{cache_control}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn refused_gets_are_never_stored() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .client
+        .get(app.url("/api/graphql"))
+        .query(&[("variables", "[7]")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    assert!(response.headers().get("etag").is_none());
+}
