@@ -56,13 +56,9 @@ impl AppState {
     /// starts while it is down) and builds the schema.
     pub async fn init(config: Config) -> anyhow::Result<Self> {
         let statements = Arc::new(StatementCounter::default());
-        let db = db::connect(&config, statements.clone()).await?;
+        let db = db::connect(&config.database, statements.clone()).await?;
         db::migrate(&db).await?;
-        let redis = config
-            .redis_url
-            .as_ref()
-            .map(|url| RedisConnection::lazy(url, config.cache.redis_timeout))
-            .transpose()?;
+        let redis = RedisConnection::from_config(&config.cache)?;
         let cache = Cache::new(&config.cache, redis.clone());
         let persisted = PersistedQueries::new(
             redis.clone(),

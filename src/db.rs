@@ -5,13 +5,13 @@ use std::sync::{
     atomic::{AtomicU64, Ordering},
 };
 
-use migration::{Migrator, MigratorTrait};
+use migration::{IntoSchemaManagerConnection, Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
     Statement, TransactionTrait,
 };
 
-use crate::config::Config;
+use crate::config::DatabaseConfig;
 
 /// Counts SQL statements, so that tests and the benchmark can prove a constant
 /// number per request.
@@ -33,17 +33,17 @@ impl StatementCounter {
 /// Opens the pool. For an SQLite file its folder is created, WAL is on (readers do
 /// not wait for the writer) and writers wait for each other instead of failing.
 pub async fn connect(
-    config: &Config,
+    config: &DatabaseConfig,
     counter: Arc<StatementCounter>,
 ) -> Result<DatabaseConnection, DbErr> {
-    create_sqlite_folder(&config.database_url);
-    let mut options = ConnectOptions::new(config.database_url.clone());
+    create_sqlite_folder(&config.url);
+    let mut options = ConnectOptions::new(config.url.clone());
     options
-        .max_connections(config.db_max_connections)
-        .acquire_timeout(config.db_acquire_timeout)
+        .max_connections(config.max_connections)
+        .acquire_timeout(config.acquire_timeout)
         // While the database is away, fail fast so that clients get a 503 to
         // retry instead of hanging.
-        .connect_timeout(config.db_acquire_timeout)
+        .connect_timeout(config.acquire_timeout)
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|opts| {
             opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
@@ -87,10 +87,12 @@ fn create_sqlite_folder(url: &str) {
 /// An arbitrary constant that names this application's migration lock.
 const MIGRATION_LOCK_KEY: i64 = 0x0010_d1de_5e7e;
 
-/// Applies pending migrations. On PostgreSQL an advisory lock held for the
-/// transaction makes instances that start together apply them one at a time;
+/// Applies pending migrations and returns their names (sea_orm_migration logs
+/// each as it runs). On
+/// PostgreSQL an advisory lock held for the transaction makes instances that
+/// start together apply them one at a time (the second finds none pending);
 /// PostgreSQL's DDL is transactional, so a failure leaves nothing half-done.
-pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+pub async fn migrate(db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
     match db.get_database_backend() {
         DatabaseBackend::Postgres => {
             let txn = db.begin().await?;
@@ -100,11 +102,26 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
                 [MIGRATION_LOCK_KEY.into()],
             ))
             .await?;
-            Migrator::up(&txn, None).await?;
-            txn.commit().await
+            let applied = apply_pending(&txn).await?;
+            txn.commit().await?;
+            Ok(applied)
         }
-        _ => Migrator::up(db, None).await,
+        _ => apply_pending(db).await,
     }
+}
+
+async fn apply_pending<'c, C>(db: &'c C) -> Result<Vec<String>, DbErr>
+where
+    C: ConnectionTrait,
+    &'c C: IntoSchemaManagerConnection<'c>,
+{
+    let pending: Vec<String> = Migrator::get_pending_migrations(db)
+        .await?
+        .iter()
+        .map(|migration| migration.name().to_string())
+        .collect();
+    Migrator::up(db, None).await?;
+    Ok(pending)
 }
 
 /// `SELECT 1`, for the heartbeat.

@@ -7,18 +7,28 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use std::{io::IsTerminal, net::SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use iodide_server::{
-    AppState, auth::api_token, build_app, cache::Cache, config::Config, db, users, worker::Worker,
+    AppState,
+    auth::api_token,
+    build_app,
+    cache::Cache,
+    config::{Config, ConfigError, ENVIRONMENT_HELP},
+    db, users,
+    worker::Worker,
 };
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
-#[command(version, about = "A GraphQL server for Iodide-style notebooks")]
+#[command(
+    version,
+    about = "A GraphQL server for Iodide-style notebooks",
+    after_help = ENVIRONMENT_HELP
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -35,6 +45,12 @@ enum Command {
         /// Run the background worker inside this process.
         #[arg(long)]
         with_worker: bool,
+        /// Port to listen on (instead of PORT).
+        #[arg(long)]
+        port: Option<u16>,
+        /// Address to listen on (instead of BIND_ADDRESS).
+        #[arg(long, value_name = "ADDRESS")]
+        bind: Option<IpAddr>,
     },
     /// Run the background worker: file source fetches and schedules, revision
     /// pruning.
@@ -94,7 +110,6 @@ fn main() {
     iodide_server::memory::tune_allocator();
     let runtime = tokio::runtime::Runtime::new().expect("the async runtime starts");
     runtime.block_on(async {
-        init_tracing();
         if let Err(err) = run(Cli::parse()).await {
             eprintln!("error: {err:#}");
             std::process::exit(1);
@@ -106,17 +121,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let command = cli.command.unwrap_or(Command::Serve {
         dev: false,
         with_worker: false,
+        port: None,
+        bind: None,
     });
     match command {
-        Command::Serve { dev, with_worker } => {
-            serve(Config::from_env(dev)?, with_worker || dev).await
+        Command::Serve {
+            dev,
+            with_worker,
+            port,
+            bind,
+        } => {
+            let config = serve_config(dev, port, bind)?;
+            init_tracing(config.dev_mode);
+            serve(config, with_worker || dev).await
         }
-        Command::Worker { dev } => work(Config::from_env(dev)?).await,
-        Command::Migrate => {
-            migrated_db().await?;
-            println!("migrations applied");
-            Ok(())
+        Command::Worker { dev } => {
+            let config = Config::from_env(dev)?;
+            init_tracing(config.dev_mode);
+            work(config).await
         }
+        Command::Migrate => migrate().await,
         Command::Schema => {
             print!("{}", iodide_server::graphql::sdl());
             Ok(())
@@ -124,6 +148,33 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(command) => user_command(command).await,
         Command::Token(command) => token_command(command).await,
     }
+}
+
+/// The environment, with `--port` and `--bind` in place of PORT and
+/// BIND_ADDRESS when given (so that the default SERVER_URI follows the port).
+fn serve_config(dev: bool, port: Option<u16>, bind: Option<IpAddr>) -> Result<Config, ConfigError> {
+    Config::from_lookup(dev, |name| {
+        let flag = match name {
+            "PORT" => port.map(|port| port.to_string()),
+            "BIND_ADDRESS" => bind.map(|address| address.to_string()),
+            _ => None,
+        };
+        flag.or_else(|| std::env::var(name).ok())
+    })
+}
+
+/// The release phase: says what it applied, since that is what an operator
+/// reads in the release log.
+async fn migrate() -> anyhow::Result<()> {
+    let db = connect_for_admin().await?;
+    let applied = db::migrate(&db).await?;
+    if applied.is_empty() {
+        println!("no pending migrations");
+    }
+    for name in applied {
+        println!("applied {name}");
+    }
+    Ok(())
 }
 
 async fn serve(config: Config, with_worker: bool) -> anyhow::Result<()> {
@@ -194,9 +245,9 @@ async fn serve(config: Config, with_worker: bool) -> anyhow::Result<()> {
 }
 
 async fn work(config: Config) -> anyhow::Result<()> {
-    let db = db::connect(&config, Default::default()).await?;
+    let db = db::connect(&config.database, Default::default()).await?;
     db::migrate(&db).await?;
-    let cache = Cache::from_config(&config.cache, config.redis_url.as_ref())?;
+    let cache = Cache::from_config(&config.cache)?;
     let worker = Worker::new(db, cache, &config)?;
     let shutdown = CancellationToken::new();
     let token = shutdown.clone();
@@ -255,13 +306,15 @@ async fn shutdown_signal() {
 }
 
 /// Administration commands read the environment as the server does, but need
-/// no SECRET_KEY.
+/// no SECRET_KEY or SERVER_URI. A person reads what they log.
 fn admin_config() -> anyhow::Result<Config> {
-    Ok(Config::from_lookup(true, |name| std::env::var(name).ok())?)
+    let config = Config::for_administration(|name| std::env::var(name).ok())?;
+    init_tracing(true);
+    Ok(config)
 }
 
 async fn connect_for_admin() -> anyhow::Result<sea_orm::DatabaseConnection> {
-    Ok(db::connect(&admin_config()?, Default::default()).await?)
+    Ok(db::connect(&admin_config()?.database, Default::default()).await?)
 }
 
 /// Administration commands work on an up-to-date schema.
@@ -275,10 +328,7 @@ async fn migrated_db() -> anyhow::Result<sea_orm::DatabaseConnection> {
 /// in-process cache, entries expire on their own).
 fn admin_cache() -> anyhow::Result<Cache> {
     let config = admin_config()?;
-    Ok(Cache::from_config(
-        &config.cache,
-        config.redis_url.as_ref(),
-    )?)
+    Ok(Cache::from_config(&config.cache)?)
 }
 
 async fn user_command(command: UserCommand) -> anyhow::Result<()> {
@@ -349,16 +399,19 @@ async fn token_command(command: TokenCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Human-readable logs on a terminal, JSON lines otherwise (Heroku, systemd).
-fn init_tracing() {
+/// One line per event for a person (development mode, administration
+/// commands); JSON lines for a log collector otherwise (Heroku, systemd). A
+/// second call (admin_config runs twice in `user grant`) keeps the first.
+fn init_tracing(for_a_person: bool) {
+    // sea_orm_migration's lines say which migration runs: kept.
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,sea_orm_migration=info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    if std::io::stderr().is_terminal() {
-        builder.init();
+    let _ = if for_a_person {
+        builder.try_init()
     } else {
-        builder.json().init();
-    }
+        builder.json().try_init()
+    };
 }

@@ -22,7 +22,6 @@ use std::{
 };
 
 use serde::{Serialize, de::DeserializeOwned};
-use url::Url;
 
 pub use keys::CacheKey;
 pub use memory::MemoryStore;
@@ -134,12 +133,9 @@ enum Read {
 }
 
 impl Cache {
-    /// Redis when `redis_url` is given, else in-process.
-    pub fn from_config(config: &CacheConfig, redis_url: Option<&Url>) -> Result<Self, CacheError> {
-        let redis = redis_url
-            .map(|url| RedisConnection::lazy(url, config.redis_timeout))
-            .transpose()?;
-        Ok(Self::new(config, redis))
+    /// Redis when REDIS_URL is set, else in-process.
+    pub fn from_config(config: &CacheConfig) -> Result<Self, CacheError> {
+        Ok(Self::new(config, RedisConnection::from_config(config)?))
     }
 
     /// On this Redis connection when given (shared with whoever else holds

@@ -10,6 +10,8 @@ use redis::{
 };
 use url::Url;
 
+use crate::config::CacheConfig;
+
 use super::{
     CacheError,
     store::{CacheStore, GENERATION_TTL, Generation, Lookup},
@@ -27,9 +29,25 @@ pub struct RedisConnection {
 }
 
 impl RedisConnection {
+    /// The connection to REDIS_URL, if it is set.
+    pub fn from_config(config: &CacheConfig) -> Result<Option<Self>, CacheError> {
+        config
+            .redis_url
+            .as_ref()
+            .map(|url| Self::lazy(url, config.redis_tls_verify, config.redis_timeout))
+            .transpose()
+    }
+
     /// Prepares the connection without opening it, so that the server starts
-    /// while Redis is down.
-    pub fn lazy(url: &Url, timeout: Duration) -> Result<Self, CacheError> {
+    /// while Redis is down. With `verify_tls` off, a rediss:// server's
+    /// certificate is accepted whoever signed it (Heroku Redis signs its own);
+    /// the connection is still encrypted.
+    fn lazy(url: &Url, verify_tls: bool, timeout: Duration) -> Result<Self, CacheError> {
+        let mut url = url.clone();
+        if url.scheme() == "rediss" && !verify_tls {
+            // redis-rs's switch for this, with its tls-rustls-insecure feature.
+            url.set_fragment(Some("insecure"));
+        }
         let client = redis::Client::open(url.as_str())?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout))

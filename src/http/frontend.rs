@@ -8,6 +8,7 @@ use axum::{
 };
 use rust_embed::RustEmbed;
 
+use super::static_assets::etag_of_hash;
 use crate::error::Error;
 
 #[derive(RustEmbed)]
@@ -30,6 +31,7 @@ pub fn asset(path: &str) -> Result<Response, Error> {
             (header::CONTENT_TYPE, content_type.essence_str().to_string()),
             (header::CACHE_CONTROL, "no-cache".to_string()),
         ],
+        [(header::ETAG, etag_of_hash(&file.metadata.sha256_hash()))],
         file.data,
     )
         .into_response())

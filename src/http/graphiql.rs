@@ -1,14 +1,17 @@
 //! GET /graphiql: the GraphiQL playground, its assets built into the binary so
 //! that it works without a CDN or internet access (see assets/graphiql/LICENSES.md).
 
+use std::sync::LazyLock;
+
 use axum::{
     Router,
     extract::Path,
-    http::header,
+    http::{HeaderValue, header},
     response::{IntoResponse, Response},
     routing::get,
 };
 
+use super::static_assets;
 use crate::{app::AppState, error::Error};
 
 /// GraphiQL's CSS embeds its fonts and icons as data: URLs, and CodeMirror sets a
@@ -65,17 +68,30 @@ async fn page() -> Response {
         .into_response()
 }
 
-async fn asset(Path(file): Path<String>) -> Result<Response, Error> {
-    let (_, content_type, bytes) = ASSETS
+/// Hashed once: graphiql.min.js alone is 1 MB.
+static ETAGS: LazyLock<Vec<HeaderValue>> = LazyLock::new(|| {
+    ASSETS
         .iter()
-        .find(|(name, _, _)| *name == file)
+        .map(|(_, _, bytes)| static_assets::etag(bytes))
+        .collect()
+});
+
+async fn asset(Path(file): Path<String>) -> Result<Response, Error> {
+    let index = ASSETS
+        .iter()
+        .position(|(name, _, _)| *name == file)
         .ok_or_else(|| Error::NotFound(format!("GraphiQL has no asset {file:?}")))?;
+    let (_, content_type, bytes) = ASSETS[index];
     Ok((
         [
-            (header::CONTENT_TYPE, *content_type),
-            (header::CACHE_CONTROL, "public, max-age=86400"),
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=86400"),
+            ),
+            (header::ETAG, ETAGS[index].clone()),
         ],
-        *bytes,
+        bytes,
     )
         .into_response())
 }

@@ -15,6 +15,7 @@ mod middleware;
 mod pages;
 mod router;
 mod security;
+mod static_assets;
 mod templates;
 mod token;
 

@@ -8,7 +8,8 @@ use axum::{
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use super::{
-    eval_frame, files, graphiql, graphql, heartbeat, login, middleware, pages, security, token,
+    eval_frame, files, graphiql, graphql, heartbeat, login, middleware, pages, security,
+    static_assets, token,
 };
 use crate::{app::AppState, error::Error};
 
@@ -17,7 +18,8 @@ pub fn build_app(state: AppState) -> Router {
 }
 
 /// The editor's own routes may never be framed; the eval frame sets its own
-/// policy; only the GraphQL endpoint answers CORS requests.
+/// policy; only the GraphQL endpoint answers CORS requests; only static files
+/// are compressed (see static_assets).
 fn routes(state: &AppState) -> Router<AppState> {
     let editor = Router::new()
         .merge(graphql::routes().layer(security::cors(&state.config)))
@@ -34,4 +36,6 @@ fn routes(state: &AppState) -> Router<AppState> {
     editor
         .merge(eval_frame::routes())
         .fallback(|| async { Error::NotFound("There is nothing at this address".into()) })
+        .layer(axum::middleware::from_fn(static_assets::not_modified))
+        .layer(static_assets::compression())
 }

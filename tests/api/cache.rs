@@ -177,6 +177,33 @@ async fn requests_go_on_while_redis_is_down_and_caching_resumes_when_it_returns(
     assert_eq!(heartbeat(&app).await.1["checks"]["cache"], "ok");
 }
 
+/// Heroku Redis: rediss:// only, with a certificate it signed itself.
+#[tokio::test]
+async fn a_self_signed_redis_certificate_is_refused_unless_redis_tls_verify_is_off() {
+    let Some(redis) = RedisServer::start_tls_or_skip() else {
+        return;
+    };
+    let verifying = TestApp::builder().redis(redis.url()).spawn().await;
+    let alice = verifying.user("alice").await;
+    let (id, _) = verifying.notebook(&alice, "Checked", "body").await;
+    for _ in 0..3 {
+        assert_eq!(read(&verifying, &id).await, notebook("Checked", "body"));
+    }
+    let variables = json!({ "id": id });
+    assert_ne!(statements_for(&verifying, READ, variables).await, 0);
+    assert_eq!(heartbeat(&verifying).await.1["checks"]["cache"], "degraded");
+
+    let trusting = TestApp::builder()
+        .redis(redis.url())
+        .configure(|config| config.cache.redis_tls_verify = false)
+        .spawn()
+        .await;
+    let alice = trusting.user("alice").await;
+    let (id, _) = trusting.notebook(&alice, "Trusted", "body").await;
+    until_cached_again(&trusting, &id, &notebook("Trusted", "body")).await;
+    assert_eq!(heartbeat(&trusting).await.1["checks"]["cache"], "ok");
+}
+
 #[tokio::test]
 async fn a_save_during_a_redis_stall_is_not_hidden_by_the_old_copy_afterwards() {
     let Some(redis) = RedisServer::start_or_skip() else {

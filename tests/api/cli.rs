@@ -10,7 +10,7 @@ use crate::common::{Gql, TestApp};
 fn iodide_server(app: &TestApp, args: &[&str]) -> Output {
     let output = Command::new(env!("CARGO_BIN_EXE_iodide-server"))
         .args(args)
-        .env("DATABASE_URL", app.state.config.database_url.as_str())
+        .env("DATABASE_URL", app.state.config.database.url.as_str())
         .env("RUST_LOG", "warn")
         .output()
         .unwrap();
@@ -92,7 +92,7 @@ async fn grants_change_and_mistakes_are_reported() {
 
     let duplicate = Command::new(env!("CARGO_BIN_EXE_iodide-server"))
         .args(["user", "create", "carol"])
-        .env("DATABASE_URL", app.state.config.database_url.as_str())
+        .env("DATABASE_URL", app.state.config.database.url.as_str())
         .output()
         .unwrap();
     assert!(!duplicate.status.success());
@@ -130,4 +130,112 @@ fn schema_prints_the_sdl() {
         String::from_utf8(output.stdout).unwrap(),
         iodide_server::graphql::sdl()
     );
+}
+
+/// `serve` outside development mode, with only these variables.
+fn serve_with(vars: &[(&str, &str)]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_iodide-server"))
+        .arg("serve")
+        .env_clear()
+        .envs(vars.iter().copied())
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "{vars:?} started");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn production_refuses_what_only_development_may_assume() {
+    let key = ("SECRET_KEY", "an operator's key of at least 32 characters");
+    let postgres = ("DATABASE_URL", "postgres://iodide@127.0.0.1:1/iodide");
+    let uri = ("SERVER_URI", "https://notebooks.example/");
+    for (vars, message) in [
+        (vec![key, uri], "DATABASE_URL must be set"),
+        (vec![key, postgres], "SERVER_URI must be set"),
+        (
+            vec![key, uri, ("DATABASE_URL", "mysql://root:pw@db/iodide")],
+            "DATABASE_URL is not valid",
+        ),
+        (
+            vec![("SECRET_KEY", "sixteen chars ok"), postgres, uri],
+            "SECRET_KEY is not valid",
+        ),
+    ] {
+        let stderr = serve_with(&vars);
+        assert!(stderr.contains(message), "{vars:?}: {stderr}");
+    }
+}
+
+#[test]
+fn help_lists_the_environment() {
+    let output = Command::new(env!("CARGO_BIN_EXE_iodide-server"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8(output.stdout).unwrap();
+    for variable in [
+        "DATABASE_URL",
+        "REDIS_TLS_VERIFY",
+        "PGSSLMODE",
+        "SERVER_URI",
+    ] {
+        assert!(help.contains(variable), "{variable} missing from:\n{help}");
+    }
+}
+
+#[test]
+fn migrate_reports_each_migration_it_applies() {
+    let folder = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/db.sqlite?mode=rwc", folder.path().display());
+    let migrate = || {
+        let output = Command::new(env!("CARGO_BIN_EXE_iodide-server"))
+            .arg("migrate")
+            .env("DATABASE_URL", &url)
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let first = migrate();
+    assert!(
+        first.starts_with("applied m20261128_000001_initial_schema\n"),
+        "{first}"
+    );
+    assert_eq!(migrate(), "no pending migrations\n");
+}
+
+#[test]
+fn serve_listens_where_port_and_bind_say() {
+    let folder = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_iodide-server"))
+        .args(["serve", "--dev", "--bind", "127.0.0.1", "--port"])
+        .arg(port.to_string())
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/db.sqlite?mode=rwc", folder.path().display()),
+        )
+        .env("PORT", "1")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let listening = loop {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break true;
+        }
+        if std::time::Instant::now() > deadline || server.try_wait().unwrap().is_some() {
+            break false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(listening, "nothing listens on --port {port}");
 }

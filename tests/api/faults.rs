@@ -139,7 +139,7 @@ async fn a_database_restart_loses_no_acknowledged_save() {
     };
     let app = TestApp::builder()
         .database_url(cluster.url())
-        .configure(|c| c.db_acquire_timeout = Duration::from_secs(1))
+        .configure(|c| c.database.acquire_timeout = Duration::from_secs(1))
         .spawn()
         .await;
     let alice = app.user("alice").await;
@@ -190,8 +190,9 @@ async fn sigterm_finishes_in_flight_saves_and_exits() {
         .port();
     let mut server = Command::new(env!("CARGO_BIN_EXE_iodide-server"))
         .arg("serve")
-        .env("DATABASE_URL", app.state.config.database_url.as_str())
+        .env("DATABASE_URL", app.state.config.database.url.as_str())
         .env("SECRET_KEY", "a secret key for the shutdown test")
+        .env("SERVER_URI", format!("http://127.0.0.1:{port}/"))
         .env("PORT", port.to_string())
         .env("BIND_ADDRESS", "127.0.0.1")
         .env("RUST_LOG", "warn")

@@ -28,7 +28,7 @@ const NO_RATE_LIMIT: u32 = 1_000_000_000;
 fn config_for(args: &Args, database_url: &str, address: std::net::SocketAddr) -> Config {
     let mut config = Config::for_database(database_url);
     config.server_uri = Url::parse(&format!("http://{address}/")).expect("a valid URL");
-    config.redis_url = args.redis_url.clone();
+    config.cache.redis_url = args.redis_url.clone();
     config.rate_limit_per_minute = NO_RATE_LIMIT;
     // Runs that share a Redis keep to their own keys.
     let run = Alphanumeric.sample_string(&mut rand::rng(), 8);

@@ -91,7 +91,7 @@ impl TestAppBuilder {
         let address = listener.local_addr().unwrap();
         let mut config = Config::for_database(database.url.clone());
         config.server_uri = Url::parse(&format!("http://{address}/")).unwrap();
-        config.redis_url = self.redis_url.or_else(test_redis_url);
+        config.cache.redis_url = self.redis_url.or_else(test_redis_url);
         // Tests share TEST_REDIS_URL's Redis: each keeps to its own keys.
         config.cache.key_prefix = format!("iodide-test-{}:", uuid_like());
         // A test that stops Redis sees it used again soon after it returns.

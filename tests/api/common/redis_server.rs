@@ -1,5 +1,5 @@
 //! A redis-server of the test's own, on a private loopback port, for tests that
-//! stop or pause Redis (never the shared one).
+//! stop or pause Redis or speak TLS to it (never the shared one).
 
 use std::{
     net::TcpStream,
@@ -15,19 +15,35 @@ pub struct RedisServer {
     /// may belong to another process).
     running: bool,
     port: u16,
+    /// Serves TLS only, with a self-signed certificate, as Heroku Redis does.
+    tls: bool,
     folder: tempfile::TempDir,
 }
 
 impl RedisServer {
     /// None when redis-server is not installed.
     pub fn start() -> Option<RedisServer> {
+        Self::start_with(false)
+    }
+
+    /// TLS only (rediss://), with a self-signed certificate made by openssl;
+    /// None when redis-server or openssl is missing.
+    pub fn start_tls() -> Option<RedisServer> {
+        Self::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> Option<RedisServer> {
         let folder = tempfile::tempdir().unwrap();
+        if tls && !self_signed_certificate(&folder) {
+            return None;
+        }
         let port = free_port();
-        let child = spawn(port, &folder)?;
+        let child = spawn(port, tls, &folder)?;
         let server = RedisServer {
             child,
             running: true,
             port,
+            tls,
             folder,
         };
         server.wait_until_ready();
@@ -37,20 +53,17 @@ impl RedisServer {
     /// As [`RedisServer::start`], saying why the test is skipped; in CI a
     /// missing redis-server fails the test instead.
     pub fn start_or_skip() -> Option<RedisServer> {
-        let server = RedisServer::start();
-        if server.is_none() {
-            assert_ne!(
-                std::env::var("CI").as_deref(),
-                Ok("true"),
-                "redis-server is needed for this test in CI"
-            );
-            eprintln!("skipped: redis-server is not installed");
-        }
-        server
+        or_skip(RedisServer::start())
+    }
+
+    /// As [`RedisServer::start_tls`], skipped as [`RedisServer::start_or_skip`] is.
+    pub fn start_tls_or_skip() -> Option<RedisServer> {
+        or_skip(RedisServer::start_tls())
     }
 
     pub fn url(&self) -> Url {
-        Url::parse(&format!("redis://127.0.0.1:{}", self.port)).unwrap()
+        let scheme = if self.tls { "rediss" } else { "redis" };
+        Url::parse(&format!("{scheme}://127.0.0.1:{}", self.port)).unwrap()
     }
 
     /// Kills it, as a crash would.
@@ -65,7 +78,7 @@ impl RedisServer {
 
     /// Starts it again on the same port, empty.
     pub fn restart(&mut self) {
-        self.child = spawn(self.port, &self.folder).expect("redis-server starts again");
+        self.child = spawn(self.port, self.tls, &self.folder).expect("redis-server starts again");
         self.running = true;
         self.wait_until_ready();
     }
@@ -104,9 +117,37 @@ impl Drop for RedisServer {
     }
 }
 
-fn spawn(port: u16, folder: &tempfile::TempDir) -> Option<Child> {
-    Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+fn or_skip(server: Option<RedisServer>) -> Option<RedisServer> {
+    if server.is_none() {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "redis-server (and openssl for TLS) is needed for this test in CI"
+        );
+        eprintln!("skipped: redis-server or openssl is not installed");
+    }
+    server
+}
+
+fn spawn(port: u16, tls: bool, folder: &tempfile::TempDir) -> Option<Child> {
+    let port = port.to_string();
+    let mut command = Command::new("redis-server");
+    if tls {
+        command
+            .args(["--port", "0", "--tls-port", &port])
+            .args([
+                "--tls-cert-file",
+                "redis.crt",
+                "--tls-key-file",
+                "redis.key",
+            ])
+            .args(["--tls-auth-clients", "no"]);
+    } else {
+        command.args(["--port", &port]);
+    }
+    command
+        .current_dir(folder.path())
+        .args(["--bind", "127.0.0.1"])
         .args(["--save", "", "--appendonly", "no"])
         .arg("--dir")
         .arg(folder.path())
@@ -119,4 +160,24 @@ fn spawn(port: u16, folder: &tempfile::TempDir) -> Option<Child> {
 fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
+}
+
+/// A certificate for this machine that no authority signed.
+fn self_signed_certificate(folder: &tempfile::TempDir) -> bool {
+    Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ])
+        .args(["-keyout", "redis.key", "-out", "redis.crt"])
+        .current_dir(folder.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
 }
