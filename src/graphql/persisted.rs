@@ -19,6 +19,9 @@ use crate::{cache::RedisConnection, error::Error};
 
 /// Far more distinct operations than the editor and any client of ours have.
 pub const MAX_PERSISTED_QUERIES: u64 = 10_000;
+/// Longer queries run but are not kept, so that the store stays small (10,000
+/// of these is at most 640 MB); their clients keep sending the text.
+const MAX_QUERY_BYTES: usize = 64 * 1024;
 
 const EXTENSION: &str = "persistedQuery";
 
@@ -104,7 +107,9 @@ impl PersistedQueries {
                 "The persisted query's sha256Hash is not the SHA-256 of its query",
             )));
         }
-        self.remember(&hash, &request.query).await;
+        if request.query.len() <= MAX_QUERY_BYTES {
+            self.remember(&hash, &request.query).await;
+        }
         Ok(request)
     }
 

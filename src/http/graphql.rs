@@ -178,7 +178,8 @@ async fn read_json(state: &AppState, body: Body) -> Result<BatchRequest, Error> 
     graphql_over_http::parse_json_body(&bytes)
 }
 
-/// Reads the body as it streams in, stopping as soon as it passes the limit.
+/// Reads a multipart body (the GraphQL multipart request spec) as it streams
+/// in, stopping as soon as it passes the limit.
 async fn read_multipart(
     state: &AppState,
     headers: &HeaderMap,
