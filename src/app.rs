@@ -12,7 +12,10 @@ use crate::{
     clock::Clock,
     config::{CacheConfig, Config},
     db::{self, StatementCounter},
-    graphql::{self, Executor},
+    graphql::{
+        self, Executor,
+        persisted::{self, PersistedQueries},
+    },
     policy::ApiMode,
     rate_limit::RequestRateLimit,
 };
@@ -36,6 +39,8 @@ pub struct Shared {
     pub graphql: Executor,
     pub cache: Cache,
     pub clock: Clock,
+    /// Automatic persisted queries, beside the cache.
+    pub persisted: PersistedQueries,
     /// SQL statements run since start-up.
     pub statements: Arc<StatementCounter>,
     pub github: Option<Github>,
@@ -58,6 +63,11 @@ impl AppState {
         let redis = RedisConnection::from_config(&config.cache)?;
         let cache = Cache::new(&config.cache, redis.clone());
         let clock = Clock::system();
+        let persisted = PersistedQueries::new(
+            redis.clone(),
+            &config.cache.key_prefix,
+            persisted::MAX_PERSISTED_QUERIES,
+        );
         let graphql = graphql::build_executor(
             db.clone(),
             statements.clone(),
@@ -86,6 +96,7 @@ impl AppState {
             graphql,
             cache,
             clock,
+            persisted,
             statements,
         })))
     }
