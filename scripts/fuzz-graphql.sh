@@ -6,8 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 EXAMPLES="${FUZZ_EXAMPLES:-25}"
-SERVER_BIN="${IODIDE_SERVER_BIN:-target/debug/iodide-server}"
-VENV="${FUZZ_VENV:-target/fuzz-venv}"
+SERVER_BIN="${IODIDE_SERVER_BIN:-${CARGO_TARGET_DIR:-target}/debug/iodide-server}"
+VENV="${FUZZ_VENV:-${CARGO_TARGET_DIR:-target}/fuzz-venv}"
 
 [ -x "$VENV/bin/st" ] || {
   python3 -m venv "$VENV"

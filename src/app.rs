@@ -13,7 +13,10 @@ use crate::{
     config::{CacheConfig, Config},
     db::{self, StatementCounter},
     events::{Connections, Events},
-    graphql::{self, Executor},
+    graphql::{
+        self, Executor,
+        persisted::{self, PersistedQueries},
+    },
     policy::ApiMode,
     rate_limit::RequestRateLimit,
 };
@@ -41,6 +44,8 @@ pub struct Shared {
     /// The open subscription connections, closed at shutdown.
     pub live: Connections,
     pub clock: Clock,
+    /// Automatic persisted queries, beside the cache.
+    pub persisted: PersistedQueries,
     /// SQL statements run since start-up.
     pub statements: Arc<StatementCounter>,
     pub github: Option<Github>,
@@ -64,6 +69,11 @@ impl AppState {
         let cache = Cache::new(&config.cache, redis.clone());
         let events = Events::start(&config, &db)?;
         let clock = Clock::system();
+        let persisted = PersistedQueries::new(
+            redis.clone(),
+            &config.cache.key_prefix,
+            persisted::MAX_PERSISTED_QUERIES,
+        );
         let graphql = graphql::build_executor(
             db.clone(),
             statements.clone(),
@@ -95,6 +105,7 @@ impl AppState {
             events,
             live: Connections::default(),
             clock,
+            persisted,
             statements,
         })))
     }

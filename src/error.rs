@@ -30,6 +30,9 @@ pub enum Error {
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// The client accepts no media type that the answer could take.
+    #[error("{0}")]
+    NotAcceptable(String),
     /// The method is not the one the route takes (`allow`).
     #[error("{message}")]
     MethodNotAllowed {
@@ -123,6 +126,7 @@ impl Error {
             Error::NotFound(_) => "NOT_FOUND",
             Error::BadInput(_)
             | Error::UnsupportedMediaType(_)
+            | Error::NotAcceptable(_)
             | Error::MethodNotAllowed { .. }
             | Error::BodyTimedOut(_) => "BAD_USER_INPUT",
             Error::Conflict(_) => "CONFLICT",
@@ -144,6 +148,7 @@ impl Error {
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             Error::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Error::BodyTimedOut(_) => StatusCode::REQUEST_TIMEOUT,

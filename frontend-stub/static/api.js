@@ -13,13 +13,60 @@ export class ApiError extends Error {
 
 const ENDPOINT = '/api/graphql';
 
+/**
+ * Sends an operation as an automatic persisted query: its SHA-256 first, and
+ * the text too only when the server does not know the hash yet (Apollo's
+ * protocol). Where the page has no WebCrypto (plain http off localhost), the
+ * text goes every time.
+ */
 export async function graphql(query, variables = {}) {
-  return send({
+  return persisted(query, (extensions, withQuery) => send({
     method: 'POST',
     credentials: 'same-origin',
     headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-    body: JSON.stringify({ query, variables }),
+    body: JSON.stringify({ ...(withQuery ? { query } : {}), variables, extensions }),
+  }));
+}
+
+/**
+ * A query over GET, which the browser's cache revalidates with the answer's
+ * ETag: an unchanged answer comes back as 304, without its body.
+ */
+export async function graphqlRead(query, variables = {}) {
+  return persisted(query, (extensions, withQuery) => {
+    const params = new URLSearchParams({ variables: JSON.stringify(variables) });
+    if (withQuery) params.set('query', query);
+    if (extensions) params.set('extensions', JSON.stringify(extensions));
+    return send({
+      method: 'GET',
+      credentials: 'same-origin',
+      headers: { Accept: 'application/json' },
+    }, `${ENDPOINT}?${params}`);
   });
+}
+
+const hashes = new Map();
+
+async function sha256(text) {
+  if (!globalThis.crypto?.subtle) return null;
+  if (!hashes.has(text)) {
+    const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
+    const hex = [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, '0')).join('');
+    hashes.set(text, hex);
+  }
+  return hashes.get(text);
+}
+
+async function persisted(query, request) {
+  const hash = await sha256(query);
+  if (!hash) return request(undefined, true);
+  const extensions = { persistedQuery: { version: 1, sha256Hash: hash } };
+  try {
+    return await request(extensions, false);
+  } catch (error) {
+    if (error.code !== 'PERSISTED_QUERY_NOT_FOUND') throw error;
+    return request(extensions, true);
+  }
 }
 
 /**
@@ -44,10 +91,10 @@ export async function graphqlWithFiles(query, variables, files) {
   });
 }
 
-async function send(init) {
+async function send(init, url = ENDPOINT) {
   let response;
   try {
-    response = await fetch(ENDPOINT, init);
+    response = await fetch(url, init);
   } catch {
     throw new ApiError('Cannot reach the server. Check your connection and try again.', 'NETWORK', 0);
   }

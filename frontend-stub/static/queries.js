@@ -1,6 +1,6 @@
 // Every GraphQL operation the editor sends, as plain functions.
 
-import { graphql, graphqlWithFiles } from './api.js';
+import { graphql, graphqlRead, graphqlWithFiles } from './api.js';
 
 const NOTEBOOK_SUMMARY = `
   id title updatedAt revisionCount
@@ -27,8 +27,9 @@ export async function viewer() {
   return data.viewer;
 }
 
+/** Over GET, so that reopening an unchanged notebook costs a 304. */
 export async function notebookDetails(id) {
-  const data = await graphql(
+  const data = await graphqlRead(
     `query($id: ID!) {
       notebook(id: $id) {
         id title viewerCanEdit

@@ -9,7 +9,7 @@
 //! them), so batches run in a second copy of the schema that has it.
 
 use async_graphql::{
-    BatchRequest, BatchResponse, Request, Response, ServerError,
+    BatchRequest, BatchResponse, Request, Response, ServerError, Value,
     futures_util::stream::{self, BoxStream, StreamExt},
     parser::types::{DocumentOperations, ExecutableDocument, OperationType},
 };
@@ -128,10 +128,13 @@ impl Executor {
             Ok(document) if schema_hidden && hidden_schema::asks_for_schema(&document) => {
                 Response::from_errors(vec![errors::refusal(hidden_schema::refusal(), [])])
             }
-            Ok(document) => {
-                request.set_parsed_query(document);
-                schema.execute(request).await
-            }
+            Ok(document) => match missing_variable(&document, &request) {
+                Some(missing) => Response::from_errors(vec![missing]),
+                None => {
+                    request.set_parsed_query(document);
+                    schema.execute(request).await
+                }
+            },
             Err(refusal) => Response::from_errors(vec![refusal]),
         };
         present_all(&mut response, schema_hidden).await;
@@ -165,4 +168,41 @@ fn is_subscription(document: &ExecutableDocument, operation_name: Option<&str>) 
         // Several operations and no name: execution says which is missing.
         (DocumentOperations::Multiple(_), None) => true,
     }
+}
+
+/// A variable that the operation requires and the request leaves out or sends
+/// as null. async-graphql notices it only at the field that uses it, once
+/// execution has begun; the GraphQL spec (CoerceVariableValues) refuses the
+/// request before, so that nothing runs and HTTP can answer 400.
+fn missing_variable(document: &ExecutableDocument, request: &Request) -> Option<ServerError> {
+    let operation = match (&document.operations, &request.operation_name) {
+        (DocumentOperations::Single(operation), _) => operation,
+        (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name.as_str())?,
+        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
+            operations.values().next()?
+        }
+        // No operation can be chosen: execution says so.
+        _ => return None,
+    };
+    operation
+        .node
+        .variable_definitions
+        .iter()
+        .find(|definition| {
+            let definition = &definition.node;
+            let given = request
+                .variables
+                .get(&definition.name.node)
+                .is_some_and(|value| *value != Value::Null);
+            !definition.var_type.node.nullable && definition.default_value.is_none() && !given
+        })
+        .map(|definition| {
+            ServerError::new(
+                format!(
+                    "Variable ${} of type {} must be given a value",
+                    definition.node.name.node, definition.node.var_type.node
+                ),
+                Some(definition.pos),
+            )
+        })
 }

@@ -20,6 +20,7 @@ pub mod limits;
 mod loaders;
 pub mod mutation_accounting;
 mod notebook;
+pub mod persisted;
 mod revision;
 mod subscription;
 mod user;

@@ -13,9 +13,9 @@ use std::{
 
 use async_graphql::{
     BatchRequest, ParseRequestError,
-    http::{MultipartOptions, parse_query_string, receive_batch_body},
+    http::{MultipartOptions, receive_batch_body},
 };
-use async_graphql_axum::{GraphQLProtocol, GraphQLResponse};
+use async_graphql_axum::GraphQLProtocol;
 use axum::{
     Extension, Router,
     body::Body,
@@ -27,13 +27,18 @@ use axum::{
 use futures_util::{StreamExt, TryStreamExt};
 use tokio_util::{compat::TokioAsyncReadCompatExt, io::StreamReader};
 
-use super::{connection_limits, subscriptions};
+use super::{
+    connection_limits, etag,
+    graphql_over_http::{self, ResponseMedia},
+    subscriptions,
+};
 use crate::{
     app::AppState,
     error::{self, Error},
     graphql::{
         self,
         mutation_accounting::{MAX_MUTATION_FIELDS, reuses_an_upload},
+        persisted::{self, Refusal},
     },
     policy::ApiMode,
     rate_limit::{self, Allowance, ClientKey},
@@ -65,7 +70,7 @@ async fn query_or_subscribe(
     let (mut parts, _) = request.into_parts();
     if !parts.headers.contains_key(header::UPGRADE) {
         let query = RawQuery(parts.uri.query().map(str::to_string));
-        return query_over_get(&state, viewer, query).await;
+        return query_over_get(&state, viewer, &parts.headers, query).await;
     }
     let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &state)
         .await
@@ -120,7 +125,20 @@ async fn execute_post(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Error> {
-    let payload = classify(&headers)?;
+    let media = ResponseMedia::negotiate(&headers)?;
+    let answer = answer_post(&state, viewer, &client, &headers, body, media).await;
+    Ok(media.label(answer.into_response()))
+}
+
+async fn answer_post(
+    state: &AppState,
+    viewer: Viewer,
+    client: &ClientKey,
+    headers: &HeaderMap,
+    body: Body,
+    media: ResponseMedia,
+) -> Result<Response, Error> {
+    let payload = classify(headers)?;
     if matches!(payload, Payload::Multipart)
         && !PREFLIGHT_HEADERS
             .iter()
@@ -131,18 +149,25 @@ async fn execute_post(
              which a cross-site form cannot send",
         ));
     }
-    let batch = read_batch(&state, &headers, body).await?;
+    let batch = match payload {
+        Payload::Json => read_json(state, body).await?,
+        Payload::Multipart => read_multipart(state, headers, body).await?,
+    };
     if reuses_an_upload(&batch) {
         return Err(Error::bad_input(
             "One uploaded part may fill one variable only: send each file as a part of its own",
         ));
     }
-    let charged = match charge_mutations(&state, &client, &batch).await {
+    let batch = match with_persisted_queries(state, batch).await? {
+        Ok(batch) => batch,
+        Err(not_found) => return Ok(media.render(&not_found)),
+    };
+    let charged = match charge_mutations(state, client, &batch).await {
         Ok(charged) => charged,
         Err(refused) => return Ok(refused),
     };
-    let _permit = upload_permit(&state, &batch).await?;
-    let response = execute(&state, viewer, batch).await.into_response();
+    let _permit = upload_permit(state, &batch).await?;
+    let response = execute(state, viewer, batch, media).await.into_response();
     Ok(match charged {
         Some(allowance) => rate_limit::with_allowance(response, allowance),
         None => response,
@@ -178,7 +203,26 @@ fn carries_files(batch: &BatchRequest) -> bool {
 }
 
 /// Reads the body as it streams in, stopping as soon as it passes the limit.
-async fn read_batch(
+async fn read_json(state: &AppState, body: Body) -> Result<BatchRequest, Error> {
+    let limit = state.config.max_body_bytes;
+    let mut bytes = Vec::new();
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|err| match connection_limits::is_body_timeout(&err) {
+            true => Error::BodyTimedOut(state.config.connections.body_timeout),
+            false => Error::bad_input("The request body could not be read"),
+        })?;
+        if bytes.len() + chunk.len() > limit {
+            return Err(too_large(state.config.max_file_bytes));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    graphql_over_http::parse_json_body(&bytes)
+}
+
+/// Reads a multipart body (the GraphQL multipart request spec) as it streams
+/// in, stopping as soon as it passes the limit.
+async fn read_multipart(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,
@@ -230,20 +274,53 @@ async fn read_batch(
 async fn query_over_get(
     state: &AppState,
     viewer: Viewer,
+    headers: &HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, Error> {
-    let request = parse_query_string(query.as_deref().unwrap_or_default()).map_err(|err| {
-        Error::bad_input(format!(
-            "The query string is not a valid GraphQL request: {err}"
-        ))
-    })?;
+    let media = ResponseMedia::negotiate(headers)?;
+    // Who asks changes the answer: signed in, or anyone on a private server.
+    let personal = viewer.user.is_some() || state.mode() == ApiMode::Internal;
+    let answer = answer_get(state, viewer, query.as_deref().unwrap_or_default(), media).await;
+    let answer = media.label(answer.into_response());
+    Ok(etag::revalidated(answer, headers, personal).await)
+}
+
+async fn answer_get(
+    state: &AppState,
+    viewer: Viewer,
+    query: &str,
+    media: ResponseMedia,
+) -> Result<Response, Error> {
+    let request = graphql_over_http::parse_query_string(query)?;
+    let request = match state.persisted.resolve(request).await {
+        Ok(request) => request,
+        Err(Refusal::NotFound) => return Ok(media.render(&persisted::not_found(None))),
+        Err(Refusal::Invalid(error)) => return Err(error),
+    };
     if state.graphql.changes_state(&request) {
         return Err(Error::MethodNotAllowed {
             allow: "POST",
             message: "Mutations must be sent with POST".into(),
         });
     }
-    execute(state, viewer, BatchRequest::Single(request)).await
+    execute(state, viewer, BatchRequest::Single(request), media).await
+}
+
+/// The batch with the queries that its persisted-query hashes stand for; the
+/// answer to give instead when one is unknown here.
+async fn with_persisted_queries(
+    state: &AppState,
+    batch: BatchRequest,
+) -> Result<Result<BatchRequest, async_graphql::BatchResponse>, Error> {
+    let operations = match &batch {
+        BatchRequest::Single(_) => None,
+        BatchRequest::Batch(requests) => Some(requests.len()),
+    };
+    match state.persisted.resolve_batch(batch).await {
+        Ok(batch) => Ok(Ok(batch)),
+        Err(Refusal::NotFound) => Ok(Err(persisted::not_found(operations))),
+        Err(Refusal::Invalid(error)) => Err(error),
+    }
 }
 
 /// Every mutation field costs more than the one request that the rate limit
@@ -283,7 +360,12 @@ async fn charge_mutations(
         .map_err(|(error, allowance)| rate_limit::refused(error, allowance))
 }
 
-async fn execute(state: &AppState, viewer: Viewer, batch: BatchRequest) -> Result<Response, Error> {
+async fn execute(
+    state: &AppState,
+    viewer: Viewer,
+    batch: BatchRequest,
+    media: ResponseMedia,
+) -> Result<Response, Error> {
     // Anonymous visitors of a private server learn nothing, not even the schema.
     let hide_schema = viewer.user.is_none() && state.mode() == ApiMode::Internal;
     let with_data = |request: async_graphql::Request| {
@@ -311,7 +393,7 @@ async fn execute(state: &AppState, viewer: Viewer, batch: BatchRequest) -> Resul
         .await
         .map_err(|_| Error::TookTooLong(limit))?;
     let retry = retry_after(&response);
-    let mut response = GraphQLResponse::from(response).into_response();
+    let mut response = media.render(&response);
     if let Some(seconds) = retry {
         error::retry_later(&mut response, seconds);
     }

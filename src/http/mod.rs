@@ -3,12 +3,14 @@
 //! heartbeats.
 
 mod connection_limits;
+mod etag;
 mod eval_frame;
 mod failed_authentication;
 mod files;
 mod frontend;
 mod graphiql;
 mod graphql;
+mod graphql_over_http;
 mod heartbeat;
 mod hosts;
 mod login;
