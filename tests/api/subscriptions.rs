@@ -207,15 +207,12 @@ async fn a_revoked_token_ends_its_connection() {
 
 #[tokio::test]
 async fn saves_on_another_instance_arrive_through_redis() {
+    // The SQLite run has neither; .ci/run runs this file again with both set
+    // (and fails when PostgreSQL or Redis is unreachable there).
     if std::env::var("TEST_REDIS_URL")
         .unwrap_or_default()
         .is_empty()
     {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "CI sets TEST_REDIS_URL"
-        );
         return;
     }
     let first = TestApp::spawn().await;
@@ -224,15 +221,12 @@ async fn saves_on_another_instance_arrive_through_redis() {
 
 #[tokio::test]
 async fn saves_on_another_instance_arrive_through_postgres_notify() {
+    // The SQLite run has neither; .ci/run runs this file again with both set
+    // (and fails when PostgreSQL or Redis is unreachable there).
     if std::env::var("TEST_DATABASE_URL")
         .unwrap_or_default()
         .is_empty()
     {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "CI sets TEST_DATABASE_URL"
-        );
         return;
     }
     let first = TestApp::builder()
