@@ -2,7 +2,7 @@
 //! of autosaves, and SIGTERM in the middle of one.
 
 use std::{
-    process::{Command, Stdio},
+    process::Command,
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -183,24 +183,7 @@ async fn sigterm_finishes_in_flight_saves_and_exits() {
     let app = TestApp::spawn().await;
     let alice = app.user("alice").await;
     let (id, _) = app.notebook(&alice, "Autosave", "first").await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_iodide-server"))
-        .arg("serve")
-        .env("DATABASE_URL", app.state.config.database.url.as_str())
-        .env("SECRET_KEY", "a secret key for the shutdown test")
-        .env("SERVER_URI", format!("http://127.0.0.1:{port}/"))
-        .env("PORT", port.to_string())
-        .env("SERVER_URI", format!("http://127.0.0.1:{port}/"))
-        .env("BIND_ADDRESS", "127.0.0.1")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let (mut server, port) = app.start_binary();
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     wait_until(async || {

@@ -2,10 +2,7 @@
 //! order, from other instances through Redis and PostgreSQL NOTIFY, the read
 //! rules, Origin checks, and credentials that stop holding.
 
-use std::{
-    process::{Command, Stdio},
-    time::Duration,
-};
+use std::{process::Command, time::Duration};
 
 use iodide_server::auth::api_token;
 use serde_json::{Value, json};
@@ -299,23 +296,7 @@ async fn sigterm_closes_subscriptions_with_going_away() {
     let app = TestApp::spawn().await;
     let alice = app.user("alice").await;
     let (id, _) = app.notebook(&alice, "Live", "v0").await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_iodide-server"))
-        .arg("serve")
-        .env("DATABASE_URL", app.state.config.database.url.as_str())
-        .env("SECRET_KEY", "a secret key for the shutdown test")
-        .env("PORT", port.to_string())
-        .env("SERVER_URI", format!("http://127.0.0.1:{port}/"))
-        .env("BIND_ADDRESS", "127.0.0.1")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let (mut server, port) = app.start_binary();
     let address: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let mut client = loop {
         if std::net::TcpStream::connect(address).is_ok() {

@@ -175,6 +175,26 @@ impl Gql {
 }
 
 impl TestApp {
+    /// The `iodide-server serve` binary as production runs it (no --dev), on
+    /// this app's database and a free port: for tests that signal the process.
+    /// Returns it with its port; it is not yet listening.
+    pub fn start_binary(&self) -> (std::process::Child, u16) {
+        let port = free_port();
+        let server = std::process::Command::new(env!("CARGO_BIN_EXE_iodide-server"))
+            .arg("serve")
+            .env("DATABASE_URL", self.state.config.database.url.as_str())
+            .env("SECRET_KEY", "a secret key for the shutdown test")
+            .env("PORT", port.to_string())
+            .env("SERVER_URI", format!("http://127.0.0.1:{port}/"))
+            .env("BIND_ADDRESS", "127.0.0.1")
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        (server, port)
+    }
+
     pub async fn spawn() -> TestApp {
         TestAppBuilder::default().spawn().await
     }
@@ -437,4 +457,10 @@ fn uuid_like() -> String {
     (0..16)
         .map(|_| format!("{:x}", rng.random_range(0..16u8)))
         .collect()
+}
+
+/// A port that nothing listens on now.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
 }

@@ -1,6 +1,7 @@
 //! A redis-server of the test's own, on a private loopback port, for tests that
 //! stop or pause Redis or speak TLS to it (never the shared one).
 
+use super::free_port;
 use std::{
     net::TcpStream,
     process::{Child, Command, Stdio},
@@ -155,11 +156,6 @@ fn spawn(port: u16, tls: bool, folder: &tempfile::TempDir) -> Option<Child> {
         .stderr(Stdio::null())
         .spawn()
         .ok()
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
 }
 
 /// A certificate for this machine that no authority signed.
