@@ -1,0 +1,173 @@
+// Live updates over the WebSocket: two editors on one notebook (a newer
+// revision, files, deletion), a file source's fetch followed without polling
+// (and polled when WebSockets are blocked).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import {
+  startServerAndBrowser, newContext, openPage, createNotebook, latestRevision, gql, uploadFile, screenshot,
+} from './harness.js';
+
+const { server, browser } = await startServerAndBrowser();
+
+const LONG = 3_600_000;
+
+async function typeContent(page, text) {
+  await page.bringToFront();
+  const content = page.getByTestId('content');
+  await content.click();
+  await content.press('Control+A');
+  await content.fill(text);
+}
+
+/** Waits until `condition()` holds, checking every 50 ms, for 15 s at most (by default). */
+async function until(condition, what, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    assert.ok(Date.now() < deadline, `timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** An editor page whose subscriptions have been sent. */
+async function openLive(context, pathname) {
+  const page = await openPage(context, pathname);
+  await page.waitForSelector('html[data-live="open"]', { timeout: 15_000 });
+  return page;
+}
+
+test('a save in another editor shows a notice there, and Load it continues from that revision', async () => {
+  const context = await newContext(browser, server, { username: 'lena', autosaveMs: LONG });
+  const { id } = await createNotebook(context, 'Live', '%% md\noriginal');
+  const tabA = await openLive(context, `/notebooks/${id}/`);
+  const tabB = await openLive(context, `/notebooks/${id}/`);
+
+  await typeContent(tabA, '%% md\nsaved in A');
+  await tabA.getByTestId('save').click();
+  await tabA.waitForSelector('[data-testid="save-status"][data-state="saved"]');
+
+  const notice = tabB.getByTestId('newer-revision');
+  await notice.waitFor({ timeout: 15_000 });
+  assert.match(await notice.innerText(), /A newer revision was saved elsewhere/);
+  await screenshot(tabB, 'notebook-newer-revision');
+  // The editor that saved it hears its own save too, and says nothing.
+  assert.equal(await tabA.getByTestId('newer-revision').count(), 0);
+
+  await notice.getByTestId('newer-revision-load').click();
+  assert.equal(await tabB.getByTestId('content').inputValue(), '%% md\nsaved in A');
+  assert.equal(await tabB.getByTestId('newer-revision').count(), 0);
+  // B now saves on top of A's revision: no conflict.
+  await typeContent(tabB, '%% md\nB on top of A');
+  await tabB.getByTestId('save').click();
+  await tabB.waitForSelector('[data-testid="save-status"][data-state="saved"]');
+  assert.equal((await latestRevision(context, id)).content, '%% md\nB on top of A');
+
+  // Keep editing dismisses the notice; the next save is a conflict, as before.
+  await tabA.getByTestId('newer-revision').waitFor({ timeout: 15_000 });
+  await tabA.getByTestId('newer-revision-dismiss').click();
+  assert.equal(await tabA.getByTestId('newer-revision').count(), 0);
+  await typeContent(tabA, '%% md\nA kept editing');
+  await tabA.getByTestId('save').click();
+  await tabA.getByTestId('conflict').waitFor();
+  assert.equal((await latestRevision(context, id)).content, '%% md\nB on top of A');
+  await context.close();
+});
+
+test('files changed elsewhere show in the panel, and a deletion elsewhere is told', async () => {
+  const context = await newContext(browser, server, { username: 'milo', autosaveMs: LONG });
+  const { id } = await createNotebook(context, 'Watched', '%% md\nwatched');
+  const page = await openLive(context, `/notebooks/${id}/`);
+  await page.getByTestId('file-list').getByText('No files yet.').waitFor();
+
+  await uploadFile(context, id, 'elsewhere.csv', 'a,b\n1,2\n');
+  await page.locator('[data-testid="file-row"][data-filename="elsewhere.csv"]').waitFor({ timeout: 15_000 });
+
+  await typeContent(page, '%% md\nnot saved yet');
+  await gql(context, 'mutation($id: ID!) { deleteNotebook(id: $id) }', { id });
+  const deleted = page.getByTestId('notebook-deleted');
+  await deleted.waitFor({ timeout: 15_000 });
+  assert.equal(await page.getByTestId('save-status').getAttribute('data-state'), 'deleted');
+  assert.equal(await page.getByTestId('content').inputValue(), '%% md\nnot saved yet');
+  await screenshot(page, 'notebook-deleted-elsewhere');
+
+  await Promise.all([page.waitForURL((url) => !url.pathname.endsWith(`/notebooks/${id}/`)), deleted.getByTestId('save-as-new').click()]);
+  await page.waitForSelector('body[data-ready="true"]');
+  assert.equal(await page.getByTestId('content').inputValue(), '%% md\nnot saved yet');
+  await context.close();
+});
+
+/** A file source's origin that answers only when told to, so that a fetch stays running as long as a test needs. */
+async function heldSource() {
+  const waiting = [];
+  const origin = http.createServer((request, response) => {
+    waiting.push(() => response.end('held,data\n1,2\n'));
+  });
+  await new Promise((resolve) => origin.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${origin.address().port}/data.csv`,
+    release: () => waiting.splice(0).forEach((answer) => answer()),
+    close: () => new Promise((resolve) => { origin.closeAllConnections(); origin.close(resolve); }),
+  };
+}
+
+/** Adds a file source, starts a fetch held at `source`, and counts the page's requests for the fetch's status. */
+async function fetchHeld(page, source) {
+  let statusReads = 0;
+  page.on('requestfinished', async (request) => {
+    if (!request.postData()?.includes('"operationName":"FileUpdateOperation"')) return;
+    // A persisted query's first try at a hash the server does not know yet is
+    // sent again with its text: one read.
+    const answer = await (await request.response())?.text().catch(() => '');
+    if (!answer?.includes('PERSISTED_QUERY_NOT_FOUND')) statusReads += 1;
+  });
+  await page.getByTestId('source-filename').fill('held.csv');
+  await page.getByTestId('source-url').fill(source.url);
+  await page.getByTestId('source-add').click();
+  const row = page.locator('[data-testid="source-row"][data-filename="held.csv"]');
+  await row.locator('[data-status="RUNNING"]').waitFor({ timeout: 15_000 });
+  return { row, statusReads: () => statusReads };
+}
+
+test('a fetch is followed over the WebSocket, without polling', async () => {
+  const source = await heldSource();
+  const context = await newContext(browser, server, { username: 'nora', pollMs: 100 });
+  const { id } = await createNotebook(context, 'Followed fetch', '%% md\nfetch');
+  const page = await openLive(context, `/notebooks/${id}/`);
+  const subscribed = [];
+  page.on('websocket', (socket) => socket.on('framesent', ({ payload }) => subscribed.push(String(payload))));
+
+  const fetch = await fetchHeld(page, source);
+  // Long enough for a poll every 100 ms to show many times over.
+  await page.waitForTimeout(1500);
+  const whileRunning = fetch.statusReads();
+  source.release();
+  await fetch.row.locator('[data-status="COMPLETED"]').waitFor({ timeout: 15_000 });
+  await page.locator('[data-testid="file-row"][data-filename="held.csv"]').waitFor();
+
+  // One read right after subscribing (a fetch may end before the server
+  // follows it); no polls.
+  assert.ok(whileRunning <= 1, `${whileRunning} status requests while the socket was up`);
+  assert.ok(fetch.statusReads() <= 1, `${fetch.statusReads()} status requests in all`);
+  assert.equal(await page.evaluate(() => document.documentElement.dataset.live), 'open');
+  await context.close();
+  await source.close();
+});
+
+test('a fetch is polled when WebSockets are blocked', async () => {
+  const source = await heldSource();
+  const context = await newContext(browser, server, { username: 'omar', pollMs: 100 });
+  // As a proxy that refuses upgrades: every WebSocket closes at once.
+  await context.routeWebSocket(/\/api\/graphql/, (socket) => socket.close({ code: 1011, reason: 'blocked' }));
+  const { id } = await createNotebook(context, 'Polled fetch', '%% md\nfetch');
+  const page = await openPage(context, `/notebooks/${id}/`);
+  await page.waitForSelector('html[data-live="down"]', { timeout: 15_000 });
+
+  const fetch = await fetchHeld(page, source);
+  await until(() => fetch.statusReads() >= 2, 'the page polls the fetch');
+  source.release();
+  await fetch.row.locator('[data-status="COMPLETED"]').waitFor({ timeout: 15_000 });
+  await page.getByText('held.csv was fetched.').waitFor();
+  await context.close();
+  await source.close();
+});
