@@ -1,6 +1,6 @@
 // Live updates over the WebSocket: two editors on one notebook (a newer
 // revision, files, deletion), a file source's fetch followed without polling
-// (and polled when WebSockets are blocked).
+// (and polled when WebSockets are blocked), and subscriptions in GraphiQL.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -170,4 +170,39 @@ test('a fetch is polled when WebSockets are blocked', async () => {
   await page.getByText('held.csv was fetched.').waitFor();
   await context.close();
   await source.close();
+});
+
+test('GraphiQL runs a subscription over the WebSocket', async () => {
+  const context = await newContext(browser, server, { username: 'pia' });
+  const { id } = await createNotebook(context, 'Seen in GraphiQL', '%% md\none');
+  const page = await context.newPage();
+  const sockets = [];
+  page.on('websocket', (socket) => sockets.push(socket.url()));
+  await page.goto('/graphiql');
+  const editor = page.locator('.graphiql-query-editor .CodeMirror');
+  await editor.waitFor({ timeout: 15_000 });
+  await editor.evaluate((element, notebookId) => element.CodeMirror.setValue(
+    `subscription { revisionSaved(notebookId: "${notebookId}") { id content } }`,
+  ), id);
+  // GraphiQL reads the editor's text a moment after it changes; until then
+  // it runs the previous text over HTTP: run again until it opens a socket.
+  for (let attempt = 1; !sockets.length; attempt += 1) {
+    assert.ok(attempt <= 10, 'GraphiQL opens no WebSocket');
+    await page.locator('.graphiql-execute-button').click();
+    await until(() => sockets.length > 0, 'GraphiQL opens a WebSocket', 1000).catch(() => {});
+  }
+  assert.match(sockets[0], /^ws:\/\/localhost:\d+\/api\/graphql$/);
+
+  // Nothing tells when the server has started the subscription: save until
+  // a save is reported (the first one, unless it came too early).
+  const response = page.locator('.graphiql-response');
+  for (let attempt = 1; ; attempt += 1) {
+    await gql(context, 'mutation($input: CreateRevisionInput!) { createRevision(input: $input) { id } }',
+      { input: { notebookId: id, title: 'Seen in GraphiQL', content: `live in graphiql ${attempt}` } });
+    const reported = await response.getByText(/live in graphiql \d/).waitFor({ timeout: 3000 }).then(() => true, () => false);
+    if (reported) break;
+    assert.ok(attempt < 5, 'GraphiQL shows no subscription event');
+  }
+  await screenshot(page, 'graphiql-subscription');
+  await context.close();
 });
