@@ -1,6 +1,7 @@
 // Live updates over the WebSocket: two editors on one notebook (a newer
-// revision, files, deletion), a file source's fetch followed without polling
-// (and polled when WebSockets are blocked), and subscriptions in GraphiQL.
+// revision, files, deletion), catching up after a drop, a file source's fetch
+// followed without polling (and polled when WebSockets are blocked), and
+// subscriptions in GraphiQL.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -94,6 +95,37 @@ test('files changed elsewhere show in the panel, and a deletion elsewhere is tol
   await Promise.all([page.waitForURL((url) => !url.pathname.endsWith(`/notebooks/${id}/`)), deleted.getByTestId('save-as-new').click()]);
   await page.waitForSelector('body[data-ready="true"]');
   assert.equal(await page.getByTestId('content').inputValue(), '%% md\nnot saved yet');
+  await context.close();
+});
+
+test('after a drop the editor reconnects and reads what it missed', async () => {
+  const context = await newContext(browser, server, { username: 'quinn', autosaveMs: LONG });
+  // Passes WebSockets through to the server while `accepting`, else refuses them.
+  let accepting = true;
+  const open = [];
+  await context.routeWebSocket(/\/api\/graphql/, (socket) => {
+    if (!accepting) {
+      socket.close({ code: 1011, reason: 'refused' });
+      return;
+    }
+    socket.connectToServer();
+    open.push(socket);
+  });
+  const { id, latestRevision: first } = await createNotebook(context, 'Dropped', '%% md\nbefore');
+  const page = await openLive(context, `/notebooks/${id}/`);
+
+  accepting = false;
+  await Promise.all(open.splice(0).map((socket) => socket.close()));
+  await page.waitForSelector('html[data-live="down"]');
+  // Saved while this editor hears nothing.
+  await gql(context, 'mutation($input: CreateRevisionInput!) { createRevision(input: $input) { id } }',
+    { input: { notebookId: id, title: 'Dropped', content: '%% md\nsaved during the drop', parentRevisionId: first.id } });
+  accepting = true;
+
+  await page.getByTestId('newer-revision').waitFor({ timeout: 20_000 });
+  assert.equal(await page.evaluate(() => document.documentElement.dataset.live), 'open');
+  await page.getByTestId('newer-revision-load').click();
+  assert.equal(await page.getByTestId('content').inputValue(), '%% md\nsaved during the drop');
   await context.close();
 });
 
