@@ -35,6 +35,8 @@ export class LiveConnection {
     this.failures = 0;
     this.everOpened = false;
     this.retryTimer = null;
+    /** The last close said that retrying with the same cookie cannot help. */
+    this.fatal = false;
   }
 
   /** Calls `listener(state, { reconnected })` on every change of state. */
@@ -99,7 +101,7 @@ export class LiveConnection {
     if (socket) {
       this.closed(1000);
       socket.close(1000, 'restart');
-    } else {
+    } else if (this.subscriptions.size) {
       this.connect();
     }
   }
