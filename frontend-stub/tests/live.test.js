@@ -132,18 +132,33 @@ test('after a drop the editor reconnects and reads what it missed', async () => 
 /** A file source's origin that answers only when told to, so that a fetch stays running as long as a test needs. */
 async function heldSource() {
   const waiting = [];
+  let released = false;
+  let requests = 0;
+  const answer = (response) => response.end('held,data\n1,2\n');
   const origin = http.createServer((request, response) => {
-    waiting.push(() => response.end('held,data\n1,2\n'));
+    requests += 1;
+    if (released) answer(response);
+    else waiting.push(() => answer(response));
   });
   await new Promise((resolve) => origin.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${origin.address().port}/data.csv`,
-    release: () => waiting.splice(0).forEach((answer) => answer()),
-    close: () => new Promise((resolve) => { origin.closeAllConnections(); origin.close(resolve); }),
+    requests: () => requests,
+    release: () => {
+      released = true;
+      waiting.splice(0).forEach((send) => send());
+    },
+    close() {
+      this.release();
+      return new Promise((resolve) => { origin.closeAllConnections(); origin.close(resolve); });
+    },
   };
 }
 
-/** Adds a file source, starts a fetch held at `source`, and counts the page's requests for the fetch's status. */
+/**
+ * Adds a file source and starts a fetch that `source` holds until released;
+ * counts the page's requests for the fetch's status.
+ */
 async function fetchHeld(page, source) {
   let statusReads = 0;
   page.on('requestfinished', async (request) => {
@@ -156,52 +171,60 @@ async function fetchHeld(page, source) {
   await page.getByTestId('source-filename').fill('held.csv');
   await page.getByTestId('source-url').fill(source.url);
   await page.getByTestId('source-add').click();
+  await until(() => source.requests() > 0, 'the worker fetches the source');
   const row = page.locator('[data-testid="source-row"][data-filename="held.csv"]');
-  await row.locator('[data-status="RUNNING"]').waitFor({ timeout: 15_000 });
   return { row, statusReads: () => statusReads };
 }
 
 test('a fetch is followed over the WebSocket, without polling', async () => {
   const source = await heldSource();
   const context = await newContext(browser, server, { username: 'nora', pollMs: 100 });
-  const { id } = await createNotebook(context, 'Followed fetch', '%% md\nfetch');
-  const page = await openLive(context, `/notebooks/${id}/`);
-  const subscribed = [];
-  page.on('websocket', (socket) => socket.on('framesent', ({ payload }) => subscribed.push(String(payload))));
+  try {
+    const { id } = await createNotebook(context, 'Followed fetch', '%% md\nfetch');
+    const sent = [];
+    context.on('page', (opened) => opened.on('websocket', (socket) => socket.on('framesent', ({ payload }) => sent.push(String(payload)))));
+    const page = await openPage(context, `/notebooks/${id}/`);
+    await page.waitForSelector('html[data-live="open"]', { timeout: 15_000 });
 
-  const fetch = await fetchHeld(page, source);
-  // Long enough for a poll every 100 ms to show many times over.
-  await page.waitForTimeout(1500);
-  const whileRunning = fetch.statusReads();
-  source.release();
-  await fetch.row.locator('[data-status="COMPLETED"]').waitFor({ timeout: 15_000 });
-  await page.locator('[data-testid="file-row"][data-filename="held.csv"]').waitFor();
+    const fetch = await fetchHeld(page, source);
+    // Long enough for a poll every 100 ms to show many times over.
+    await page.waitForTimeout(1500);
+    const whileRunning = fetch.statusReads();
+    source.release();
+    await fetch.row.locator('[data-status="COMPLETED"]').waitFor({ timeout: 15_000 });
+    await page.locator('[data-testid="file-row"][data-filename="held.csv"]').waitFor();
 
-  // One read right after subscribing (a fetch may end before the server
-  // follows it); no polls.
-  assert.ok(whileRunning <= 1, `${whileRunning} status requests while the socket was up`);
-  assert.ok(fetch.statusReads() <= 1, `${fetch.statusReads()} status requests in all`);
-  assert.equal(await page.evaluate(() => document.documentElement.dataset.live), 'open');
-  await context.close();
-  await source.close();
+    assert.ok(sent.some((frame) => frame.includes('"subscribe"') && frame.includes('fileUpdateOperationChanged')));
+    // One read right after subscribing (a fetch may end before the server
+    // follows it); no polls.
+    assert.ok(whileRunning <= 1, `${whileRunning} status requests while the socket was up`);
+    assert.ok(fetch.statusReads() <= 1, `${fetch.statusReads()} status requests in all`);
+    assert.equal(await page.evaluate(() => document.documentElement.dataset.live), 'open');
+  } finally {
+    await context.close();
+    await source.close();
+  }
 });
 
 test('a fetch is polled when WebSockets are blocked', async () => {
   const source = await heldSource();
   const context = await newContext(browser, server, { username: 'omar', pollMs: 100 });
-  // As a proxy that refuses upgrades: every WebSocket closes at once.
-  await context.routeWebSocket(/\/api\/graphql/, (socket) => socket.close({ code: 1011, reason: 'blocked' }));
-  const { id } = await createNotebook(context, 'Polled fetch', '%% md\nfetch');
-  const page = await openPage(context, `/notebooks/${id}/`);
-  await page.waitForSelector('html[data-live="down"]', { timeout: 15_000 });
+  try {
+    // As a proxy that refuses upgrades: every WebSocket closes at once.
+    await context.routeWebSocket(/\/api\/graphql/, (socket) => socket.close({ code: 1011, reason: 'blocked' }));
+    const { id } = await createNotebook(context, 'Polled fetch', '%% md\nfetch');
+    const page = await openPage(context, `/notebooks/${id}/`);
+    await page.waitForSelector('html[data-live="down"]', { timeout: 15_000 });
 
-  const fetch = await fetchHeld(page, source);
-  await until(() => fetch.statusReads() >= 2, 'the page polls the fetch');
-  source.release();
-  await fetch.row.locator('[data-status="COMPLETED"]').waitFor({ timeout: 15_000 });
-  await page.getByText('held.csv was fetched.').waitFor();
-  await context.close();
-  await source.close();
+    const fetch = await fetchHeld(page, source);
+    await until(() => fetch.statusReads() >= 2, 'the page polls the fetch');
+    source.release();
+    await fetch.row.locator('[data-status="COMPLETED"]').waitFor({ timeout: 15_000 });
+    await page.getByText('held.csv was fetched.').waitFor();
+  } finally {
+    await context.close();
+    await source.close();
+  }
 });
 
 test('GraphiQL runs a subscription over the WebSocket', async () => {
