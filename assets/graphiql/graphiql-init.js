@@ -15,8 +15,13 @@
   body.style.overflow = 'hidden';
   container.style.height = '100vh';
 
+  // Subscriptions go over a WebSocket to the same endpoint, with the graphql-ws
+  // client that graphiql.min.js bundles (see LICENSES.md). The session
+  // cookie goes with the upgrade, as with the page's other requests.
+  var wsScheme = window.location.protocol === 'https:' ? 'wss:' : 'ws:';
   var fetcher = GraphiQL.createFetcher({
     url: '/api/graphql',
+    subscriptionUrl: wsScheme + '//' + window.location.host + '/api/graphql',
     headers: { 'X-Requested-With': 'graphiql' },
   });
 

@@ -20,11 +20,12 @@ const ENDPOINT = '/api/graphql';
  * text goes every time.
  */
 export async function graphql(query, variables = {}) {
+  const operationName = query.match(/^\s*(?:query|mutation)\s+([_A-Za-z]\w*)/)?.[1];
   return persisted(query, (extensions, withQuery) => send({
     method: 'POST',
     credentials: 'same-origin',
     headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-    body: JSON.stringify({ ...(withQuery ? { query } : {}), variables, extensions }),
+    body: JSON.stringify({ ...(withQuery ? { query } : {}), operationName, variables, extensions }),
   }));
 }
 

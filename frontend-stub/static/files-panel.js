@@ -1,10 +1,12 @@
 // A notebook's files (upload, download, rename, delete) and file sources (a URL
-// the server fetches into a file, with the state of the latest fetch).
+// the server fetches into a file, with the state of the latest fetch, followed
+// over the page's WebSocket, or polled when there is none).
 
 import { h, replaceChildren, formatSize, formatRelative, notice } from './dom.js';
 import * as queries from './queries.js';
 import { describeError } from './api.js';
 import { confirmDialog, promptDialog } from './dialogs.js';
+import { live } from './live.js';
 
 const FINAL_STATES = new Set(['COMPLETED', 'FAILED']);
 const MAX_POLL_MS = 30_000;
@@ -21,7 +23,7 @@ export class FilesPanel {
     this.canEdit = canEdit;
     this.files = [];
     this.sources = [];
-    this.polling = new Map();
+    this.watchers = new Map();
     this.message = h('div', { class: 'panel-message' });
     this.fileList = h('div', { testid: 'file-list' });
     this.sourceList = h('div', { testid: 'source-list' });
@@ -158,6 +160,12 @@ export class FilesPanel {
     this.render();
   }
 
+  /** The notebook's files as the server has them now (changed elsewhere, perhaps). */
+  showFiles(files) {
+    this.files = [...files].sort(byFilename);
+    this.render();
+  }
+
   /** A file that notebook code deleted. */
   showDeleted(filename) {
     this.files = this.files.filter((f) => f.filename !== filename);
@@ -233,31 +241,80 @@ export class FilesPanel {
   }
 
   /**
-   * Polls a fetch until it completes or fails, then shows the new file. The
-   * wait grows after each poll (up to 30 s), so a tab left open on a fetch
-   * that waits for a busy worker does not keep asking every two seconds.
+   * Follows a fetch until it completes or fails, then shows the new file:
+   * over the WebSocket when it is up, else (or when it drops) by polling.
    */
-  watch(sourceId, operation) {
+  async watch(sourceId, operation) {
     this.stopWatching(sourceId);
-    let delay = pollPeriod();
-    const poll = async () => {
-      let latest = null;
-      try {
-        latest = await queries.fileUpdateOperation(operation.id);
-      } catch {
-        // A dropped poll is retried on the next tick.
-      }
-      if (!this.polling.has(sourceId)) return;
-      if (latest) this.setOperation(sourceId, latest);
-      if (latest && FINAL_STATES.has(latest.status)) {
-        this.stopWatching(sourceId);
-        await this.finished(sourceId, latest);
-        return;
-      }
-      delay = Math.min(delay * 1.5, MAX_POLL_MS);
-      this.polling.set(sourceId, setTimeout(poll, delay));
+    const watcher = { stop: () => {} };
+    this.watchers.set(sourceId, watcher);
+    const connected = await live().ready();
+    if (this.watchers.get(sourceId) !== watcher) return;
+    if (connected) this.follow(sourceId, operation, watcher);
+    else this.poll(sourceId, operation, watcher);
+  }
+
+  /** Whether `watcher` still follows the source's fetch (not stopped or replaced). */
+  isWatching(sourceId, watcher) {
+    return this.watchers.get(sourceId) === watcher;
+  }
+
+  follow(sourceId, operation, watcher) {
+    const readOnce = async () => {
+      const latest = await queries.fileUpdateOperation(operation.id).catch(() => null);
+      if (latest) await this.progress(sourceId, latest, watcher);
     };
-    this.polling.set(sourceId, setTimeout(poll, delay));
+    const unsubscribe = queries.onFileUpdateOperationChanged(operation.id, {
+      next: (latest) => this.progress(sourceId, latest, watcher),
+      // Ended before a final state (the server is shutting down, or fell
+      // behind), or the connection dropped: polling takes over.
+      complete: () => this.isWatching(sourceId, watcher) && this.poll(sourceId, operation, watcher),
+      error: () => this.isWatching(sourceId, watcher) && this.poll(sourceId, operation, watcher),
+      dropped: () => this.isWatching(sourceId, watcher) && this.poll(sourceId, operation, watcher),
+    });
+    // The fetch may have moved on before the server started following it:
+    // one read now catches that. The protocol cannot order that read after
+    // the subscription's start, so a slow read repeats it as a safety net.
+    readOnce();
+    const safetyNet = setInterval(readOnce, MAX_POLL_MS);
+    watcher.stop = () => {
+      unsubscribe();
+      clearInterval(safetyNet);
+    };
+  }
+
+  /**
+   * Polls a fetch. The wait grows after each poll (up to 30 s), so a tab left
+   * open on a fetch that waits for a busy worker does not keep asking every
+   * two seconds.
+   */
+  poll(sourceId, operation, watcher) {
+    watcher.stop();
+    let delay = pollPeriod();
+    let timer;
+    const tick = async () => {
+      const latest = await queries.fileUpdateOperation(operation.id).catch(() => null);
+      // A dropped poll is retried on the next tick.
+      if (!this.isWatching(sourceId, watcher)) return;
+      if (latest && await this.progress(sourceId, latest, watcher)) return;
+      delay = Math.min(delay * 1.5, MAX_POLL_MS);
+      timer = setTimeout(tick, delay);
+    };
+    timer = setTimeout(tick, delay);
+    watcher.stop = () => clearTimeout(timer);
+  }
+
+  /**
+   * Shows a fetch's new state, told to `watcher`; at a final one, stops
+   * watching it. Returns whether the watch is over.
+   */
+  async progress(sourceId, operation, watcher) {
+    if (!this.isWatching(sourceId, watcher)) return true;
+    this.setOperation(sourceId, operation);
+    if (!FINAL_STATES.has(operation.status)) return false;
+    this.stopWatching(sourceId);
+    await this.finished(sourceId, operation);
+    return true;
   }
 
   async finished(sourceId, operation) {
@@ -272,8 +329,8 @@ export class FilesPanel {
   }
 
   stopWatching(sourceId) {
-    clearTimeout(this.polling.get(sourceId));
-    this.polling.delete(sourceId);
+    this.watchers.get(sourceId)?.stop();
+    this.watchers.delete(sourceId);
   }
 
   async reloadFiles() {

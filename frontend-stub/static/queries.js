@@ -1,6 +1,7 @@
 // Every GraphQL operation the editor sends, as plain functions.
 
 import { graphql, graphqlRead, graphqlWithFiles } from './api.js';
+import { live } from './live.js';
 
 const NOTEBOOK_SUMMARY = `
   id title updatedAt revisionCount
@@ -161,10 +162,43 @@ export async function refreshFileSource(id) {
   return data.refreshFileSource;
 }
 
+/** Named, so that the requests of a poll can be told apart (tests count them). */
 export async function fileUpdateOperation(id) {
   const data = await graphql(
-    `query($id: ID!) { fileUpdateOperation(id: $id) { ${OPERATION} } }`,
+    `query FileUpdateOperation($id: ID!) { fileUpdateOperation(id: $id) { ${OPERATION} } }`,
     { id },
   );
   return data.fileUpdateOperation;
+}
+
+// Subscriptions, over the page's WebSocket (live.js). Each takes a sink with
+// next(item), error(errors), complete() and optionally dropped(), and returns
+// a function that ends it.
+
+function follow(query, variables, field, sink) {
+  return live().subscribe(query, variables, { ...sink, next: (data) => sink.next(data?.[field]) });
+}
+
+/** Each revision saved from now on, wherever it was saved. Ends when the notebook is deleted. */
+export function onRevisionSaved(notebookId, sink) {
+  return follow(
+    'subscription($id: ID!) { revisionSaved(notebookId: $id) { id title content createdAt } }',
+    { id: notebookId }, 'revisionSaved', sink,
+  );
+}
+
+/** The notebook (its title and files) after each change. Ends when it is deleted. */
+export function onNotebookChanged(notebookId, sink) {
+  return follow(
+    `subscription($id: ID!) { notebookChanged(id: $id) { id title files { ${FILE} } } }`,
+    { id: notebookId }, 'notebookChanged', sink,
+  );
+}
+
+/** Each status change of a fetch. Ends when the fetch has ended. */
+export function onFileUpdateOperationChanged(id, sink) {
+  return follow(
+    `subscription($id: ID!) { fileUpdateOperationChanged(id: $id) { ${OPERATION} } }`,
+    { id }, 'fileUpdateOperationChanged', sink,
+  );
 }

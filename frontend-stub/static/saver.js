@@ -15,7 +15,8 @@ export function autosavePeriod() {
 
 /**
  * States: 'saved', 'dirty' (unsaved changes), 'saving', 'conflict' (another
- * tab saved first: waits for the person to choose), 'error' (retried later).
+ * tab saved first: waits for the person to choose), 'error' (retried later),
+ * 'deleted' (the notebook is gone: nothing more to save).
  */
 export class Saver {
   constructor({ notebookId, parentRevisionId, saved, readDraft, onChange }) {
@@ -27,6 +28,8 @@ export class Saver {
     this.state = 'saved';
     this.message = '';
     this.inFlight = null;
+    /** The ids of the revisions saved here, to tell them from those saved elsewhere. */
+    this.savedHere = new Set();
   }
 
   setState(state, message = '') {
@@ -42,7 +45,7 @@ export class Saver {
 
   /** Called on every edit. */
   edited() {
-    if (this.state === 'conflict' || this.state === 'saving') return;
+    if (['conflict', 'saving', 'deleted'].includes(this.state)) return;
     this.setState(this.hasUnsavedChanges() ? 'dirty' : 'saved');
   }
 
@@ -55,7 +58,7 @@ export class Saver {
     if (this.inFlight) {
       await this.inFlight;
     }
-    if (this.state === 'conflict' && !overwrite) return;
+    if ((this.state === 'conflict' && !overwrite) || this.state === 'deleted') return;
     if (!this.hasUnsavedChanges()) {
       this.setState('saved');
       return;
@@ -77,6 +80,7 @@ export class Saver {
         content: draft.content,
         parentRevisionId: overwrite ? null : this.parentRevisionId,
       });
+      this.savedHere.add(revision.id);
       this.parentRevisionId = revision.id;
       this.lastSaved = draft;
       this.lastSavedAt = new Date(revision.createdAt);
@@ -95,6 +99,12 @@ export class Saver {
     this.parentRevisionId = revision.id;
     this.lastSaved = { title: revision.title, content: revision.content };
     this.setState('saved');
+  }
+
+  /** The notebook was deleted (elsewhere): stop saving. */
+  markDeleted() {
+    this.stopAutosave();
+    this.setState('deleted');
   }
 
   startAutosave(period = autosavePeriod()) {

@@ -1,5 +1,6 @@
 // The notebook page: edit, save (autosave and on demand, with conflict
-// handling), run, fork, delete, restore an old revision, and the files.
+// handling), run, fork, delete, restore an old revision, and the files; and
+// what happens to the notebook elsewhere (a newer revision, files, deletion).
 
 import { h, replaceChildren, userBadge, formatDate, notice } from '../dom.js';
 import { describeError } from '../api.js';
@@ -9,6 +10,8 @@ import { confirmDialog } from '../dialogs.js';
 import { Saver } from '../saver.js';
 import { FilesPanel } from '../files-panel.js';
 import { FileBroker } from '../file-broker.js';
+import { NotebookFollower } from '../notebook-follower.js';
+import { live } from '../live.js';
 import { Workspace } from './workspace.js';
 
 const STATUS_TEXT = {
@@ -19,6 +22,7 @@ const STATUS_TEXT = {
   error: 'Not saved',
   'read-only': 'Read only',
   'old-revision': 'Old revision',
+  deleted: 'Deleted',
 };
 
 export function notebookPage(data) {
@@ -63,6 +67,13 @@ export function notebookPage(data) {
     })
     : null;
 
+  // The revision the text shown came from (the saver keeps its own when it saves).
+  let shownRevisionId = revision.id;
+  // A newer revision saved elsewhere, while its notice shows.
+  let newer = null;
+  // This tab is deleting the notebook: its end is no news here.
+  let deletingHere = false;
+
   function say(kind, text) {
     replaceChildren(messages, text ? notice(kind, text) : null);
   }
@@ -104,10 +115,76 @@ export function notebookPage(data) {
   async function loadLatest() {
     try {
       const latest = (await queries.notebookDetails(notebook.id)).latestRevision;
-      workspace.load(latest);
-      saver.adopt(latest);
-      history.replaceState(null, '', `/notebooks/${notebook.id}/`);
+      showRevision(latest);
       say('info', 'Loaded the latest saved version.');
+    } catch (error) {
+      say('error', describeError(error));
+    }
+  }
+
+  /** Replaces the text with `loaded`, and saves on top of it from now on. */
+  function showRevision(loaded) {
+    workspace.load(loaded);
+    saver?.adopt(loaded);
+    shownRevisionId = loaded.id;
+    history.replaceState(null, '', `/notebooks/${notebook.id}/`);
+    revisionInfo.textContent = `Latest revision saved ${formatDate(loaded.createdAt)}`;
+    if (newer && Number(newer.id) <= Number(loaded.id)) showNewer(null);
+  }
+
+  /**
+   * A revision heard from the server. This editor's own saves come back too:
+   * those, and anything not newer than the text shown, are not news.
+   */
+  async function revisionSaved(saved) {
+    // The save's answer may come after its event: wait for it to know its id.
+    await saver?.inFlight?.catch(() => {});
+    const current = saver ? saver.parentRevisionId : shownRevisionId;
+    if (saver?.savedHere.has(saved.id) || Number(saved.id) <= Number(current)) return;
+    if (newer && Number(saved.id) <= Number(newer.id)) return;
+    showNewer(saved);
+  }
+
+  /** The notice of a newer revision saved elsewhere, or none. */
+  function showNewer(revisionElsewhere) {
+    newer = revisionElsewhere;
+    banners.querySelector('[data-testid="newer-revision"]')?.parentElement.remove();
+    if (!newer) return;
+    const unsaved = saver?.hasUnsavedChanges();
+    banners.append(notice('info',
+      h('div', { testid: 'newer-revision' },
+        h('strong', {}, 'A newer revision was saved elsewhere'),
+        h('p', {}, `Saved ${formatDate(newer.createdAt)} from another tab, window or device.`,
+          unsaved ? ' Loading it replaces your unsaved changes here.' : ''),
+        h('div', { class: 'notice-actions' },
+          h('button', { class: 'button button-primary', testid: 'newer-revision-load', on: { click: () => {
+            showRevision(newer);
+            say('info', 'Loaded the newer revision.');
+          } } }, 'Load it'),
+          h('button', { class: 'button', testid: 'newer-revision-dismiss', on: { click: () => showNewer(null) } }, 'Keep editing'),
+        ),
+      )));
+  }
+
+  function deletedElsewhere() {
+    if (deletingHere) return;
+    showNewer(null);
+    saver?.markDeleted();
+    if (!saver) showStatus('deleted');
+    const viewer = getViewer();
+    banners.append(notice('error', h('div', { testid: 'notebook-deleted' },
+      h('strong', {}, 'This notebook was deleted in another tab, window or device.'),
+      h('p', {}, 'Nothing can be saved to it any more. The text is still here: save it as a new notebook to keep it.'),
+      viewer && h('div', { class: 'notice-actions' },
+        h('button', { class: 'button button-primary', testid: 'save-as-new', on: { click: saveAsNew } }, 'Save as a new notebook')),
+    )));
+  }
+
+  async function saveAsNew() {
+    try {
+      const draft = workspace.draft();
+      const created = await queries.createNotebook({ title: draft.title, content: draft.content });
+      location.assign(`/notebooks/${created.id}/`);
     } catch (error) {
       say('error', describeError(error));
     }
@@ -139,9 +216,11 @@ export function notebookPage(data) {
     if (!sure) return;
     try {
       saver?.stopAutosave();
+      deletingHere = true;
       await queries.deleteNotebook(notebook.id);
       location.assign('/');
     } catch (error) {
+      deletingHere = false;
       say('error', describeError(error));
     }
   }
@@ -166,11 +245,12 @@ export function notebookPage(data) {
   );
 
   const forkedFrom = h('span', { testid: 'forked-from' });
+  const revisionInfo = h('span', { testid: 'revision-info' }, `${isLatest ? 'Latest revision' : 'Revision'} saved ${formatDate(revision.createdAt)}`);
   const meta = h('div', { class: 'notebook-meta' },
     h('span', {}, 'by '), userBadge(notebook.owner),
     forkedFrom,
     h('span', { class: 'meta-dot' }, '·'),
-    h('span', { testid: 'revision-info' }, `${isLatest ? 'Latest revision' : 'Revision'} saved ${formatDate(revision.createdAt)}`),
+    revisionInfo,
   );
   if (notebook.forkedFrom) describeFork(notebook.id, forkedFrom);
 
@@ -197,7 +277,19 @@ export function notebookPage(data) {
     showStatus(notebook.viewerCanEdit ? 'old-revision' : 'read-only');
   }
 
+  // An old revision stays as it is; the latest follows what happens elsewhere.
+  if (isLatest) {
+    new NotebookFollower({
+      notebookId: notebook.id,
+      onRevision: revisionSaved,
+      onFiles: (list) => files.showFiles(list),
+      onDeleted: deletedElsewhere,
+    }).start();
+  }
+
   onViewerChange(() => {
+    // The WebSocket's identity is the cookie it was opened with.
+    live().restart();
     // Sign-in may make this the viewer's own notebook; start over if nothing
     // was typed, else keep the text (they can still fork it).
     const untouched = workspace.draft().content === revision.content && workspace.titleInput.value === revision.title;
