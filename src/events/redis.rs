@@ -16,6 +16,7 @@ use crate::{cache::redis_client, config::CacheConfig};
 
 #[derive(Clone)]
 pub struct RedisEvents {
+    client: redis::Client,
     connection: ConnectionManager,
     channel: String,
 }
@@ -23,12 +24,7 @@ pub struct RedisEvents {
 impl RedisEvents {
     /// Publishing waits at most `timeout`, as the cache's commands do: a save
     /// is never held up by a stalled Redis (its subscribers then miss it).
-    pub fn start(
-        url: &Url,
-        config: &CacheConfig,
-        channel: String,
-        local: broadcast::Sender<Event>,
-    ) -> anyhow::Result<Self> {
+    pub fn new(url: &Url, config: &CacheConfig, channel: String) -> anyhow::Result<Self> {
         let timeout = config.redis_timeout;
         let client = redis_client(url, config.redis_tls_verify)?;
         let config = ConnectionManagerConfig::new()
@@ -36,11 +32,16 @@ impl RedisEvents {
             .set_response_timeout(Some(timeout))
             .set_number_of_retries(0);
         let connection = ConnectionManager::new_lazy_with_config(client.clone(), config)?;
-        tokio::spawn(listen(client, channel.clone(), local));
         Ok(RedisEvents {
+            client,
             connection,
             channel,
         })
+    }
+
+    /// Hands every instance's events to `local`, from a task of its own.
+    pub fn listen(&self, local: broadcast::Sender<Event>) {
+        tokio::spawn(listen(self.client.clone(), self.channel.clone(), local));
     }
 
     pub async fn publish(&self, event: &Event) -> Result<(), redis::RedisError> {
