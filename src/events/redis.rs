@@ -2,6 +2,8 @@
 //! listens on it, its own messages included, so that a process's subscribers
 //! hear its own saves in the same order as everyone else's.
 
+use std::sync::Arc;
+
 use futures_util::StreamExt;
 
 use redis::{
@@ -16,7 +18,8 @@ use crate::{cache::redis_client, config::CacheConfig};
 
 #[derive(Clone)]
 pub struct RedisEvents {
-    client: redis::Client,
+    /// For listening, when this process listens; held apart (it is large).
+    client: Arc<redis::Client>,
     connection: ConnectionManager,
     channel: String,
 }
@@ -33,7 +36,7 @@ impl RedisEvents {
             .set_number_of_retries(0);
         let connection = ConnectionManager::new_lazy_with_config(client.clone(), config)?;
         Ok(RedisEvents {
-            client,
+            client: Arc::new(client),
             connection,
             channel,
         })
@@ -41,7 +44,8 @@ impl RedisEvents {
 
     /// Hands every instance's events to `local`, from a task of its own.
     pub fn listen(&self, local: broadcast::Sender<Event>) {
-        tokio::spawn(listen(self.client.clone(), self.channel.clone(), local));
+        let client = redis::Client::clone(&self.client);
+        tokio::spawn(listen(client, self.channel.clone(), local));
     }
 
     pub async fn publish(&self, event: &Event) -> Result<(), redis::RedisError> {

@@ -20,9 +20,12 @@
 //! 4403 but not after 4429, so a guessing loop stops there (and the upgrade
 //! itself, charged to the address's allowance, gets 429 with Retry-After).
 
-use std::sync::{
-    Arc, Mutex,
-    atomic::{AtomicUsize, Ordering},
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
 };
 
 use async_graphql::{
@@ -217,43 +220,24 @@ impl Identity {
 
 impl Connection {
     async fn run(self, socket: WebSocket, protocol: GraphQLProtocol) {
-        let Connection {
-            state,
-            viewer,
-            session,
-            client,
-            address,
-            admission,
-        } = self;
+        let state = self.state.clone();
         let live = &state.config.live;
         let identity = Identity::default();
         let authenticator = middleware::authenticator(&state);
         let (mut to_client, from_client) = socket.split();
+        let heard = LastHeard::default();
+        let from_client = from_client.inspect({
+            let heard = heard.clone();
+            move |_| heard.now()
+        });
         let (outgoing, mut protocol_messages) = mpsc::channel::<Message>(16);
-        let executor = Subscriber {
-            state: state.clone(),
-            identity: identity.clone(),
-            client,
-            running: Arc::new(AtomicUsize::new(0)),
-        };
-        let init = Init {
-            upgrade_viewer: viewer,
-            upgrade_credential: session,
-            identity: identity.clone(),
-            authenticator: authenticator.clone(),
-            attempts: state.failed_attempts.clone(),
-            address,
-            mode: state.mode(),
-        };
-        let on_init = move |payload| init.run(payload);
-        let protocol_task = GraphQLWebSocket::new_with_pair(
+        let (protocol_task, admission) = self.protocol(
             PollSender::new(outgoing),
             from_client,
-            executor,
             protocol,
-        )
-        .on_connection_init(on_init)
-        .serve();
+            &identity,
+            &authenticator,
+        );
         tokio::pin!(protocol_task);
         let shutdown = state.live.shutdown();
         let init_deadline = tokio::time::sleep(live.init_timeout);
@@ -277,6 +261,11 @@ impl Connection {
                     }
                 }
                 _ = keepalive.tick() => {
+                    // A peer that is gone without closing answers nothing:
+                    // two pings unanswered, and its place is given back.
+                    if heard.since() > live.keepalive * 2 {
+                        break Some((GOING_AWAY, "No answer to the server's pings"));
+                    }
                     if to_client.send(Message::Ping(Default::default())).await.is_err() {
                         break None;
                     }
@@ -297,6 +286,60 @@ impl Connection {
         }
         let _ = to_client.close().await;
         drop(admission);
+    }
+
+    /// async-graphql's side of the protocol, which ends when the client
+    /// closes, and the connection's place, to hold until it is closed.
+    fn protocol<FromClient>(
+        self,
+        to_protocol: PollSender<Message>,
+        from_client: FromClient,
+        protocol: GraphQLProtocol,
+        identity: &Identity,
+        authenticator: &Arc<Authenticator>,
+    ) -> (impl Future<Output = ()> + Send + use<FromClient>, Admission)
+    where
+        FromClient: futures_util::Stream<Item = Result<Message, axum::Error>> + Send + 'static,
+    {
+        let executor = Subscriber {
+            state: self.state.clone(),
+            identity: identity.clone(),
+            client: self.client,
+            running: Arc::new(AtomicUsize::new(0)),
+        };
+        let init = Init {
+            upgrade_viewer: self.viewer,
+            upgrade_credential: self.session,
+            identity: identity.clone(),
+            authenticator: authenticator.clone(),
+            attempts: self.state.failed_attempts.clone(),
+            address: self.address,
+            mode: self.state.mode(),
+        };
+        let serving = GraphQLWebSocket::new_with_pair(to_protocol, from_client, executor, protocol)
+            .on_connection_init(move |payload| init.run(payload))
+            .serve();
+        (serving, self.admission)
+    }
+}
+
+/// When the client was last heard from: any frame, pongs included.
+#[derive(Clone)]
+struct LastHeard(Arc<Mutex<Instant>>);
+
+impl Default for LastHeard {
+    fn default() -> Self {
+        LastHeard(Arc::new(Mutex::new(Instant::now())))
+    }
+}
+
+impl LastHeard {
+    fn now(&self) {
+        *self.0.lock().unwrap() = Instant::now();
+    }
+
+    fn since(&self) -> Duration {
+        self.0.lock().unwrap().elapsed()
     }
 }
 

@@ -99,7 +99,13 @@ async fn files_added_replaced_and_removed_and_a_new_title_each_arrive() {
         .data();
     assert_eq!(next_notebook(&mut client).await["files"], json!([]));
 
-    save_titled(&app, &alice, &id, "Renamed").await;
+    alice
+        .gql(
+            "mutation($id: ID!) { updateNotebookTitle(id: $id, title: \"Renamed\") { id } }",
+            json!({ "id": id }),
+        )
+        .await
+        .data();
     assert_eq!(next_notebook(&mut client).await["title"], "Renamed");
 }
 

@@ -250,3 +250,61 @@ async fn subscriptions_have_the_depth_and_complexity_limits_of_queries() {
         assert_eq!(client.next().await, Heard::Complete(sid.into()));
     }
 }
+
+#[tokio::test]
+async fn a_client_that_answers_no_pings_is_closed_and_its_place_given_back() {
+    let app = TestApp::builder()
+        .configure(|config| {
+            config.live.keepalive = Duration::from_millis(100);
+            config.live.connections_per_client = 1;
+        })
+        .spawn()
+        .await;
+    let mut silent = WsClient::connect(&app, &[]).await.unwrap();
+    silent.init(json!({})).await;
+
+    // It reads nothing, so it answers none of the pings (as a peer that is
+    // gone without closing): after two unanswered, its place is free again.
+    let mut admitted = None;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        match WsClient::connect(&app, &[]).await {
+            Ok(client) => {
+                admitted = Some(client);
+                break;
+            }
+            Err(status) => assert_eq!(status, 429),
+        }
+    }
+    let mut admitted = admitted.expect("the silent connection's place is given back");
+    // One that reads answers the pings and stays, over several of them.
+    admitted.init_acked(json!({})).await;
+    let quiet = tokio::time::timeout(Duration::from_millis(500), admitted.next()).await;
+    assert!(quiet.is_err(), "nothing to hear but pings: {quiet:?}");
+    admitted
+        .subscribe("1", REVISION_SAVED, json!({ "id": "999" }))
+        .await;
+    assert_eq!(code(&answer(&mut admitted, "1").await), "NOT_FOUND");
+    drop(silent);
+}
+
+#[tokio::test]
+async fn each_subscription_start_is_charged_to_the_rate_limit() {
+    let app = TestApp::builder()
+        .configure(|config| config.rate_limit_per_minute = 4)
+        .spawn()
+        .await;
+    // The upgrade costs one request of the four.
+    let mut client = WsClient::initialised(&app, json!({})).await;
+    for sid in ["1", "2", "3"] {
+        client
+            .subscribe(sid, REVISION_SAVED, json!({ "id": "999" }))
+            .await;
+        assert_eq!(code(&answer(&mut client, sid).await), "NOT_FOUND");
+        assert_eq!(client.next().await, Heard::Complete(sid.into()));
+    }
+    client
+        .subscribe("4", REVISION_SAVED, json!({ "id": "999" }))
+        .await;
+    assert_eq!(code(&answer(&mut client, "4").await), "RATE_LIMITED");
+}
