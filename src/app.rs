@@ -18,7 +18,7 @@ use crate::{
         persisted::{self, PersistedQueries},
     },
     policy::ApiMode,
-    rate_limit::RequestRateLimit,
+    rate_limit::{FailedAttempts, RequestRateLimit},
 };
 
 /// What every handler shares. Cloned several times per request (each layer and
@@ -53,6 +53,8 @@ pub struct Shared {
     /// The smaller allowance of /token/ and /token/refresh/.
     pub token_rate_limit: Arc<RequestRateLimit>,
     pub request_rate_limit: Arc<RequestRateLimit>,
+    /// Refused credentials, charged to their address over HTTP and WebSocket.
+    pub failed_attempts: Arc<FailedAttempts>,
     /// Permits for requests that carry files: see Config::upload_permits.
     pub uploads: Arc<Semaphore>,
 }
@@ -74,6 +76,12 @@ impl AppState {
             &config.cache.key_prefix,
             persisted::MAX_PERSISTED_QUERIES,
         );
+        let request_rate_limit = Arc::new(rate_limit(
+            "requests",
+            config.rate_limit_per_minute,
+            redis.as_ref(),
+            &config.cache,
+        ));
         let graphql = graphql::build_executor(
             db.clone(),
             statements.clone(),
@@ -92,12 +100,8 @@ impl AppState {
                 redis.as_ref(),
                 &config.cache,
             )),
-            request_rate_limit: Arc::new(rate_limit(
-                "requests",
-                config.rate_limit_per_minute,
-                redis.as_ref(),
-                &config.cache,
-            )),
+            request_rate_limit: request_rate_limit.clone(),
+            failed_attempts: Arc::new(FailedAttempts::new(request_rate_limit)),
             uploads: Arc::new(Semaphore::new(config.upload_permits())),
             config: Arc::new(config),
             graphql,

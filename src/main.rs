@@ -255,7 +255,8 @@ async fn work(config: Config) -> anyhow::Result<()> {
     let db = db::connect(&config.database, Default::default()).await?;
     db::migrate(&db).await?;
     let cache = Cache::from_config(&config.cache)?;
-    let events = Events::start(&config, &db)?;
+    // The worker only tells: it has no subscribers to listen for.
+    let events = Events::publishing_only(&config, &db)?;
     let worker = Worker::new(db, cache, &config)?.with_events(events);
     let shutdown = CancellationToken::new();
     let token = shutdown.clone();

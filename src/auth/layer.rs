@@ -123,6 +123,19 @@ impl Authenticator {
         self.via_authorization(&value).await
     }
 
+    /// Whether session `id` is still signed in as `user_id`, for a connection
+    /// that the session's cookie opened: not after /logout/, its expiry or the
+    /// user's deletion.
+    pub async fn session_holds(&self, id: &session::Id, user_id: i32) -> Result<bool> {
+        let signed_in = session::signed_in_user(&self.db, id).await.map_err(|err| {
+            Error::Unavailable(sea_orm::DbErr::Custom(format!("session store: {err}")))
+        })?;
+        if signed_in != Some(user_id) {
+            return Ok(false);
+        }
+        Ok(users::by_id(&self.db, user_id).await?.is_some())
+    }
+
     async fn via_authorization(&self, value: &HeaderValue) -> Result<Viewer> {
         let value = value
             .to_str()

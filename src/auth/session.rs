@@ -14,9 +14,12 @@ use time::OffsetDateTime;
 use tower_sessions::{
     Expiry, Session, SessionManagerLayer,
     cookie::SameSite,
-    session::{Id, Record},
+    session::Record,
     session_store::{self, SessionStore},
 };
+
+/// A session's id, as its cookie carries it.
+pub use tower_sessions::session::Id;
 
 use crate::{config::Config, entity::session};
 
@@ -150,6 +153,18 @@ pub async fn user_id(session: &Session) -> Result<Option<i32>, tower_sessions::s
         session.set_expiry(Some(Expiry::OnInactivity(IDLE_LIFETIME)));
     }
     Ok(user_id)
+}
+
+/// The user that session `id` is signed in as now: None once it signed out or
+/// expired. For a connection that outlives the request that opened it.
+pub async fn signed_in_user(
+    db: &DatabaseConnection,
+    id: &Id,
+) -> session_store::Result<Option<i32>> {
+    let record = DbSessionStore::new(db.clone()).load(id).await?;
+    Ok(record
+        .and_then(|record| record.data.get(USER_ID).cloned())
+        .and_then(|user_id| serde_json::from_value(user_id).ok()))
 }
 
 /// Signs the user in with a fresh session id, so that an id planted before

@@ -61,21 +61,30 @@ impl Events {
     }
 
     /// Through Redis when there is one, else through PostgreSQL when that is
-    /// the database, else in-process. Listening starts in the background and
-    /// reconnects by itself, so the server starts while either is down.
+    /// the database, else in-process: publishing, and listening for every
+    /// instance's events. Listening starts in the background and reconnects by
+    /// itself, so the server starts while either is down.
     pub fn start(config: &Config, db: &DatabaseConnection) -> anyhow::Result<Self> {
+        let events = Events::publishing_only(config, db)?;
+        match &events.backend {
+            Backend::Redis(redis) => redis.listen(events.local.clone()),
+            Backend::Postgres(postgres) => postgres.listen(events.local.clone()),
+            Backend::InProcess => {}
+        }
+        Ok(events)
+    }
+
+    /// As [`Events::start`], for a process without subscribers (the worker):
+    /// it tells the others and holds no Redis subscription or LISTEN
+    /// connection of its own.
+    pub fn publishing_only(config: &Config, db: &DatabaseConnection) -> anyhow::Result<Self> {
         let mut events = Events::in_process(config.live.events_buffer);
         let channel = format!("{}events", config.cache.key_prefix);
         events.backend = match &config.cache.redis_url {
-            Some(url) => Backend::Redis(redis::RedisEvents::start(
-                url,
-                &config.cache,
-                channel,
-                events.local.clone(),
-            )?),
-            None if db.get_database_backend() == DatabaseBackend::Postgres => Backend::Postgres(
-                postgres::PostgresEvents::start(db.clone(), channel, events.local.clone()),
-            ),
+            Some(url) => Backend::Redis(redis::RedisEvents::new(url, &config.cache, channel)?),
+            None if db.get_database_backend() == DatabaseBackend::Postgres => {
+                Backend::Postgres(postgres::PostgresEvents::new(db.clone(), channel))
+            }
             None => Backend::InProcess,
         };
         Ok(events)

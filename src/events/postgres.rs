@@ -14,9 +14,13 @@ pub struct PostgresEvents {
 }
 
 impl PostgresEvents {
-    pub fn start(db: DatabaseConnection, channel: String, local: broadcast::Sender<Event>) -> Self {
-        tokio::spawn(listen(db.clone(), channel.clone(), local));
+    pub fn new(db: DatabaseConnection, channel: String) -> Self {
         PostgresEvents { db, channel }
+    }
+
+    /// Hands every instance's events to `local`, from a task of its own.
+    pub fn listen(&self, local: broadcast::Sender<Event>) {
+        tokio::spawn(listen(self.db.clone(), self.channel.clone(), local));
     }
 
     pub async fn publish(&self, event: &Event) -> Result<(), DbErr> {

@@ -2,6 +2,8 @@
 //! listens on it, its own messages included, so that a process's subscribers
 //! hear its own saves in the same order as everyone else's.
 
+use std::sync::Arc;
+
 use futures_util::StreamExt;
 
 use redis::{
@@ -16,6 +18,8 @@ use crate::{cache::redis_client, config::CacheConfig};
 
 #[derive(Clone)]
 pub struct RedisEvents {
+    /// For listening, when this process listens; held apart (it is large).
+    client: Arc<redis::Client>,
     connection: ConnectionManager,
     channel: String,
 }
@@ -23,12 +27,7 @@ pub struct RedisEvents {
 impl RedisEvents {
     /// Publishing waits at most `timeout`, as the cache's commands do: a save
     /// is never held up by a stalled Redis (its subscribers then miss it).
-    pub fn start(
-        url: &Url,
-        config: &CacheConfig,
-        channel: String,
-        local: broadcast::Sender<Event>,
-    ) -> anyhow::Result<Self> {
+    pub fn new(url: &Url, config: &CacheConfig, channel: String) -> anyhow::Result<Self> {
         let timeout = config.redis_timeout;
         let client = redis_client(url, config.redis_tls_verify)?;
         let config = ConnectionManagerConfig::new()
@@ -36,11 +35,17 @@ impl RedisEvents {
             .set_response_timeout(Some(timeout))
             .set_number_of_retries(0);
         let connection = ConnectionManager::new_lazy_with_config(client.clone(), config)?;
-        tokio::spawn(listen(client, channel.clone(), local));
         Ok(RedisEvents {
+            client: Arc::new(client),
             connection,
             channel,
         })
+    }
+
+    /// Hands every instance's events to `local`, from a task of its own.
+    pub fn listen(&self, local: broadcast::Sender<Event>) {
+        let client = redis::Client::clone(&self.client);
+        tokio::spawn(listen(client, self.channel.clone(), local));
     }
 
     pub async fn publish(&self, event: &Event) -> Result<(), redis::RedisError> {

@@ -17,7 +17,7 @@ use super::{
     revision::Revision,
 };
 use crate::{
-    entity::revision,
+    entity::{file_update_operation, revision},
     error::Error,
     events::Event,
     files::sources,
@@ -73,8 +73,8 @@ impl Subscription {
         Ok(follow(heard, NotebookWatch { db, notebook_id }))
     }
 
-    /// Each status change of one fetch of a file source (pending, running,
-    /// completed, failed). Ends when the fetch has ended.
+    /// The fetch's status now, then each change of it (pending, running,
+    /// completed, failed). Ends when the fetch has ended, at once if it had.
     #[graphql(guard = "CanRead")]
     async fn file_update_operation_changed(
         &self,
@@ -85,10 +85,18 @@ impl Subscription {
         let operation_id = parse_id(&id, "file update operation")?;
         let heard = events(ctx).subscribe();
         let db = db(ctx).clone();
-        sources::operation(&db, operation_id)
+        // Its status now comes first: a fetch may end between the mutation
+        // that started it and this subscription.
+        let now = sources::operation(&db, operation_id)
             .await?
             .ok_or_else(|| Error::not_found(format!("File update operation {operation_id}")))?;
-        Ok(follow(heard, OperationWatch { db, operation_id }))
+        let watch = OperationWatch {
+            db,
+            operation_id,
+            sent: None,
+            ready: Some(now),
+        };
+        Ok(follow(heard, watch))
     }
 }
 
@@ -110,12 +118,15 @@ trait Watch: Send + 'static {
     fn next_ready(&mut self) -> Option<Self::Item> {
         None
     }
+
+    /// Whether the last item sent was the last there is.
+    fn is_done(&self) -> bool {
+        false
+    }
 }
 
 enum Step<T> {
     Send(T),
-    /// Send this one, and end.
-    Last(T),
     Nothing,
     End,
     Failed(Error),
@@ -143,7 +154,7 @@ fn follow<W: Watch>(
             if let Some(item) = state.watch.next_ready() {
                 return Some((Ok(item), state));
             }
-            if state.ended {
+            if state.ended || state.watch.is_done() {
                 return None;
             }
             let event = match state.heard.recv().await {
@@ -156,10 +167,6 @@ fn follow<W: Watch>(
             };
             match state.watch.on(event).await {
                 Step::Send(item) => return Some((Ok(item), state)),
-                Step::Last(item) => {
-                    state.ended = true;
-                    return Some((Ok(item), state));
-                }
                 Step::Nothing => {}
                 Step::End => state.ended = true,
                 Step::Failed(error) => {
@@ -255,6 +262,10 @@ impl Watch for NotebookWatch {
 struct OperationWatch {
     db: DatabaseConnection,
     operation_id: i32,
+    /// The status last sent: an event heard while the first was read may
+    /// tell it again.
+    sent: Option<file_update_operation::Model>,
+    ready: Option<file_update_operation::Model>,
 }
 
 impl Watch for OperationWatch {
@@ -266,13 +277,27 @@ impl Watch for OperationWatch {
             _ => return Step::Nothing,
         }
         match sources::operation(&self.db, self.operation_id).await {
-            Ok(Some(operation)) if operation.ended_at.is_some() => {
-                Step::Last(FileUpdateOperation(operation))
+            Ok(Some(operation)) => {
+                if self.sent.as_ref().map(|sent| sent.status) != Some(operation.status) {
+                    self.ready = Some(operation);
+                }
+                Step::Nothing
             }
-            Ok(Some(operation)) => Step::Send(FileUpdateOperation(operation)),
             // Its source was deleted, and the operation with it.
             Ok(None) => Step::End,
             Err(error) => Step::Failed(error),
         }
+    }
+
+    fn next_ready(&mut self) -> Option<FileUpdateOperation> {
+        let operation = self.ready.take()?;
+        self.sent = Some(operation.clone());
+        Some(FileUpdateOperation(operation))
+    }
+
+    fn is_done(&self) -> bool {
+        self.sent
+            .as_ref()
+            .is_some_and(|operation| operation.ended_at.is_some())
     }
 }

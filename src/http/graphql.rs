@@ -80,7 +80,7 @@ async fn query_or_subscribe(
         .map_err(|_| {
             Error::bad_input("Ask for the graphql-transport-ws protocol (Sec-WebSocket-Protocol)")
         })?;
-    subscriptions::upgrade(state, viewer, client, &parts.headers, protocol, upgrade)
+    subscriptions::upgrade(state, viewer, client, &mut parts, protocol, upgrade).await
 }
 
 enum Payload {

@@ -8,7 +8,7 @@ use std::{
 use axum::{
     Extension, Router,
     extract::{ConnectInfo, Request, State},
-    http::{HeaderName, HeaderValue, header},
+    http::{Extensions, HeaderName, HeaderValue, header},
     middleware::{Next, from_fn_with_state},
     response::{IntoResponse, Response},
 };
@@ -22,9 +22,7 @@ use tower_http::{
 };
 
 use super::{
-    connection_limits, eval_frame,
-    failed_authentication::{self, FailedAttempts},
-    hosts, is_health_check, security,
+    connection_limits, eval_frame, failed_authentication, hosts, is_health_check, security,
 };
 use crate::{
     app::AppState,
@@ -63,7 +61,7 @@ pub fn apply(state: &AppState, routes: Router<AppState>) -> Router<AppState> {
             .layer(session::layer(state.db.clone(), &state.config))
             .layer(Extension(state.config.client_ip_source.clone()))
             .layer(from_fn_with_state(
-                FailedAttempts::new(state.request_rate_limit.clone()),
+                state.failed_attempts.clone(),
                 failed_authentication::charge_failures,
             ))
             .layer(from_fn_with_state(authenticator, auth::identify))
@@ -123,7 +121,7 @@ async fn limit_requests(
         .get::<Viewer>()
         .cloned()
         .unwrap_or_else(Viewer::anonymous);
-    let client = ClientKey::of(&viewer, client_address(source, &request));
+    let client = ClientKey::of(&viewer, client_address(source, request.extensions()));
     let allowance = match limit.charge(&client, 1).await {
         Ok(allowance) => allowance,
         Err((error, allowance)) => {
@@ -146,10 +144,10 @@ async fn limit_requests(
 /// not come through the proxy, so its peer is the client.
 pub(super) fn client_address(
     source: Result<ClientIp, Rejection>,
-    request: &Request,
+    extensions: &Extensions,
 ) -> Option<IpAddr> {
     source.map(|ClientIp(address)| address).ok().or_else(|| {
-        let ConnectInfo(peer) = request.extensions().get::<ConnectInfo<SocketAddr>>()?;
+        let ConnectInfo(peer) = extensions.get::<ConnectInfo<SocketAddr>>()?;
         Some(peer.ip())
     })
 }

@@ -11,11 +11,21 @@
 //! async-graphql runs the protocol; this module wraps it in what is ours: one
 //! task per connection that forwards the protocol's messages and closes the
 //! connection when connection_init is late (4408), when its credential no
-//! longer holds (4403), and at shutdown (1001, going away).
+//! longer holds (4403: a revoked token, an expired JWT, a session signed out),
+//! and at shutdown (1001, going away).
+//!
+//! A refused credential in connection_init is charged to the client's address
+//! as on HTTP ([`FailedAttempts`]): 4403 while the address has allowance left;
+//! once it is spent, 4429 without a lookup. graphql-ws clients retry after
+//! 4403 but not after 4429, so a guessing loop stops there (and the upgrade
+//! itself, charged to the address's allowance, gets 429 with Retry-After).
 
-use std::sync::{
-    Arc, Mutex,
-    atomic::{AtomicUsize, Ordering},
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
 };
 
 use async_graphql::{
@@ -23,10 +33,14 @@ use async_graphql::{
 };
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::{
-    extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade},
-    http::{HeaderMap, header},
+    extract::{
+        FromRequestParts,
+        ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade},
+    },
+    http::{HeaderMap, header, request::Parts},
     response::{IntoResponse, Response as HttpResponse},
 };
+use axum_client_ip::ClientIp;
 use futures_util::{SinkExt, StreamExt, stream};
 use tokio::sync::mpsc;
 use tokio_util::sync::PollSender;
@@ -34,29 +48,31 @@ use tokio_util::sync::PollSender;
 use super::{is_same_origin, middleware};
 use crate::{
     app::AppState,
-    auth::Authenticator,
+    auth::{Authenticator, session},
     error::Error,
     events::Admission,
     graphql,
     policy::ApiMode,
-    rate_limit::ClientKey,
+    rate_limit::{ClientKey, FailedAttempts},
     viewer::{AuthMethod, Viewer},
 };
 
 /// graphql-transport-ws's close codes.
 const INIT_TIMEOUT: u16 = 4408;
 const FORBIDDEN: u16 = 4403;
+const TOO_MANY: u16 = 4429;
 const GOING_AWAY: u16 = 1001;
 
 /// Refuses or upgrades a WebSocket request.
-pub fn upgrade(
+pub async fn upgrade(
     state: AppState,
     viewer: Viewer,
     client: ClientKey,
-    headers: &HeaderMap,
+    parts: &mut Parts,
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Result<HttpResponse, Error> {
+    let headers = &parts.headers;
     let origin = headers.get(header::ORIGIN);
     let own_site = is_same_origin(headers, &state.config.server_uri);
     if origin.is_some() && !own_site && !allowed_cross_origin(&state, headers) {
@@ -72,6 +88,12 @@ pub fn upgrade(
     } else {
         viewer
     };
+    let session = session_credential(&viewer, parts);
+    let source = ClientIp::from_request_parts(parts, &state).await;
+    let address = ClientKey::of(
+        &Viewer::anonymous(),
+        middleware::client_address(source, &parts.extensions),
+    );
     let limit = state.config.live.connections_per_client;
     let admission = state
         .live
@@ -83,12 +105,24 @@ pub fn upgrade(
             Connection {
                 state,
                 viewer,
+                session,
                 client,
+                address,
                 admission,
             }
             .run(socket, protocol)
         })
         .into_response())
+}
+
+/// The session that the upgrade's cookie named, when it is the identity: it
+/// is checked again while the connection lasts.
+fn session_credential(viewer: &Viewer, parts: &Parts) -> Option<Credential> {
+    let user_id = viewer
+        .user_id()
+        .filter(|_| viewer.via == AuthMethod::Session)?;
+    let id = parts.extensions.get::<tower_sessions::Session>()?.id()?;
+    Some(Credential::Session(id, user_id))
 }
 
 fn allowed_cross_origin(state: &AppState, headers: &HeaderMap) -> bool {
@@ -110,12 +144,26 @@ struct Connection {
     state: AppState,
     /// The upgrade's identity, until connection_init names another.
     viewer: Viewer,
+    /// The upgrade's session, when its cookie is the identity.
+    session: Option<Credential>,
+    /// Charged the rate limit: the user, or the address when anonymous.
     client: ClientKey,
+    /// Charged refused credentials, whoever the upgrade named.
+    address: ClientKey,
     admission: Admission,
 }
 
+/// What proves the connection's identity, checked again while it lasts.
+#[derive(Clone)]
+enum Credential {
+    /// connection_init's Authorization value.
+    Authorization(String),
+    /// The session that the upgrade's cookie named, and its user.
+    Session(session::Id, i32),
+}
+
 /// What connection_init settled: who is subscribing and the credential to
-/// check again, or that it was refused.
+/// check again, or that it was refused (with the close code to send).
 #[derive(Clone, Default)]
 struct Identity(Arc<Mutex<Settled>>);
 
@@ -123,8 +171,8 @@ struct Identity(Arc<Mutex<Settled>>);
 enum Settled {
     #[default]
     Pending,
-    Accepted(Viewer, Option<String>),
-    Refused,
+    Accepted(Viewer, Option<Credential>),
+    Refused(u16),
 }
 
 impl Identity {
@@ -135,7 +183,7 @@ impl Identity {
         }
     }
 
-    fn credential(&self) -> Option<String> {
+    fn credential(&self) -> Option<Credential> {
         match &*self.0.lock().unwrap() {
             Settled::Accepted(_, credential) => credential.clone(),
             _ => None,
@@ -151,55 +199,45 @@ impl Identity {
     }
 
     /// async-graphql closes a refused connection_init with 1002 (protocol
-    /// error); graphql-transport-ws says 4403 (Forbidden), which clients such
-    /// as graphql-ws read as "do not retry with the same credentials".
+    /// error); graphql-transport-ws says 4403 (Forbidden) for a refused
+    /// credential, and this server 4429 for an address refused for guessing.
     fn as_sent(&self, message: Message) -> Message {
-        match message {
-            Message::Close(Some(frame))
-                if frame.code == 1002 && matches!(*self.0.lock().unwrap(), Settled::Refused) =>
-            {
+        let refused = match *self.0.lock().unwrap() {
+            Settled::Refused(code) => Some(code),
+            _ => None,
+        };
+        match (message, refused) {
+            (Message::Close(Some(frame)), Some(code)) if frame.code == 1002 => {
                 Message::Close(Some(CloseFrame {
-                    code: FORBIDDEN,
+                    code,
                     reason: frame.reason,
                 }))
             }
-            other => other,
+            (other, _) => other,
         }
     }
 }
 
 impl Connection {
     async fn run(self, socket: WebSocket, protocol: GraphQLProtocol) {
-        let Connection {
-            state,
-            viewer,
-            client,
-            admission,
-        } = self;
+        let state = self.state.clone();
         let live = &state.config.live;
         let identity = Identity::default();
         let authenticator = middleware::authenticator(&state);
         let (mut to_client, from_client) = socket.split();
+        let heard = LastHeard::default();
+        let from_client = from_client.inspect({
+            let heard = heard.clone();
+            move |_| heard.now()
+        });
         let (outgoing, mut protocol_messages) = mpsc::channel::<Message>(16);
-        let executor = Subscriber {
-            state: state.clone(),
-            identity: identity.clone(),
-            client,
-            running: Arc::new(AtomicUsize::new(0)),
-        };
-        let on_init = {
-            let (identity, authenticator, state) =
-                (identity.clone(), authenticator.clone(), state.clone());
-            move |payload| init(payload, viewer, identity, authenticator, state.mode())
-        };
-        let protocol_task = GraphQLWebSocket::new_with_pair(
+        let (protocol_task, admission) = self.protocol(
             PollSender::new(outgoing),
             from_client,
-            executor,
             protocol,
-        )
-        .on_connection_init(on_init)
-        .serve();
+            &identity,
+            &authenticator,
+        );
         tokio::pin!(protocol_task);
         let shutdown = state.live.shutdown();
         let init_deadline = tokio::time::sleep(live.init_timeout);
@@ -223,6 +261,11 @@ impl Connection {
                     }
                 }
                 _ = keepalive.tick() => {
+                    // A peer that is gone without closing answers nothing:
+                    // two pings unanswered, and its place is given back.
+                    if heard.since() > live.keepalive * 2 {
+                        break Some((GOING_AWAY, "No answer to the server's pings"));
+                    }
                     if to_client.send(Message::Ping(Default::default())).await.is_err() {
                         break None;
                     }
@@ -244,49 +287,139 @@ impl Connection {
         let _ = to_client.close().await;
         drop(admission);
     }
+
+    /// async-graphql's side of the protocol, which ends when the client
+    /// closes, and the connection's place, to hold until it is closed.
+    fn protocol<FromClient>(
+        self,
+        to_protocol: PollSender<Message>,
+        from_client: FromClient,
+        protocol: GraphQLProtocol,
+        identity: &Identity,
+        authenticator: &Arc<Authenticator>,
+    ) -> (impl Future<Output = ()> + Send + use<FromClient>, Admission)
+    where
+        FromClient: futures_util::Stream<Item = Result<Message, axum::Error>> + Send + 'static,
+    {
+        let executor = Subscriber {
+            state: self.state.clone(),
+            identity: identity.clone(),
+            client: self.client,
+            running: Arc::new(AtomicUsize::new(0)),
+        };
+        let init = Init {
+            upgrade_viewer: self.viewer,
+            upgrade_credential: self.session,
+            identity: identity.clone(),
+            authenticator: authenticator.clone(),
+            attempts: self.state.failed_attempts.clone(),
+            address: self.address,
+            mode: self.state.mode(),
+        };
+        let serving = GraphQLWebSocket::new_with_pair(to_protocol, from_client, executor, protocol)
+            .on_connection_init(move |payload| init.run(payload))
+            .serve();
+        (serving, self.admission)
+    }
 }
 
-/// connection_init: the payload's Authorization value, else the upgrade's
-/// identity; in internal mode, an identity is required.
-async fn init(
-    payload: serde_json::Value,
+/// When the client was last heard from: any frame, pongs included.
+#[derive(Clone)]
+struct LastHeard(Arc<Mutex<Instant>>);
+
+impl Default for LastHeard {
+    fn default() -> Self {
+        LastHeard(Arc::new(Mutex::new(Instant::now())))
+    }
+}
+
+impl LastHeard {
+    fn now(&self) {
+        *self.0.lock().unwrap() = Instant::now();
+    }
+
+    fn since(&self) -> Duration {
+        self.0.lock().unwrap().elapsed()
+    }
+}
+
+/// What connection_init needs to settle the connection's identity.
+struct Init {
     upgrade_viewer: Viewer,
+    upgrade_credential: Option<Credential>,
     identity: Identity,
     authenticator: Arc<Authenticator>,
+    attempts: Arc<FailedAttempts>,
+    address: ClientKey,
     mode: ApiMode,
-) -> async_graphql::Result<Data> {
-    let credential = payload
-        .get("Authorization")
-        .or_else(|| payload.get("authorization"))
-        .and_then(|value| value.as_str())
-        .map(str::to_string);
-    let viewer = match &credential {
-        Some(value) => authenticator.by_authorization(value).await,
-        None => Ok(upgrade_viewer),
-    };
-    let refusal = match viewer {
-        Ok(viewer) if mode == ApiMode::Internal && viewer.user.is_none() => Error::Unauthenticated(
-            "This server's API needs an identity: send connection_init with an Authorization value"
-                .into(),
-        ),
-        Ok(viewer) => {
-            identity.settle(Settled::Accepted(viewer, credential));
-            return Ok(Data::default());
+}
+
+impl Init {
+    /// The payload's Authorization value, else the upgrade's identity; in
+    /// internal mode, an identity is required.
+    async fn run(self, payload: serde_json::Value) -> async_graphql::Result<Data> {
+        let authorization = payload
+            .get("Authorization")
+            .or_else(|| payload.get("authorization"))
+            .and_then(|value| value.as_str())
+            .map(str::to_string);
+        let (viewer, credential) = match authorization {
+            Some(value) => (
+                self.by_authorization(&value).await,
+                Some(Credential::Authorization(value)),
+            ),
+            None => (Ok(self.upgrade_viewer), self.upgrade_credential),
+        };
+        let (code, refusal) = match viewer {
+            Ok(viewer) if self.mode == ApiMode::Internal && viewer.user.is_none() => (
+                FORBIDDEN,
+                Error::Unauthenticated(
+                    "This server's API needs an identity: send connection_init with an \
+                     Authorization value"
+                        .into(),
+                ),
+            ),
+            Ok(viewer) => {
+                self.identity.settle(Settled::Accepted(viewer, credential));
+                return Ok(Data::default());
+            }
+            Err(refused) => refused,
+        };
+        self.identity.settle(Settled::Refused(code));
+        Err(refusal.into())
+    }
+
+    /// As on HTTP: a spent address is refused before the lookup, and a
+    /// refused credential costs its address one request.
+    async fn by_authorization(&self, value: &str) -> Result<Viewer, (u16, Error)> {
+        if let Some(refusal) = self.attempts.refusal(&self.address) {
+            return Err((TOO_MANY, refusal));
         }
-        Err(refusal) => refusal,
-    };
-    identity.settle(Settled::Refused);
-    Err(refusal.into())
+        match self.authenticator.by_authorization(value).await {
+            Err(refused @ Error::InvalidCredentials { .. }) => {
+                match self.attempts.charge(&self.address).await {
+                    Ok(_) => Err((FORBIDDEN, refused)),
+                    Err((spent, _)) => Err((TOO_MANY, spent)),
+                }
+            }
+            other => other.map_err(|error| (FORBIDDEN, error)),
+        }
+    }
 }
 
 /// Whether the connection's credential still proves its identity: a revoked
-/// token, an expired JWT or a deleted user ends the connection.
+/// token, an expired JWT, a deleted user or a session signed out (or expired)
+/// ends the connection.
 async fn still_valid(authenticator: &Authenticator, identity: &Identity) -> bool {
-    let Some(credential) = identity.credential() else {
-        return true;
+    let checked = match identity.credential() {
+        None => return true,
+        Some(Credential::Authorization(value)) => {
+            authenticator.by_authorization(&value).await.map(|_| true)
+        }
+        Some(Credential::Session(id, user_id)) => authenticator.session_holds(&id, user_id).await,
     };
-    match authenticator.by_authorization(&credential).await {
-        Ok(_) => true,
+    match checked {
+        Ok(holds) => holds,
         // The database is away: not the credential's fault.
         Err(Error::Unavailable(_) | Error::Database(_)) => true,
         Err(_) => false,

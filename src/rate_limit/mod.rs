@@ -9,6 +9,7 @@
 //! share one allowance per client; without it, or while it fails, each process
 //! counts on its own.
 
+mod failed_attempts;
 mod redis;
 
 use std::{net::IpAddr, num::NonZeroU32, time::Duration};
@@ -24,6 +25,7 @@ use governor::{
     state::keyed::DefaultKeyedStateStore,
 };
 
+pub use self::failed_attempts::FailedAttempts;
 use self::redis::RedisLimit;
 use crate::{cache::RedisConnection, error::Error, viewer::Viewer};
 

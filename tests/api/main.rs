@@ -26,5 +26,7 @@ mod rate_limits;
 mod revisions;
 mod schema;
 mod slow_clients;
+mod subscription_events;
+mod subscription_rules;
 mod subscriptions;
 mod worker;

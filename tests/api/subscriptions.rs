@@ -12,11 +12,11 @@ use crate::common::{
     ws::{Heard, WsClient},
 };
 
-const REVISION_SAVED: &str = "subscription($id: ID!) {
+pub const REVISION_SAVED: &str = "subscription($id: ID!) {
     revisionSaved(notebookId: $id) { id content notebook { title } }
 }";
 
-async fn save(app: &TestApp, owner: &TestUser, id: &str, content: &str) -> String {
+pub async fn save(app: &TestApp, owner: &TestUser, id: &str, content: &str) -> String {
     let response = app
         .gql(
             Some(owner),
@@ -30,13 +30,13 @@ async fn save(app: &TestApp, owner: &TestUser, id: &str, content: &str) -> Strin
         .to_string()
 }
 
-fn token(user: &TestUser) -> Value {
+pub fn token(user: &TestUser) -> Value {
     json!({ "Authorization": format!("Token {}", user.token) })
 }
 
 /// Subscribes to `id`'s saves and waits until the subscription is surely
 /// running: a save made for the purpose is heard.
-async fn watching(app: &TestApp, owner: &TestUser, id: &str) -> WsClient {
+pub async fn watching(app: &TestApp, owner: &TestUser, id: &str) -> WsClient {
     let mut client = WsClient::initialised(app, token(owner)).await;
     client
         .subscribe("1", REVISION_SAVED, json!({ "id": id }))

@@ -115,8 +115,13 @@ impl TestAppBuilder {
 /// A client that keeps cookies, like a browser, but shows redirects to the test
 /// instead of following them.
 pub fn browser() -> reqwest::Client {
+    browser_with(Default::default())
+}
+
+/// A [`browser`] whose cookies the test can read.
+fn browser_with(cookies: Arc<reqwest::cookie::Jar>) -> reqwest::Client {
     reqwest::Client::builder()
-        .cookie_store(true)
+        .cookie_provider(cookies)
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
@@ -297,11 +302,13 @@ impl TestApp {
 
     /// A fresh browser, signed in as `username` with the development form.
     pub async fn signed_in(&self, username: &str) -> CookieUser {
-        let client = browser();
+        let cookies = Arc::new(reqwest::cookie::Jar::default());
+        let client = browser_with(cookies.clone());
         self.sign_in(&client, username).await;
         CookieUser {
             client,
             origin: self.origin(),
+            cookies,
         }
     }
 

@@ -3,7 +3,13 @@
 //! then talks to the API through it, so that who is asking is never a parameter
 //! of each call.
 
-use reqwest::{Client, Method, RequestBuilder, header::AUTHORIZATION};
+use std::sync::Arc;
+
+use reqwest::{
+    Client, Method, RequestBuilder,
+    cookie::{CookieStore, Jar},
+    header::AUTHORIZATION,
+};
 use serde_json::{Value, json};
 
 use super::{Gql, TestUser};
@@ -162,6 +168,17 @@ impl RequestHelper for JwtUser {
 pub struct CookieUser {
     pub(super) client: Client,
     pub(super) origin: String,
+    pub(super) cookies: Arc<Jar>,
+}
+
+impl CookieUser {
+    /// The Cookie header that the browser sends to its site, for a client
+    /// other than `client` (a WebSocket).
+    pub fn cookie_header(&self) -> String {
+        let url = self.origin.parse().unwrap();
+        let cookies = self.cookies.cookies(&url).expect("signed in: a cookie");
+        cookies.to_str().unwrap().to_string()
+    }
 }
 
 impl RequestHelper for CookieUser {

@@ -19,6 +19,13 @@ pub struct WsClient {
     socket: WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>,
 }
 
+/// An upgrade answered with an HTTP status instead of a WebSocket.
+#[derive(Debug)]
+pub struct Refusal {
+    pub status: u16,
+    pub retry_after: Option<String>,
+}
+
 /// What the server sent, as the tests look at it.
 #[derive(Debug, PartialEq)]
 pub enum Heard {
@@ -46,6 +53,24 @@ impl WsClient {
         headers: &[(&str, &str)],
         receive_buffer: Option<u32>,
     ) -> Result<WsClient, u16> {
+        WsClient::open(address, headers, receive_buffer)
+            .await
+            .map_err(|refusal| refusal.status)
+    }
+
+    /// Expects the upgrade to be refused; returns the refusal.
+    pub async fn refused(app: &TestApp, headers: &[(&str, &str)]) -> Refusal {
+        match WsClient::open(app.address, headers, None).await {
+            Ok(_) => panic!("the WebSocket opened"),
+            Err(refusal) => refusal,
+        }
+    }
+
+    async fn open(
+        address: SocketAddr,
+        headers: &[(&str, &str)],
+        receive_buffer: Option<u32>,
+    ) -> Result<WsClient, Refusal> {
         let url = format!("ws://{address}/api/graphql");
         let mut request = url.into_client_request().unwrap();
         request.headers_mut().insert(
@@ -65,7 +90,13 @@ impl WsClient {
         let stream = socket.connect(address).await.unwrap();
         match client_async(request, MaybeTlsStream::Plain(stream)).await {
             Ok((socket, _)) => Ok(WsClient { socket }),
-            Err(tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
+            Err(tungstenite::Error::Http(response)) => Err(Refusal {
+                status: response.status().as_u16(),
+                retry_after: response
+                    .headers()
+                    .get("retry-after")
+                    .map(|value| value.to_str().unwrap().to_string()),
+            }),
             Err(err) => panic!("the WebSocket did not open: {err}"),
         }
     }
@@ -96,6 +127,17 @@ impl WsClient {
             "payload": { "query": query, "variables": variables },
         }))
         .await;
+    }
+
+    /// Ends subscription `id` (the client's `complete`).
+    pub async fn complete(&mut self, id: &str) {
+        self.send(json!({ "id": id, "type": "complete" })).await;
+    }
+
+    /// Closes the WebSocket normally and waits for the server's close.
+    pub async fn close(mut self) {
+        self.socket.close(None).await.unwrap();
+        while let Ok(Some(Ok(_))) = tokio::time::timeout(PATIENCE, self.socket.next()).await {}
     }
 
     async fn send(&mut self, message: Value) {
