@@ -17,9 +17,10 @@
 # built (CI builds no release binary: the rehearsal checks the deployment, not
 # the optimiser, and a release build would double CI's compile time).
 #
-# REHEARSAL_BREAK=redis-tls|forwarded-for|database breaks one part on purpose
+# REHEARSAL_BREAK=redis-tls|forwarded-for|database|websocket breaks one part on purpose
 # (the app verifies Redis's self-signed certificate; the router stops appending
-# X-Forwarded-For; web2 gets a database of its own): the rehearsal must fail.
+# X-Forwarded-For; web2 gets a database of its own; the router drops the Upgrade
+# header): the rehearsal must fail.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,7 +43,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 PG_BIN="$(pg_bin)"
-ldd "$(command -v redis-server)" | grep -q libssl || fail "redis-server was built without TLS"
+# The walk's WebSocket client (a subscription through the router).
+python3 -c 'import websockets.sync.client' 2>/dev/null || python3 -m pip install --quiet 'websockets>=13'
+# grep reads all of ldd's output: with -q it could exit first and pipefail would
+# take ldd's SIGPIPE for a failure.
+ldd "$(command -v redis-server)" | grep libssl >/dev/null || fail "redis-server was built without TLS"
 
 # --- the machine's pieces, cleaned up whatever happens ------------------------
 work="$(mktemp -d)"
@@ -128,6 +133,8 @@ http {
   upstream web1 { server 127.0.0.1:$WEB1_PORT; }
   upstream web2 { server 127.0.0.1:$WEB2_PORT; }
   map \$http_x_rehearsal_instance \$instance { 1 web1; 2 web2; default both; }
+  # Heroku's router passes WebSocket upgrades; nginx does when told to.
+  map \$http_upgrade \$connection_upgrade { default upgrade; '' close; }
   server {
     listen 127.0.0.1:$ROUTER_PORT ssl;
     ssl_certificate $work/router.crt;
@@ -138,6 +145,8 @@ http {
       proxy_set_header Host \$http_host;
       $( [ "${REHEARSAL_BREAK:-}" = forwarded-for ] || echo 'proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;' )
       proxy_set_header X-Forwarded-Proto https;
+      $( [ "${REHEARSAL_BREAK:-}" = websocket ] || echo 'proxy_set_header Upgrade $http_upgrade;' )
+      proxy_set_header Connection \$connection_upgrade;
       proxy_set_header X-Rehearsal-Instance "";
     }
   }

@@ -19,6 +19,8 @@ import time
 import urllib.parse
 import uuid
 
+from websockets.sync.client import connect as websocket
+
 ROUTER = urllib.parse.urlsplit(os.environ["ROUTER"])
 CONTEXT = ssl.create_default_context(cafile=os.environ["ROUTER_CA"])
 TOKEN = os.environ["TOKEN"]
@@ -112,6 +114,46 @@ def notebooks_are_shared_and_fresh():
     assert read(notebook_id, 1) == ("Rehearsal", "second"), "web1 served a stale copy"
     ok("a save on web2 is seen at once on web1 (no stale cache)")
     return notebook_id
+
+
+def a_save_on_web2_reaches_a_subscriber_on_web1():
+    """A subscription through the router (wss, upgraded by it) on web1 hears a
+    save made on web2: the event crosses instances through Redis over TLS."""
+    created = CLIENT.gql(
+        "mutation($input: CreateNotebookInput!) { createNotebook(input: $input) { id } }",
+        {"input": {"title": "Live", "content": "first"}}, instance=1)
+    notebook_id = created["createNotebook"]["id"]
+    url = f"wss://{ROUTER.hostname}:{ROUTER.port}/api/graphql"
+    with websocket(url, ssl=CONTEXT, subprotocols=["graphql-transport-ws"],
+                   additional_headers={"X-Rehearsal-Instance": "1"},
+                   open_timeout=10) as socket:
+        def receive(seconds=10):
+            message = json.loads(socket.recv(timeout=seconds))
+            while message["type"] == "ping":
+                socket.send(json.dumps({"type": "pong"}))
+                message = json.loads(socket.recv(timeout=seconds))
+            return message
+
+        socket.send(json.dumps({"type": "connection_init",
+                                "payload": {"Authorization": f"Token {TOKEN}"}}))
+        assert receive()["type"] == "connection_ack"
+        socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": {
+            "query": "subscription($id: ID!) { revisionSaved(notebookId: $id) { content } }",
+            "variables": {"id": notebook_id}}}))
+        # The subscription has no acknowledgement: saves until one is heard.
+        for attempt in range(10):
+            save(CLIENT, notebook_id, "Live", f"live {attempt}", instance=2)
+            try:
+                message = receive(seconds=3)
+                break
+            except TimeoutError:
+                continue
+        else:
+            raise AssertionError("no revisionSaved event reached web1's subscriber")
+        assert message["type"] == "next", message
+        content = message["payload"]["data"]["revisionSaved"]["content"]
+        assert content.startswith("live "), message
+    ok("a save on web2 reaches a subscriber on web1 through the router (wss, Redis over TLS)")
 
 
 def files_go_up_and_come_down(notebook_id):
@@ -298,6 +340,7 @@ def main():
     redis_command = sys.argv[sys.argv.index("--") + 1:]
     both_web_processes_are_healthy()
     notebook_id = notebooks_are_shared_and_fresh()
+    a_save_on_web2_reaches_a_subscriber_on_web1()
     files_go_up_and_come_down(notebook_id)
     the_worker_fills_a_file_source(notebook_id)
     static_files_are_compressed_with_an_etag()
