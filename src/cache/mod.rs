@@ -203,8 +203,8 @@ impl Cache {
                 Err(err) => tracing::warn!(key = %full_key, %err, "unreadable cache entry"),
             }
         }
-        // What the database says now has no generation that a later check
-        // could compare (a write may commit between this read and the fill).
+        // Served from the database: that answer is not kept (its statements
+        // say so too); the next one, served from the fill, may be.
         self.note(ReadLog::uncovered);
         let loaded = load().await?;
         if let (Read::Fillable(generation), Some(value)) = (&read, &loaded) {
