@@ -8,7 +8,7 @@ use tokio::sync::Semaphore;
 
 use crate::{
     auth::{github::Github, openidc::OpenIdc},
-    cache::{Cache, RedisConnection},
+    cache::{Cache, RedisConnection, ResponseCache},
     clock::Clock,
     config::{CacheConfig, Config},
     db::{self, StatementCounter},
@@ -39,6 +39,8 @@ pub struct Shared {
     pub config: Arc<Config>,
     pub graphql: Executor,
     pub cache: Cache,
+    /// Answers to anonymous reads, checked against `cache`'s generations.
+    pub responses: ResponseCache,
     /// What changed, from every instance: the subscriptions' source.
     pub events: Events,
     /// The open subscription connections, closed at shutdown.
@@ -106,6 +108,7 @@ impl AppState {
             config: Arc::new(config),
             graphql,
             cache,
+            responses: ResponseCache::default(),
             events,
             live: Connections::default(),
             clock,

@@ -68,6 +68,22 @@ fn shrink_buffers(
     Box::pin(std::future::ready(Ok(true)))
 }
 
+/// The same pool, counting each statement as `connect` does and also telling
+/// `observer`: for one request that must know whether it read the database
+/// (sea-orm keeps the callback per handle, so other handles are untouched).
+pub fn observed(
+    db: &DatabaseConnection,
+    counter: Arc<StatementCounter>,
+    observer: impl Fn() + Send + Sync + 'static,
+) -> DatabaseConnection {
+    let mut db = db.clone();
+    db.set_metric_callback(move |_| {
+        counter.add_one();
+        observer();
+    });
+    db
+}
+
 fn create_sqlite_folder(url: &str) {
     let Some(path) = url
         .strip_prefix("sqlite://")

@@ -33,13 +33,19 @@ impl ApiMode {
     }
 }
 
+/// Whether every viewer, anonymous or not, may read everything: then whether
+/// one may read says nothing about who asks.
+pub fn anyone_may_read(mode: ApiMode) -> bool {
+    mode == ApiMode::Public
+}
+
 pub fn ensure_can_read(viewer: &Viewer, mode: ApiMode) -> Result<()> {
-    match (mode, &viewer.user) {
-        (ApiMode::Internal, None) => Err(Error::Unauthenticated(
-            "This server is private: sign in or send a token to read it".into(),
-        )),
-        _ => Ok(()),
+    if anyone_may_read(mode) || viewer.user.is_some() {
+        return Ok(());
     }
+    Err(Error::Unauthenticated(
+        "This server is private: sign in or send a token to read it".into(),
+    ))
 }
 
 /// The signed-in user, or UNAUTHENTICATED: every write needs one.
@@ -225,6 +231,8 @@ mod tests {
     #[test]
     fn anonymous_reads_only_in_public_mode() {
         let anonymous = Viewer::anonymous();
+        assert!(anyone_may_read(ApiMode::Public));
+        assert!(!anyone_may_read(ApiMode::Internal));
         assert!(ensure_can_read(&anonymous, ApiMode::Public).is_ok());
         assert!(matches!(
             ensure_can_read(&anonymous, ApiMode::Internal),

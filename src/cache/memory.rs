@@ -100,10 +100,18 @@ impl CacheStore for MemoryStore {
     }
 
     async fn get(&self, key: &str) -> Result<Lookup, CacheError> {
+        // The generation first: an invalidation between the two reads then
+        // pairs a value with an older generation (a later check misses), never
+        // an old value with the new generation.
+        let generation = self.generation(key);
         Ok(match self.values.get(key) {
-            Some(stored) => Lookup::Hit(stored.value.to_vec()),
-            None => Lookup::Miss(self.generation(key)),
+            Some(stored) => Lookup::Hit(stored.value.to_vec(), generation),
+            None => Lookup::Miss(generation),
         })
+    }
+
+    async fn generations(&self, keys: &[String]) -> Result<Vec<Generation>, CacheError> {
+        Ok(keys.iter().map(|key| self.generation(key)).collect())
     }
 
     async fn fill(

@@ -11,7 +11,9 @@
 
 mod keys;
 mod memory;
+mod reads;
 mod redis;
+mod responses;
 mod store;
 
 use std::{
@@ -25,7 +27,9 @@ use serde::{Serialize, de::DeserializeOwned};
 
 pub use keys::CacheKey;
 pub use memory::MemoryStore;
+pub use reads::ReadLog;
 pub use redis::{RedisConnection, RedisStore, client as redis_client};
+pub use responses::{RESPONSE_TTL, ResponseCache, ResponseKey};
 pub use store::{CacheStore, Generation, Lookup};
 
 use crate::config::CacheConfig;
@@ -102,7 +106,11 @@ impl Backoff {
 }
 
 #[derive(Clone)]
-pub struct Cache(Arc<Inner>);
+pub struct Cache {
+    inner: Arc<Inner>,
+    /// Set for one request whose answer may be kept: what it reads is noted.
+    reads: Option<Arc<ReadLog>>,
+}
 
 struct Inner {
     store: Box<dyn CacheStore>,
@@ -125,7 +133,7 @@ impl OwedInvalidations {
 
 /// What a read found, and whether the reader may fill the key.
 enum Read {
-    Hit(Vec<u8>),
+    Hit(Vec<u8>, Generation),
     Fillable(Generation),
     /// The store is resting or failed: straight to the database.
     Unavailable,
@@ -148,16 +156,28 @@ impl Cache {
     }
 
     pub fn with_store(store: Box<dyn CacheStore>, config: &CacheConfig) -> Self {
-        Cache(Arc::new(Inner {
-            store,
-            prefix: format!("{}{FORMAT_VERSION}:", config.key_prefix),
-            backoff: Backoff::new(config.redis_retry_after),
-            owed: Mutex::new(OwedInvalidations::default()),
-        }))
+        Cache {
+            inner: Arc::new(Inner {
+                store,
+                prefix: format!("{}{FORMAT_VERSION}:", config.key_prefix),
+                backoff: Backoff::new(config.redis_retry_after),
+                owed: Mutex::new(OwedInvalidations::default()),
+            }),
+            reads: None,
+        }
+    }
+
+    /// The same cache, noting into `reads` every value that it serves (and
+    /// every read that it does not serve).
+    pub fn recording(&self, reads: Arc<ReadLog>) -> Self {
+        Cache {
+            inner: self.inner.clone(),
+            reads: Some(reads),
+        }
     }
 
     pub fn backend(&self) -> &'static str {
-        self.0.store.name()
+        self.inner.store.name()
     }
 
     /// The cached value of `key`, or what `load` reads from the database (then
@@ -174,17 +194,48 @@ impl Cache {
     {
         let full_key = self.full_key(key);
         let read = self.read(&full_key).await;
-        if let Read::Hit(bytes) = &read {
+        if let Read::Hit(bytes, generation) = &read {
             match decode(bytes) {
-                Ok(value) => return Ok(Some(value)),
+                Ok(value) => {
+                    self.note(|reads| reads.saw(key, generation));
+                    return Ok(Some(value));
+                }
                 Err(err) => tracing::warn!(key = %full_key, %err, "unreadable cache entry"),
             }
         }
+        // Served from the database: that answer is not kept (its statements
+        // say so too); the next one, served from the fill, may be.
+        self.note(ReadLog::uncovered);
         let loaded = load().await?;
         if let (Read::Fillable(generation), Some(value)) = (&read, &loaded) {
             self.fill(&full_key, value, key.ttl(), generation).await;
         }
         Ok(loaded)
+    }
+
+    /// Each key's generation now, in one round trip; None when the store cannot
+    /// be trusted now (resting, failing, or owing invalidations).
+    pub async fn generations(&self, keys: &[CacheKey]) -> Option<Vec<Generation>> {
+        if keys.is_empty() {
+            return Some(vec![]);
+        }
+        if self.resting() || !self.pay_owed_invalidations().await {
+            return None;
+        }
+        let keys: Vec<String> = keys.iter().map(|key| self.full_key(key)).collect();
+        match self.inner.store.generations(&keys).await {
+            Ok(generations) => Some(generations),
+            Err(err) => {
+                self.rest(&err);
+                None
+            }
+        }
+    }
+
+    fn note(&self, record: impl FnOnce(&ReadLog)) {
+        if let Some(reads) = &self.reads {
+            record(reads);
+        }
     }
 
     /// Called after a write commits, with every key that it changed.
@@ -197,7 +248,7 @@ impl Cache {
             self.owe(keys);
             return;
         }
-        if let Err(err) = self.0.store.invalidate(&keys).await {
+        if let Err(err) = self.inner.store.invalidate(&keys).await {
             self.owe(keys);
             self.rest(&err);
         }
@@ -206,9 +257,9 @@ impl Cache {
     /// Asks the store directly, whatever the recent failures, so that the
     /// heartbeat shows the state of now (and a recovered Redis is used again).
     pub async fn health(&self) -> CacheHealth {
-        match self.0.store.ping().await {
+        match self.inner.store.ping().await {
             Ok(()) => {
-                self.0.backoff.wake();
+                self.inner.backoff.wake();
                 if self.pay_owed_invalidations().await {
                     CacheHealth::Ok
                 } else {
@@ -223,15 +274,15 @@ impl Cache {
     }
 
     fn full_key(&self, key: &CacheKey) -> String {
-        format!("{}{}", self.0.prefix, key.path())
+        format!("{}{}", self.inner.prefix, key.path())
     }
 
     async fn read(&self, key: &str) -> Read {
         if self.resting() || !self.pay_owed_invalidations().await {
             return Read::Unavailable;
         }
-        match self.0.store.get(key).await {
-            Ok(Lookup::Hit(bytes)) => Read::Hit(bytes),
+        match self.inner.store.get(key).await {
+            Ok(Lookup::Hit(bytes, generation)) => Read::Hit(bytes, generation),
             Ok(Lookup::Miss(generation)) => Read::Fillable(generation),
             Err(err) => {
                 self.rest(&err);
@@ -248,7 +299,7 @@ impl Cache {
                 return;
             }
         };
-        if let Err(err) = self.0.store.fill(key, bytes, ttl, seen).await {
+        if let Err(err) = self.inner.store.fill(key, bytes, ttl, seen).await {
             self.rest(&err);
         }
     }
@@ -258,20 +309,20 @@ impl Cache {
     /// Keys stay owed until sent, so that a concurrent reader waits for them too.
     async fn pay_owed_invalidations(&self) -> bool {
         let (keys, clear_all) = {
-            let owed = self.0.owed.lock().unwrap();
+            let owed = self.inner.owed.lock().unwrap();
             if owed.is_empty() {
                 return true;
             }
             (owed.keys.iter().cloned().collect::<Vec<_>>(), owed.too_many)
         };
         let sent = if clear_all {
-            self.0.store.clear(&self.0.prefix).await
+            self.inner.store.clear(&self.inner.prefix).await
         } else {
-            self.0.store.invalidate(&keys).await
+            self.inner.store.invalidate(&keys).await
         };
         match sent {
             Ok(()) => {
-                let mut owed = self.0.owed.lock().unwrap();
+                let mut owed = self.inner.owed.lock().unwrap();
                 for key in &keys {
                     owed.keys.remove(key);
                 }
@@ -292,7 +343,7 @@ impl Cache {
     }
 
     fn owe(&self, keys: Vec<String>) {
-        let mut owed = self.0.owed.lock().unwrap();
+        let mut owed = self.inner.owed.lock().unwrap();
         if owed.too_many {
             return;
         }
@@ -304,11 +355,11 @@ impl Cache {
     }
 
     fn resting(&self) -> bool {
-        self.0.backoff.resting()
+        self.inner.backoff.resting()
     }
 
     fn rest(&self, err: &CacheError) {
-        if self.0.backoff.rest() {
+        if self.inner.backoff.rest() {
             tracing::warn!(
                 backend = self.backend(),
                 %err,

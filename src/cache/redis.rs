@@ -133,10 +133,27 @@ impl CacheStore for RedisStore {
             .to_owned();
         let (value, generation): (Option<Vec<u8>>, Option<String>) =
             self.redis.query(&command).await?;
+        // One MGET: the value and its generation as of the same moment.
+        let generation = Generation(generation.unwrap_or_default());
         Ok(match value {
-            Some(value) => Lookup::Hit(value),
-            None => Lookup::Miss(Generation(generation.unwrap_or_default())),
+            Some(value) => Lookup::Hit(value, generation),
+            None => Lookup::Miss(generation),
         })
+    }
+
+    async fn generations(&self, keys: &[String]) -> Result<Vec<Generation>, CacheError> {
+        if keys.is_empty() {
+            return Ok(vec![]);
+        }
+        let mut command = redis::cmd("MGET");
+        for key in keys {
+            command.arg(generation_key(key));
+        }
+        let generations: Vec<Option<String>> = self.redis.query(&command).await?;
+        Ok(generations
+            .into_iter()
+            .map(|generation| Generation(generation.unwrap_or_default()))
+            .collect())
     }
 
     async fn fill(

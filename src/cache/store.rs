@@ -1,4 +1,4 @@
-//! What a cache backend does: five commands, each of which may fail.
+//! What a cache backend does: six commands, each of which may fail.
 //!
 //! Each key has a generation that every invalidation changes. A reader that
 //! misses notes the generation, loads from the database and fills the key only
@@ -20,7 +20,10 @@ pub const GENERATION_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Lookup {
-    Hit(Vec<u8>),
+    /// The value, and the generation it was stored at: an answer built from it
+    /// stays true while the key is at that generation (see
+    /// [`super::ResponseCache`]).
+    Hit(Vec<u8>, Generation),
     /// Nothing cached: the reader may fill the key if it is still at this
     /// generation.
     Miss(Generation),
@@ -32,6 +35,9 @@ pub trait CacheStore: Send + Sync {
     fn name(&self) -> &'static str;
 
     async fn get(&self, key: &str) -> Result<Lookup, CacheError>;
+
+    /// Each key's generation now, in one round trip.
+    async fn generations(&self, keys: &[String]) -> Result<Vec<Generation>, CacheError>;
 
     /// Stores `value` if the key is still at generation `seen`.
     async fn fill(

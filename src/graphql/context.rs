@@ -7,7 +7,7 @@ use sea_orm::DatabaseConnection;
 
 use super::loaders::{DbLoader, RequestLoader};
 use crate::{
-    cache::Cache,
+    cache::{Cache, ReadLog},
     clock::Clock,
     db::StatementCounter,
     error::{Error, Result},
@@ -36,7 +36,12 @@ pub fn clock<'a>(ctx: &Context<'a>) -> &'a Clock {
     ctx.data_unchecked::<Clock>()
 }
 
+/// Who asks. A field that asks makes the answer the viewer's own: it is not
+/// kept for other requests (the response cache), whatever policy decides.
 pub fn viewer<'a>(ctx: &Context<'a>) -> &'a Viewer {
+    if let Some(reads) = ctx.data_opt::<Arc<ReadLog>>() {
+        reads.uncovered();
+    }
     ctx.data_unchecked::<Viewer>()
 }
 

@@ -31,7 +31,11 @@ use sea_orm::DatabaseConnection;
 use std::sync::Arc;
 
 use crate::{
-    cache::Cache, clock::Clock, db::StatementCounter, events::Events, policy::ApiMode,
+    cache::{Cache, ReadLog},
+    clock::Clock,
+    db::{self, StatementCounter},
+    events::Events,
+    policy::ApiMode,
     viewer::Viewer,
 };
 
@@ -107,14 +111,46 @@ pub fn sdl() -> String {
 }
 
 /// What one request brings to the schema: who asks, and a fresh loader so that
-/// nothing cached outlives the request or crosses between viewers.
+/// nothing cached outlives the request or crosses between viewers. With a
+/// recording, the request reads through its handles instead of the schema's.
 pub fn request_data(
     request: async_graphql::Request,
     viewer: Viewer,
     db: &DatabaseConnection,
     writes: bool,
+    recording: Option<&Recording>,
 ) -> async_graphql::Request {
-    request
-        .data(viewer)
-        .data(loaders::request_loader(db.clone(), writes))
+    let request = request.data(viewer);
+    match recording {
+        None => request.data(loaders::request_loader(db.clone(), writes)),
+        // Request data comes before the schema's in every lookup.
+        Some(recording) => request
+            .data(loaders::request_loader(recording.db.clone(), writes))
+            .data(recording.db.clone())
+            .data(recording.cache.clone())
+            .data(recording.reads.clone()),
+    }
+}
+
+/// What a request whose answer may be kept (see `cache::ResponseCache`) reads
+/// through: a handle on the pool that notes every statement, a cache that
+/// notes every value it serves, and the viewer noted by `context::viewer`.
+/// Every read of a resolver goes through one of the three, so `reads` knows
+/// whether the answer rests on cache keys alone.
+pub struct Recording {
+    pub reads: Arc<ReadLog>,
+    db: DatabaseConnection,
+    cache: Cache,
+}
+
+impl Recording {
+    pub fn new(db: &DatabaseConnection, statements: Arc<StatementCounter>, cache: &Cache) -> Self {
+        let reads = Arc::new(ReadLog::default());
+        let noted = reads.clone();
+        Recording {
+            db: db::observed(db, statements, move || noted.uncovered()),
+            cache: cache.recording(reads.clone()),
+            reads,
+        }
+    }
 }

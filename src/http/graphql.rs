@@ -30,7 +30,7 @@ use tokio_util::{compat::TokioAsyncReadCompatExt, io::StreamReader};
 use super::{
     connection_limits, etag,
     graphql_over_http::{self, ResponseMedia},
-    subscriptions,
+    response_cache, subscriptions,
 };
 use crate::{
     app::AppState,
@@ -366,6 +366,13 @@ async fn execute(
     batch: BatchRequest,
     media: ResponseMedia,
 ) -> Result<Response, Error> {
+    let cacheable = response_cache::cacheable(state, &viewer, &batch, media);
+    if let Some(cacheable) = &cacheable
+        && let Some(kept) = cacheable.kept(state, media).await
+    {
+        return Ok(kept);
+    }
+    let recording = cacheable.as_ref().map(|cacheable| &cacheable.recording);
     // Anonymous visitors of a private server learn nothing, not even the schema.
     let hide_schema = viewer.user.is_none() && state.mode() == ApiMode::Internal;
     let with_data = |request: async_graphql::Request| {
@@ -375,7 +382,7 @@ async fn execute(
             request
         };
         let writes = state.graphql.changes_state(&request);
-        graphql::request_data(request, viewer.clone(), &state.db, writes)
+        graphql::request_data(request, viewer.clone(), &state.db, writes, recording)
     };
     let batch = match batch {
         BatchRequest::Single(request) => BatchRequest::Single(with_data(request)),
@@ -393,11 +400,14 @@ async fn execute(
         .await
         .map_err(|_| Error::TookTooLong(limit))?;
     let retry = retry_after(&response);
-    let mut response = media.render(&response);
+    let mut answer = media.render(&response);
     if let Some(seconds) = retry {
-        error::retry_later(&mut response, seconds);
+        error::retry_later(&mut answer, seconds);
     }
-    Ok(response)
+    Ok(match cacheable {
+        Some(cacheable) => cacheable.keep(state, &response, answer).await,
+        None => answer,
+    })
 }
 
 /// The retry delay that an error of the response asks for, if any.

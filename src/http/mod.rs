@@ -16,6 +16,7 @@ mod hosts;
 mod login;
 mod middleware;
 mod pages;
+mod response_cache;
 mod router;
 mod security;
 mod static_assets;

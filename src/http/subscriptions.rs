@@ -489,7 +489,7 @@ impl Subscriber {
             )));
         }
         let running = Running(self.running.clone());
-        let request = graphql::request_data(request, viewer, &self.state.db, true);
+        let request = graphql::request_data(request, viewer, &self.state.db, true, None);
         self.state
             .graphql
             .subscribe(request)

@@ -1,0 +1,100 @@
+//! Anonymous reads of a public server answered from `cache::ResponseCache`:
+//! which requests may be, and the `X-Cache` header (`hit` when the answer was
+//! served from it, `miss` when it could have been but was run) that lets
+//! clients and tests tell.
+//!
+//! Only an anonymous viewer's answers are kept: a signed-in one's may differ
+//! (private fields, what the viewer may edit). Only one query (no batch, no
+//! files, no mutation) is kept, and only an answer without errors whose every
+//! read went through the entity cache; which fields read what is not listed
+//! here but noted as they run (see `graphql::Recording`).
+
+use async_graphql::{BatchRequest, BatchResponse};
+use axum::{
+    body::{Body, to_bytes},
+    http::{HeaderName, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+};
+
+use super::graphql_over_http::ResponseMedia;
+use crate::{
+    app::AppState, cache::ResponseKey, error::Error, graphql::Recording, policy, viewer::Viewer,
+};
+
+const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
+
+/// A request whose answer may come from, and go to, the response cache.
+pub struct Cacheable {
+    key: ResponseKey,
+    pub recording: Recording,
+}
+
+pub fn cacheable(
+    state: &AppState,
+    viewer: &Viewer,
+    batch: &BatchRequest,
+    media: ResponseMedia,
+) -> Option<Cacheable> {
+    if viewer.user.is_some() || !policy::anyone_may_read(state.mode()) {
+        return None;
+    }
+    let BatchRequest::Single(request) = batch else {
+        return None;
+    };
+    if !request.uploads.is_empty() || state.graphql.changes_state(request) {
+        return None;
+    }
+    let key = ResponseKey {
+        query: request.query.clone(),
+        operation_name: request.operation_name.clone(),
+        variables: serde_json::to_string(&request.variables).ok()?,
+        media: match media {
+            ResponseMedia::GraphqlResponseJson => "graphql-response+json",
+            ResponseMedia::Json => "json",
+        },
+    };
+    Some(Cacheable {
+        key,
+        recording: Recording::new(&state.db, state.statements.clone(), &state.cache),
+    })
+}
+
+impl Cacheable {
+    /// The kept answer, if nothing it was built from has changed.
+    pub async fn kept(&self, state: &AppState, media: ResponseMedia) -> Option<Response> {
+        let body = state.responses.get(&self.key, &state.cache).await?;
+        let mut response = Response::new(Body::from(body));
+        response
+            .headers_mut()
+            .insert(X_CACHE, HeaderValue::from_static("hit"));
+        Some(media.label(response))
+    }
+
+    /// Keeps `answer` (the rendering of `graphql`) when it has no errors and
+    /// rests on cache keys alone.
+    pub async fn keep(
+        self,
+        state: &AppState,
+        graphql: &BatchResponse,
+        answer: Response,
+    ) -> Response {
+        let (mut parts, body) = answer.into_parts();
+        parts
+            .headers
+            .insert(X_CACHE, HeaderValue::from_static("miss"));
+        let without_errors = match graphql {
+            BatchResponse::Single(one) => one.errors.is_empty(),
+            BatchResponse::Batch(_) => false,
+        };
+        let read = self.recording.reads.covering_keys();
+        let (true, StatusCode::OK, Some(read)) = (without_errors, parts.status, read) else {
+            return Response::from_parts(parts, body);
+        };
+        // The body is already whole in memory: collecting it waits for nothing.
+        let Ok(bytes) = to_bytes(body, usize::MAX).await else {
+            return Error::Internal("an answer's body could not be read".into()).into_response();
+        };
+        state.responses.insert(self.key, bytes.clone(), read);
+        Response::from_parts(parts, Body::from(bytes))
+    }
+}
