@@ -149,6 +149,9 @@ pub struct Operation {
 }
 
 /// The operations of one HTTP request, as a [`BatchRequest`] holds them.
+// As in BatchRequest, a single operation is held inline: one value per HTTP
+// request, and boxing it would cost an allocation on every read.
+#[allow(clippy::large_enum_variant)]
 pub enum Operations {
     Single(Operation),
     Batch(Vec<Operation>),
