@@ -1,4 +1,4 @@
-//! The eight scenarios: what one request of each looks like.
+//! The ten scenarios: what one request of each looks like.
 
 use std::sync::{
     Arc,
@@ -18,6 +18,9 @@ use url::Url;
 pub enum Scenario {
     Heartbeat,
     Notebook,
+    /// The same read with an API token: what an editor's own reads cost (no
+    /// anonymous shortcut applies to them).
+    NotebookSignedIn,
     FirstPage,
     /// The first page's rows by a keyset query, as any page after the first is
     /// read: what a deep page is compared with (the first page is cached).
@@ -30,9 +33,10 @@ pub enum Scenario {
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 9] = [
+    pub const ALL: [Scenario; 10] = [
         Scenario::Heartbeat,
         Scenario::Notebook,
+        Scenario::NotebookSignedIn,
         Scenario::FirstPage,
         Scenario::KeysetPage,
         Scenario::DeepPage,
@@ -54,6 +58,7 @@ impl Scenario {
         match self {
             Scenario::Heartbeat => "heartbeat",
             Scenario::Notebook => "notebook",
+            Scenario::NotebookSignedIn => "notebook-signed-in",
             Scenario::FirstPage => "first-page",
             Scenario::KeysetPage => "keyset-page",
             Scenario::DeepPage => "deep-page",
@@ -81,7 +86,11 @@ impl Scenario {
     pub fn needs_seeded_data(self) -> bool {
         matches!(
             self,
-            Scenario::Autosave | Scenario::File | Scenario::Mix | Scenario::Upload
+            Scenario::NotebookSignedIn
+                | Scenario::Autosave
+                | Scenario::File
+                | Scenario::Mix
+                | Scenario::Upload
         )
     }
 }
@@ -259,6 +268,10 @@ impl Connection {
         match scenario {
             Scenario::Heartbeat => (self.get("__lbheartbeat__"), Expect::Success),
             Scenario::Notebook => self.open_notebook(),
+            Scenario::NotebookSignedIn => {
+                let (request, expect) = self.open_notebook();
+                (request.header("Authorization", self.token()), expect)
+            }
             Scenario::FirstPage => self.page(None),
             Scenario::KeysetPage => {
                 let cursor = self.target.newest_cursor.clone();
@@ -310,6 +323,12 @@ impl Connection {
     fn page(&self, after: Option<String>) -> (reqwest::RequestBuilder, Expect) {
         let request = self.graphql(PAGE_QUERY, json!({ "after": after }));
         (request, Expect::GraphqlData)
+    }
+
+    /// The API token of this connection's own user.
+    fn token(&self) -> String {
+        let (_, token) = &self.target.writers[self.index % self.target.writers.len()];
+        format!("Token {token}")
     }
 
     /// A save by this connection's own user, with new content each time (the

@@ -51,6 +51,7 @@ fn the_benchmark_runs_every_scenario_without_errors() {
         [
             "heartbeat",
             "notebook",
+            "notebook-signed-in",
             "first-page",
             "keyset-page",
             "deep-page",

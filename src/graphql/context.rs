@@ -62,8 +62,10 @@ where
     K: Send + Sync + Hash + Eq + Clone + std::fmt::Debug + 'static,
     DbLoader: Loader<K, Error = std::sync::Arc<Error>>,
 {
-    let missing = format!("{key:?} is missing");
-    load(ctx, key).await?.ok_or(Error::Internal(missing))
+    // The message is written only when a row is missing: this runs for every
+    // owner and latest revision of a page.
+    let found = load(ctx, key.clone()).await?;
+    found.ok_or_else(|| Error::Internal(format!("{key:?} is missing")))
 }
 
 /// The database id behind a GraphQL ID.

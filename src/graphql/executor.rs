@@ -8,8 +8,10 @@
 //! extension (its operations' complexities are summed, and only validation knows
 //! them), so batches run in a second copy of the schema that has it.
 
+use std::sync::Arc;
+
 use async_graphql::{
-    BatchRequest, BatchResponse, Request, Response, ServerError, Value,
+    BatchRequest, BatchResponse, Request, Response, ServerError, ServerResult, Value,
     futures_util::stream::{self, BoxStream, StreamExt},
     parser::types::{DocumentOperations, ExecutableDocument, OperationType},
 };
@@ -36,51 +38,41 @@ impl Executor {
         }
     }
 
-    pub async fn execute(&self, batch: BatchRequest) -> BatchResponse {
+    /// The request with its parsed document, looked up once for everything
+    /// that asks about it before and during execution.
+    pub fn prepare(&self, request: Request) -> Operation {
+        let document = self.documents.get_or_parse(&request.query);
+        Operation { request, document }
+    }
+
+    /// Each operation of the batch, prepared.
+    pub fn prepare_batch(&self, batch: BatchRequest) -> Operations {
         match batch {
-            BatchRequest::Single(request) => {
-                BatchResponse::Single(self.run(&self.single, request).await)
-            }
+            BatchRequest::Single(request) => Operations::Single(self.prepare(request)),
             BatchRequest::Batch(requests) => {
+                Operations::Batch(requests.into_iter().map(|r| self.prepare(r)).collect())
+            }
+        }
+    }
+
+    pub async fn execute(&self, batch: Operations) -> BatchResponse {
+        match batch {
+            Operations::Single(operation) => {
+                BatchResponse::Single(self.run(&self.single, operation).await)
+            }
+            Operations::Batch(operations) => {
                 // One after another (async-graphql's execute_batch would run them
                 // together): the shared budget is spent in order, and a batch of
                 // uploads holds one operation's files in memory at a time.
                 let budget = limits::BatchBudget::default();
-                let mut responses = Vec::with_capacity(requests.len());
-                for request in requests {
-                    let request = request.data(budget.clone());
-                    responses.push(self.run(&self.batch, request).await);
+                let mut responses = Vec::with_capacity(operations.len());
+                for operation in operations {
+                    let operation = operation.map_request(|r| r.data(budget.clone()));
+                    responses.push(self.run(&self.batch, operation).await);
                 }
                 BatchResponse::Batch(responses)
             }
         }
-    }
-
-    /// Whether the operation that would run is anything but a query. A document
-    /// that does not parse runs nothing; execution reports why.
-    pub fn changes_state(&self, request: &Request) -> bool {
-        let Ok(document) = self.documents.get_or_parse(&request.query) else {
-            return false;
-        };
-        let is_query = |ty: &OperationType| *ty == OperationType::Query;
-        match &document.operations {
-            DocumentOperations::Single(operation) => !is_query(&operation.node.ty),
-            DocumentOperations::Multiple(operations) => match &request.operation_name {
-                Some(name) => operations
-                    .iter()
-                    .any(|(op_name, op)| op_name.as_str() == name && !is_query(&op.node.ty)),
-                None => operations.values().any(|op| !is_query(&op.node.ty)),
-            },
-        }
-    }
-
-    /// The mutation fields that `request` would run: see mutation_accounting.
-    pub fn mutation_fields(&self, request: &Request) -> usize {
-        self.documents
-            .get_or_parse(&request.query)
-            .map_or(0, |document| {
-                mutation_accounting::count_mutation_fields(&document, request)
-            })
     }
 
     /// Runs a subscription for a WebSocket, with the limits and error codes of
@@ -122,16 +114,23 @@ impl Executor {
         }
     }
 
-    async fn run(&self, schema: &AppSchema, mut request: Request) -> Response {
+    async fn run(&self, schema: &AppSchema, operation: Operation) -> Response {
+        let Operation {
+            mut request,
+            document,
+        } = operation;
         let schema_hidden = hidden_schema::is_hidden_from(&request);
-        let mut response = match limits::check_document(&self.documents, &request.query) {
+        let checked =
+            document.and_then(|document| limits::check_aliases(&document).map(|_| document));
+        let mut response = match checked {
             Ok(document) if schema_hidden && hidden_schema::asks_for_schema(&document) => {
                 Response::from_errors(vec![errors::refusal(hidden_schema::refusal(), [])])
             }
             Ok(document) => match missing_variable(&document, &request) {
                 Some(missing) => Response::from_errors(vec![missing]),
                 None => {
-                    request.set_parsed_query(document);
+                    // async-graphql takes the document by value: the one copy.
+                    request.set_parsed_query(ExecutableDocument::clone(&document));
                     schema.execute(request).await
                 }
             },
@@ -139,6 +138,71 @@ impl Executor {
         };
         present_all(&mut response, schema_hidden).await;
         response
+    }
+}
+
+/// One operation of a request and its document (or why it has none), parsed
+/// or found once.
+pub struct Operation {
+    request: Request,
+    document: ServerResult<Arc<ExecutableDocument>>,
+}
+
+/// The operations of one HTTP request, as a [`BatchRequest`] holds them.
+// As in BatchRequest, a single operation is held inline: one value per HTTP
+// request, and boxing it would cost an allocation on every read.
+#[allow(clippy::large_enum_variant)]
+pub enum Operations {
+    Single(Operation),
+    Batch(Vec<Operation>),
+}
+
+impl Operations {
+    pub fn iter(&self) -> impl Iterator<Item = &Operation> {
+        match self {
+            Operations::Single(operation) => std::slice::from_ref(operation).iter(),
+            Operations::Batch(operations) => operations.iter(),
+        }
+    }
+}
+
+impl Operation {
+    pub fn request(&self) -> &Request {
+        &self.request
+    }
+
+    /// The same operation with its request changed (data added, introspection
+    /// turned off); the document stays, as the query text does.
+    pub fn map_request(self, change: impl FnOnce(Request) -> Request) -> Self {
+        Operation {
+            request: change(self.request),
+            document: self.document,
+        }
+    }
+
+    /// Whether the operation that would run is anything but a query. A document
+    /// that does not parse runs nothing; execution reports why.
+    pub fn changes_state(&self) -> bool {
+        let Ok(document) = &self.document else {
+            return false;
+        };
+        let is_query = |ty: &OperationType| *ty == OperationType::Query;
+        match &document.operations {
+            DocumentOperations::Single(operation) => !is_query(&operation.node.ty),
+            DocumentOperations::Multiple(operations) => match &self.request.operation_name {
+                Some(name) => operations
+                    .iter()
+                    .any(|(op_name, op)| op_name.as_str() == name && !is_query(&op.node.ty)),
+                None => operations.values().any(|op| !is_query(&op.node.ty)),
+            },
+        }
+    }
+
+    /// The mutation fields that the operation would run: see mutation_accounting.
+    pub fn mutation_fields(&self) -> usize {
+        self.document.as_ref().map_or(0, |document| {
+            mutation_accounting::count_mutation_fields(document, &self.request)
+        })
     }
 }
 

@@ -85,13 +85,19 @@ pub fn check_document(
     query: &str,
 ) -> ServerResult<ExecutableDocument> {
     let document = documents.get_or_parse(query)?;
-    let aliases = count_aliases(&document);
+    check_aliases(&document)?;
+    Ok(ExecutableDocument::clone(&document))
+}
+
+/// Refuses a document with more aliases than the limit.
+pub fn check_aliases(document: &ExecutableDocument) -> ServerResult<()> {
+    let aliases = count_aliases(document);
     if aliases > MAX_ALIASES {
         return Err(too_complex(format!(
             "The query uses {aliases} aliases; the limit is {MAX_ALIASES}"
         )));
     }
-    Ok(ExecutableDocument::clone(&document))
+    Ok(())
 }
 
 #[async_trait::async_trait]

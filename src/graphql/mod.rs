@@ -41,7 +41,7 @@ use crate::{
 
 use documents::ParsedDocuments;
 pub use errors::{RETRY_AFTER, server_error};
-pub use executor::Executor;
+pub use executor::{Executor, Operation, Operations};
 pub use loaders::DbLoader;
 
 /// Everything that can be read. On a public server anyone may read everything; on

@@ -15,7 +15,7 @@ use super::{
     user::User,
 };
 use crate::{
-    entity::{notebook, revision},
+    entity::notebook,
     error::Result,
     notebooks::{self, NewNotebook, NotebookFilter, NotebookWithLatest, revisions::RevisionFilter},
     policy,
@@ -34,7 +34,7 @@ pub mod fields {
 }
 
 /// A notebook, with its latest revision when it was read (or cached) with it.
-pub struct Notebook(pub notebook::Model, Option<revision::Model>);
+pub struct Notebook(pub notebook::Model, Option<Revision>);
 
 impl From<notebook::Model> for Notebook {
     fn from(notebook: notebook::Model) -> Self {
@@ -44,7 +44,7 @@ impl From<notebook::Model> for Notebook {
 
 impl From<NotebookWithLatest> for Notebook {
     fn from(read: NotebookWithLatest) -> Self {
-        Notebook(read.notebook, Some(read.latest_revision))
+        Notebook(read.notebook, Some(Revision::from(read.latest_revision)))
     }
 }
 
@@ -91,7 +91,7 @@ impl Notebook {
     /// The newest revision: the notebook's current title and text.
     async fn latest_revision(&self, ctx: &Context<'_>) -> async_graphql::Result<Revision> {
         if let Some(latest) = &self.1 {
-            return Ok(Revision::from(latest.clone()));
+            return Ok(latest.clone());
         }
         if ctx.look_ahead().field("content").exists() {
             let whole = load_required(ctx, LatestRevision(self.0.id)).await?;

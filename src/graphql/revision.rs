@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, InputObject, Object};
 
 use super::{
@@ -18,10 +20,12 @@ pub mod fields {
 }
 
 /// A revision as it was read. Lists of notebooks read it without its content,
-/// which is then loaded only if a query asks for it.
+/// which is then loaded only if a query asks for it. The content is shared, so
+/// that handing a notebook's latest revision to a query copies only the head.
+#[derive(Clone)]
 pub struct Revision {
     head: revision::Head,
-    content: Option<String>,
+    content: Option<Arc<String>>,
 }
 
 impl From<revision::Model> for Revision {
@@ -34,7 +38,7 @@ impl From<revision::Model> for Revision {
                 is_draft: whole.is_draft,
                 created_at: whole.created_at,
             },
-            content: Some(whole.content),
+            content: Some(Arc::new(whole.content)),
         }
     }
 }
@@ -74,7 +78,7 @@ impl Revision {
     /// The notebook's text in this revision (Iodide's jsmd); may be empty.
     async fn content(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
         Ok(match &self.content {
-            Some(content) => content.clone(),
+            Some(content) => String::clone(content),
             None => {
                 load_required(ctx, RevisionById(self.head.id))
                     .await?

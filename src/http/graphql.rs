@@ -36,7 +36,7 @@ use crate::{
     app::AppState,
     error::{self, Error},
     graphql::{
-        self,
+        self, Operation, Operations,
         mutation_accounting::{MAX_MUTATION_FIELDS, reuses_an_upload},
         persisted::{self, Refusal},
     },
@@ -162,12 +162,15 @@ async fn answer_post(
         Ok(batch) => batch,
         Err(not_found) => return Ok(media.render(&not_found)),
     };
-    let charged = match charge_mutations(state, client, &batch).await {
+    let operations = state.graphql.prepare_batch(batch);
+    let charged = match charge_mutations(state, client, &operations).await {
         Ok(charged) => charged,
         Err(refused) => return Ok(refused),
     };
-    let _permit = upload_permit(state, &batch).await?;
-    let response = execute(state, viewer, batch, media).await.into_response();
+    let _permit = upload_permit(state, &operations).await?;
+    let response = execute(state, viewer, operations, media)
+        .await
+        .into_response();
     Ok(match charged {
         Some(allowance) => rate_limit::with_allowance(response, allowance),
         None => response,
@@ -179,9 +182,9 @@ async fn answer_post(
 /// wait), for UPLOAD_WAIT_SECS at most.
 async fn upload_permit<'a>(
     state: &'a AppState,
-    batch: &BatchRequest,
+    operations: &Operations,
 ) -> Result<Option<tokio::sync::SemaphorePermit<'a>>, Error> {
-    if !carries_files(batch) {
+    if !carries_files(operations) {
         return Ok(None);
     }
     let wait = state.config.upload_wait;
@@ -195,11 +198,10 @@ async fn upload_permit<'a>(
     }
 }
 
-fn carries_files(batch: &BatchRequest) -> bool {
-    match batch {
-        BatchRequest::Single(request) => !request.uploads.is_empty(),
-        BatchRequest::Batch(requests) => requests.iter().any(|r| !r.uploads.is_empty()),
-    }
+fn carries_files(operations: &Operations) -> bool {
+    operations
+        .iter()
+        .any(|operation| !operation.request().uploads.is_empty())
 }
 
 /// Reads the body as it streams in, stopping as soon as it passes the limit.
@@ -297,13 +299,14 @@ async fn answer_get(
         Err(Refusal::NotFound) => return Ok(media.render(&persisted::not_found(None))),
         Err(Refusal::Invalid(error)) => return Err(error),
     };
-    if state.graphql.changes_state(&request) {
+    let operation = state.graphql.prepare(request);
+    if operation.changes_state() {
         return Err(Error::MethodNotAllowed {
             allow: "POST",
             message: "Mutations must be sent with POST".into(),
         });
     }
-    execute(state, viewer, BatchRequest::Single(request), media).await
+    execute(state, viewer, Operations::Single(operation), media).await
 }
 
 /// The batch with the queries that its persisted-query hashes stand for; the
@@ -330,16 +333,9 @@ async fn with_persisted_queries(
 async fn charge_mutations(
     state: &AppState,
     client: &ClientKey,
-    batch: &BatchRequest,
+    operations: &Operations,
 ) -> Result<Option<Allowance>, Response> {
-    let requests: Vec<&async_graphql::Request> = match batch {
-        BatchRequest::Single(request) => vec![request],
-        BatchRequest::Batch(requests) => requests.iter().collect(),
-    };
-    let fields: usize = requests
-        .into_iter()
-        .map(|request| state.graphql.mutation_fields(request))
-        .sum();
+    let fields: usize = operations.iter().map(Operation::mutation_fields).sum();
     if fields > MAX_MUTATION_FIELDS {
         return Err(Error::QueryTooComplex(format!(
             "The request holds {fields} mutation fields; the limit is {MAX_MUTATION_FIELDS} \
@@ -363,10 +359,10 @@ async fn charge_mutations(
 async fn execute(
     state: &AppState,
     viewer: Viewer,
-    batch: BatchRequest,
+    operations: Operations,
     media: ResponseMedia,
 ) -> Result<Response, Error> {
-    let cacheable = response_cache::cacheable(state, &viewer, &batch, media);
+    let cacheable = response_cache::cacheable(state, &viewer, &operations, media);
     if let Some(cacheable) = &cacheable
         && let Some(kept) = cacheable.kept(state, media).await
     {
@@ -375,24 +371,26 @@ async fn execute(
     let recording = cacheable.as_ref().map(|cacheable| &cacheable.recording);
     // Anonymous visitors of a private server learn nothing, not even the schema.
     let hide_schema = viewer.user.is_none() && state.mode() == ApiMode::Internal;
-    let with_data = |request: async_graphql::Request| {
-        let request = if hide_schema {
-            request.disable_introspection()
-        } else {
-            request
-        };
-        let writes = state.graphql.changes_state(&request);
-        graphql::request_data(request, viewer.clone(), &state.db, writes, recording)
+    let with_data = |operation: Operation| {
+        let writes = operation.changes_state();
+        operation.map_request(|request| {
+            let request = if hide_schema {
+                request.disable_introspection()
+            } else {
+                request
+            };
+            graphql::request_data(request, viewer.clone(), &state.db, writes, recording)
+        })
     };
-    let batch = match batch {
-        BatchRequest::Single(request) => BatchRequest::Single(with_data(request)),
-        BatchRequest::Batch(requests) if requests.len() > MAX_BATCH => {
+    let batch = match operations {
+        Operations::Single(operation) => Operations::Single(with_data(operation)),
+        Operations::Batch(operations) if operations.len() > MAX_BATCH => {
             return Err(Error::bad_input(format!(
                 "A batch may hold at most {MAX_BATCH} operations"
             )));
         }
-        BatchRequest::Batch(requests) => {
-            BatchRequest::Batch(requests.into_iter().map(with_data).collect())
+        Operations::Batch(operations) => {
+            Operations::Batch(operations.into_iter().map(with_data).collect())
         }
     };
     let limit = state.config.graphql_time_limit;

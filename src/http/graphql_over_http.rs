@@ -7,7 +7,9 @@
 //! error (the document does not parse or validate, the variables do not
 //! coerce) is 400 with no `data` entry, so that a client can trust the status.
 
-use async_graphql::{BatchRequest, BatchResponse, Request, Response, Value};
+use std::collections::BTreeMap;
+
+use async_graphql::{BatchRequest, BatchResponse, Request, Response, ServerError, Value};
 use axum::{
     body::Body,
     http::{HeaderMap, HeaderValue, StatusCode, header},
@@ -84,16 +86,17 @@ impl ResponseMedia {
     /// The GraphQL response as this media type says: its status, and under
     /// graphql-response+json no `data` entry after a request error.
     pub fn render(self, response: &BatchResponse) -> HttpResponse {
+        // Straight to bytes, once: the response can hold 20 KB of content.
         let (status, body) = match response {
-            BatchResponse::Single(one) if self.refuses(one) => {
-                (StatusCode::BAD_REQUEST, without_data(one))
-            }
-            other => (
-                StatusCode::OK,
-                serde_json::to_value(other).unwrap_or_default(),
+            BatchResponse::Single(one) if self.refuses(one) => (
+                StatusCode::BAD_REQUEST,
+                serde_json::to_vec(&WithoutData::from(one)),
             ),
+            other => (StatusCode::OK, serde_json::to_vec(other)),
         };
-        let mut http = HttpResponse::new(Body::from(body.to_string()));
+        // Only a map with keys that are not strings fails, and the response has none.
+        let body = body.unwrap_or_else(|_| b"null".to_vec());
+        let mut http = HttpResponse::new(Body::from(body));
         *http.status_mut() = status;
         http.headers_mut()
             .insert(header::CONTENT_TYPE, self.content_type());
@@ -115,12 +118,22 @@ pub fn is_request_error(response: &Response) -> bool {
         && response.errors.iter().all(|error| error.path.is_empty())
 }
 
-fn without_data(response: &Response) -> Json {
-    let mut body = serde_json::to_value(response).unwrap_or_default();
-    if let Some(object) = body.as_object_mut() {
-        object.remove("data");
+/// A response serialised without its `data` entry.
+#[derive(serde::Serialize)]
+struct WithoutData<'a> {
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    extensions: &'a BTreeMap<String, Value>,
+    #[serde(skip_serializing_if = "<[ServerError]>::is_empty")]
+    errors: &'a [ServerError],
+}
+
+impl<'a> From<&'a Response> for WithoutData<'a> {
+    fn from(response: &'a Response) -> Self {
+        WithoutData {
+            extensions: &response.extensions,
+            errors: &response.errors,
+        }
     }
-    body
 }
 
 /// One entry of Accept, its quality in thousandths (RFC 9110, 12.4.2).

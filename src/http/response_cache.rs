@@ -9,7 +9,7 @@
 //! read went through the entity cache; which fields read what is not listed
 //! here but noted as they run (see `graphql::Recording`).
 
-use async_graphql::{BatchRequest, BatchResponse};
+use async_graphql::BatchResponse;
 use axum::{
     body::{Body, to_bytes},
     http::{HeaderName, HeaderValue, StatusCode},
@@ -18,7 +18,12 @@ use axum::{
 
 use super::graphql_over_http::ResponseMedia;
 use crate::{
-    app::AppState, cache::ResponseKey, error::Error, graphql::Recording, policy, viewer::Viewer,
+    app::AppState,
+    cache::ResponseKey,
+    error::Error,
+    graphql::{Operations, Recording},
+    policy,
+    viewer::Viewer,
 };
 
 const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
@@ -32,16 +37,17 @@ pub struct Cacheable {
 pub fn cacheable(
     state: &AppState,
     viewer: &Viewer,
-    batch: &BatchRequest,
+    operations: &Operations,
     media: ResponseMedia,
 ) -> Option<Cacheable> {
     if viewer.user.is_some() || !policy::anyone_may_read(state.mode()) {
         return None;
     }
-    let BatchRequest::Single(request) = batch else {
+    let Operations::Single(operation) = operations else {
         return None;
     };
-    if !request.uploads.is_empty() || state.graphql.changes_state(request) {
+    let request = operation.request();
+    if !request.uploads.is_empty() || operation.changes_state() {
         return None;
     }
     let key = ResponseKey {
