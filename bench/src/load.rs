@@ -25,7 +25,7 @@ pub struct LoadResult {
 }
 
 impl LoadResult {
-    fn empty() -> Self {
+    pub fn empty() -> Self {
         LoadResult {
             requests: 0,
             errors: 0,
@@ -36,7 +36,7 @@ impl LoadResult {
         }
     }
 
-    fn merge(&mut self, other: LoadResult) {
+    pub fn merge(&mut self, other: LoadResult) {
         self.requests += other.requests;
         self.errors += other.errors;
         self.first_error = self.first_error.take().or(other.first_error);
@@ -76,7 +76,7 @@ impl LoadResult {
     }
 }
 
-fn new_histogram() -> Histogram<u64> {
+pub fn new_histogram() -> Histogram<u64> {
     // 1 µs to 60 s, three significant figures.
     Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid bounds")
 }
@@ -87,6 +87,27 @@ pub async fn run(
     connections: u32,
     duration: Duration,
 ) -> LoadResult {
+    let each = run_each(scenario, target, connections, duration).await;
+    let mut total = LoadResult::empty();
+    for result in each.results {
+        total.merge(result);
+    }
+    total.elapsed = each.elapsed;
+    total
+}
+
+/// What each connection saw, in the order of their indices.
+pub struct Each {
+    pub results: Vec<LoadResult>,
+    pub elapsed: Duration,
+}
+
+pub async fn run_each(
+    scenario: Scenario,
+    target: Arc<Target>,
+    connections: u32,
+    duration: Duration,
+) -> Each {
     let started = Instant::now();
     let deadline = started + duration;
     let tasks: Vec<_> = (0..connections as usize)
@@ -95,12 +116,14 @@ pub async fn run(
             tokio::spawn(drive(connection, scenario, deadline))
         })
         .collect();
-    let mut total = LoadResult::empty();
+    let mut results = Vec::with_capacity(tasks.len());
     for task in tasks {
-        total.merge(task.await.expect("a load task does not panic"));
+        results.push(task.await.expect("a load task does not panic"));
     }
-    total.elapsed = started.elapsed();
-    total
+    Each {
+        results,
+        elapsed: started.elapsed(),
+    }
 }
 
 /// One connection's loop: a request, its whole body, the next request.
@@ -133,7 +156,7 @@ struct GraphqlOutcome {
 }
 
 /// The body of a successful response.
-async fn send(request: reqwest::RequestBuilder, expect: Expect) -> Result<Bytes, String> {
+pub async fn send(request: reqwest::RequestBuilder, expect: Expect) -> Result<Bytes, String> {
     let mut response = request.send().await.map_err(|err| err.to_string())?;
     let status = response.status();
     if status.is_success() && expect == Expect::Success {

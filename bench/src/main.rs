@@ -11,6 +11,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod database;
 mod drive;
+mod live;
 mod load;
 mod report;
 mod scenarios;
@@ -66,9 +67,17 @@ pub struct Args {
     seconds: f64,
     /// Comma-separated subset of: heartbeat, notebook, first-page, keyset-page,
     /// deep-page, autosave, file, mix, upload (at most 10 connections: the ten
-    /// concurrent 10 MiB uploads).
+    /// concurrent 10 MiB uploads), live (autosave alone, then with subscribers).
     #[arg(long, value_delimiter = ',')]
     scenarios: Vec<Scenario>,
+    /// live: idle WebSockets, each with one revisionSaved subscription on a
+    /// notebook that nobody saves.
+    #[arg(long, default_value_t = 1_000)]
+    idle_subscribers: u32,
+    /// live: WebSockets subscribed to the notebooks being autosaved (watcher i
+    /// watches the notebook of autosave connection i mod --connections).
+    #[arg(long, default_value_t = 32)]
+    watchers: u32,
     #[arg(long)]
     json_out: Option<PathBuf>,
     #[arg(long)]
@@ -100,6 +109,7 @@ fn main() -> ExitCode {
     // production.
     iodide_server::memory::configure_mimalloc();
     iodide_server::memory::tune_allocator();
+    raise_open_files_limit();
     let args = Args::parse();
     let runtime = tokio::runtime::Runtime::new().expect("the async runtime starts");
     if args.drive {
@@ -120,6 +130,26 @@ fn main() -> ExitCode {
         Err(err) => {
             eprintln!("bench: {err:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// The live scenario holds a socket per subscriber in each process (the server
+/// and the load): the soft limit on open files (often 1,024) goes up to the
+/// hard one.
+fn raise_open_files_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct given.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                eprintln!("bench: could not raise the open files limit");
+            }
         }
     }
 }

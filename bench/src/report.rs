@@ -5,7 +5,7 @@ use std::{fmt::Write as _, path::Path};
 
 use serde::Serialize;
 
-use crate::{Args, load::LoadSummary, scenarios::Scenario};
+use crate::{Args, live::LiveSummary, load::LoadSummary, scenarios::Scenario};
 
 #[derive(Serialize)]
 pub struct Report {
@@ -47,6 +47,120 @@ pub struct ScenarioReport {
     pub peak_vm_rss_mb: Option<f64>,
     pub revisions_acknowledged: Option<u64>,
     pub revisions_stored: Option<u64>,
+    /// The live scenario's subscribers; its other fields are the autosave
+    /// load's while they are open.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live: Option<LiveReport>,
+}
+
+#[derive(Serialize)]
+pub struct LiveReport {
+    pub idle_subscribers: u32,
+    pub watchers: u32,
+    /// Idle subscriptions that heard anything (an error, a completion) or
+    /// whose socket closed: each is counted as an error of the scenario.
+    pub idle_disturbed: u64,
+    /// From the save's send time (stamped in its content by the saver) to its
+    /// receipt by a watcher, both on the load process's clock: the save's own
+    /// latency up to its commit is included.
+    pub delivery_p50_ms: f64,
+    pub delivery_p95_ms: f64,
+    pub delivery_p99_ms: f64,
+    pub delivery_max_ms: f64,
+    /// Acknowledged saves of watched notebooks, once per watcher.
+    pub deliveries_expected: u64,
+    pub deliveries: u64,
+    pub deliveries_lost: u64,
+    pub watcher_errors: u64,
+    pub first_watcher_error: Option<String>,
+    /// Saves before the load that checked every watcher was subscribed.
+    pub probe_saves: u64,
+    /// The same autosave load just before, without any socket open.
+    pub autosave_alone_per_second: f64,
+    pub autosave_alone_p50_ms: f64,
+    pub autosave_alone_p99_ms: f64,
+    pub autosave_alone_errors: u64,
+    /// Autosaves per second with subscribers / without.
+    pub autosave_ratio: f64,
+    /// The server's VmRSS just before the sockets opened, and once they all
+    /// had subscribed (before the load).
+    pub rss_before_sockets_mb: Option<f64>,
+    pub rss_sockets_open_mb: Option<f64>,
+    /// The difference divided by the sockets (idle and watchers).
+    pub rss_per_socket_kb: Option<f64>,
+}
+
+impl LiveReport {
+    pub fn new(
+        live: &LiveSummary,
+        alone: &LoadSummary,
+        rss_before: Option<f64>,
+        rss_open: Option<f64>,
+    ) -> Self {
+        let alone_per_second = alone.requests as f64 / alone.seconds.max(f64::EPSILON);
+        let sockets = f64::from(live.idle_subscribers + live.watchers).max(1.0);
+        LiveReport {
+            idle_subscribers: live.idle_subscribers,
+            watchers: live.watchers,
+            idle_disturbed: live.idle_disturbed,
+            delivery_p50_ms: millis(live.delivery_p50_micros),
+            delivery_p95_ms: millis(live.delivery_p95_micros),
+            delivery_p99_ms: millis(live.delivery_p99_micros),
+            delivery_max_ms: millis(live.delivery_max_micros),
+            deliveries_expected: live.deliveries_expected,
+            deliveries: live.deliveries,
+            deliveries_lost: live.deliveries_lost,
+            watcher_errors: live.watcher_errors,
+            first_watcher_error: live.first_watcher_error.clone(),
+            probe_saves: live.probe_saves,
+            autosave_alone_per_second: alone_per_second,
+            autosave_alone_p50_ms: millis(alone.p50_micros),
+            autosave_alone_p99_ms: millis(alone.p99_micros),
+            autosave_alone_errors: alone.errors,
+            autosave_ratio: 0.0,
+            rss_before_sockets_mb: rss_before,
+            rss_sockets_open_mb: rss_open,
+            rss_per_socket_kb: rss_before
+                .zip(rss_open)
+                .map(|(before, open)| (open - before) * 1024.0 / sockets),
+        }
+    }
+
+    fn print(&self, with_subscribers: &ScenarioReport) {
+        println!(
+            "live: {} idle subscribers + {} watchers; autosave {:.0}/s (p99 {:.2} ms) with them, \
+             {:.0}/s (p99 {:.2} ms) without: {:.1}%",
+            self.idle_subscribers,
+            self.watchers,
+            with_subscribers.requests_per_second,
+            with_subscribers.p99_ms,
+            self.autosave_alone_per_second,
+            self.autosave_alone_p99_ms,
+            self.autosave_ratio * 100.0,
+        );
+        println!(
+            "live: save sent -> delivered p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms; \
+             delivered {}/{} (lost {}); watcher errors {}; idle disturbed {}",
+            self.delivery_p50_ms,
+            self.delivery_p95_ms,
+            self.delivery_p99_ms,
+            self.delivery_max_ms,
+            self.deliveries,
+            self.deliveries_expected,
+            self.deliveries_lost,
+            self.watcher_errors,
+            self.idle_disturbed,
+        );
+        println!(
+            "live: server RSS {} MB before the sockets, {} MB with them open: {} KB per socket",
+            optional(self.rss_before_sockets_mb, 1),
+            optional(self.rss_sockets_open_mb, 1),
+            optional(self.rss_per_socket_kb, 1),
+        );
+        if let Some(error) = &self.first_watcher_error {
+            println!("live: first watcher error: {error}");
+        }
+    }
 }
 
 /// The database's kind and host, never its credentials.
@@ -86,11 +200,14 @@ impl Report {
         }
     }
 
-    /// No request failed and every acknowledged revision is stored.
+    /// No request failed, every acknowledged revision is stored, and every
+    /// watched one was delivered.
     pub fn passed(&self) -> bool {
-        self.scenarios
-            .iter()
-            .all(|s| s.errors == 0 && s.revisions_acknowledged == s.revisions_stored)
+        self.scenarios.iter().all(|s| {
+            s.errors == 0
+                && s.revisions_acknowledged == s.revisions_stored
+                && s.live.as_ref().is_none_or(|live| live.deliveries_lost == 0)
+        })
     }
 
     pub fn print_table(&self) {
@@ -134,6 +251,11 @@ impl Report {
             .filter(|s| s.connections != self.connections)
         {
             println!("{}: {} connections", s.scenario.name(), s.connections);
+        }
+        for s in &self.scenarios {
+            if let Some(live) = &s.live {
+                live.print(s);
+            }
         }
         if let Some(peak) = self.peak_rss_mb {
             println!("server's peak RSS (VmHWM, seeding included): {peak:.0} MB");
@@ -235,7 +357,20 @@ impl ScenarioReport {
             peak_vm_rss_mb: None,
             revisions_acknowledged: None,
             revisions_stored: None,
+            live: None,
         }
+    }
+
+    /// Adds the live part: its watchers' errors and disturbed idle
+    /// subscriptions count as the scenario's errors.
+    pub fn set_live(&mut self, mut live: LiveReport) {
+        live.autosave_ratio =
+            self.requests_per_second / live.autosave_alone_per_second.max(f64::EPSILON);
+        self.errors += live.watcher_errors + live.idle_disturbed + live.autosave_alone_errors;
+        if self.first_error.is_none() {
+            self.first_error = live.first_watcher_error.clone();
+        }
+        self.live = Some(live);
     }
 
     fn table_row(&self) -> String {

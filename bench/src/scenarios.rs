@@ -1,8 +1,11 @@
-//! The ten scenarios: what one request of each looks like.
+//! The scenarios: what one request of each looks like.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicU64, Ordering},
+use std::{
+    sync::{
+        Arc, LazyLock,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Instant,
 };
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -30,10 +33,13 @@ pub enum Scenario {
     File,
     Mix,
     Upload,
+    /// Autosave while idle WebSockets and watchers hold subscriptions (and,
+    /// back to back before it, autosave without them).
+    Live,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 10] = [
+    pub const ALL: [Scenario; 11] = [
         Scenario::Heartbeat,
         Scenario::Notebook,
         Scenario::NotebookSignedIn,
@@ -44,6 +50,7 @@ impl Scenario {
         Scenario::File,
         Scenario::Mix,
         Scenario::Upload,
+        Scenario::Live,
     ];
     /// What can run against a server whose data this run did not seed.
     pub const READ_ONLY: [Scenario; 5] = [
@@ -66,6 +73,7 @@ impl Scenario {
             Scenario::File => "file",
             Scenario::Mix => "mix",
             Scenario::Upload => "upload",
+            Scenario::Live => "live",
         }
     }
 
@@ -80,7 +88,7 @@ impl Scenario {
 
     /// Whether the scenario saves revisions, to be counted afterwards.
     pub fn writes(self) -> bool {
-        matches!(self, Scenario::Autosave | Scenario::Mix)
+        matches!(self, Scenario::Autosave | Scenario::Mix | Scenario::Live)
     }
 
     pub fn needs_seeded_data(self) -> bool {
@@ -91,6 +99,7 @@ impl Scenario {
                 | Scenario::File
                 | Scenario::Mix
                 | Scenario::Upload
+                | Scenario::Live
         )
     }
 }
@@ -187,15 +196,34 @@ pub enum Expect {
 }
 
 /// The body of one connection's saves, serialised once: each save copies it and
-/// writes its number in, so that the load process spends its time sending
-/// rather than escaping 20 KB of JSON (it shares the cores with the server).
+/// writes its number and send time in, so that the load process spends its
+/// time sending rather than escaping 20 KB of JSON (it shares the cores with
+/// the server).
 struct AutosaveBody {
     template: Vec<u8>,
     /// Where the save's number goes: SAVE_NUMBER_WIDTH digits.
     number_at: usize,
+    /// Where its send time goes: SENT_AT_WIDTH digits of microseconds since
+    /// the load process started, which a watcher of the live scenario reads.
+    sent_at: usize,
 }
 
 const SAVE_NUMBER_WIDTH: usize = 12;
+const SENT_AT_WIDTH: usize = 16;
+const SENT_AT_LABEL: &str = "sent at ";
+
+static LOAD_PROCESS_START: LazyLock<Instant> = LazyLock::new(Instant::now);
+
+/// The load process's clock: the saver and the watcher of a revision share it.
+pub fn micros_since_start() -> u64 {
+    LOAD_PROCESS_START.elapsed().as_micros() as u64
+}
+
+/// The send time written into a save's content.
+pub fn sent_at(content: &str) -> Option<u64> {
+    let start = content.find(SENT_AT_LABEL)? + SENT_AT_LABEL.len();
+    content.get(start..start + SENT_AT_WIDTH)?.parse().ok()
+}
 
 impl AutosaveBody {
     fn new(target: &Target, index: usize) -> Self {
@@ -203,10 +231,14 @@ impl AutosaveBody {
             return AutosaveBody {
                 template: vec![],
                 number_at: 0,
+                sent_at: 0,
             };
         };
         let marker = "#".repeat(SAVE_NUMBER_WIDTH);
-        let head = format!("%% md\n# Autosave {marker} of connection {index}\n");
+        let time_marker = "@".repeat(SENT_AT_WIDTH);
+        let head = format!(
+            "%% md\n# Autosave {marker} of connection {index}, {SENT_AT_LABEL}{time_marker}\n"
+        );
         let filler = "y".repeat(target.revision_bytes.saturating_sub(head.len()));
         let input = json!({
             "notebookId": notebook_id.to_string(),
@@ -216,13 +248,17 @@ impl AutosaveBody {
         let template = json!({ "query": AUTOSAVE_MUTATION, "variables": { "input": input } })
             .to_string()
             .into_bytes();
-        let number_at = template
-            .windows(SAVE_NUMBER_WIDTH)
-            .position(|window| window == marker.as_bytes())
-            .expect("the marker is in the body");
+        let find = |marker: &str| {
+            template
+                .windows(marker.len())
+                .position(|window| window == marker.as_bytes())
+                .expect("the marker is in the body")
+        };
+        let (number_at, sent_at) = (find(&marker), find(&time_marker));
         AutosaveBody {
             template,
             number_at,
+            sent_at,
         }
     }
 
@@ -230,6 +266,8 @@ impl AutosaveBody {
         let mut body = self.template.clone();
         let number = format!("{save:0width$}", width = SAVE_NUMBER_WIDTH);
         body[self.number_at..self.number_at + SAVE_NUMBER_WIDTH].copy_from_slice(number.as_bytes());
+        let sent = format!("{:0width$}", micros_since_start(), width = SENT_AT_WIDTH);
+        body[self.sent_at..self.sent_at + SENT_AT_WIDTH].copy_from_slice(sent.as_bytes());
         body
     }
 }
@@ -281,7 +319,7 @@ impl Connection {
                 let cursor = self.target.deep_cursor.clone();
                 self.page(Some(cursor))
             }
-            Scenario::Autosave => self.autosave(),
+            Scenario::Autosave | Scenario::Live => self.autosave(),
             Scenario::File => self.download_file(),
             Scenario::Mix => match self.rng.random_range(0..20) {
                 0..2 => self.autosave(),

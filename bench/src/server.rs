@@ -3,8 +3,9 @@
 //! --target-url.
 
 use std::{
+    num::NonZeroUsize,
     sync::{
-        Arc,
+        Arc, Mutex,
         atomic::{AtomicU64, Ordering},
     },
     time::{Duration, Instant},
@@ -16,8 +17,10 @@ use rand::distr::{Alphanumeric, SampleString};
 use url::Url;
 
 use crate::{
-    Args, drive, load,
-    report::{Report, ScenarioReport},
+    Args, drive,
+    live::LivePlan,
+    load,
+    report::{LiveReport, Report, ScenarioReport},
     scenarios::{Scenario, Target},
     seed::{self, SeedPlan},
 };
@@ -25,11 +28,24 @@ use crate::{
 /// All load comes from one address: the per-client limit would stop it.
 const NO_RATE_LIMIT: u32 = 1_000_000_000;
 
+/// Sockets beyond the live scenario's subscribers: the load's connections and
+/// the bench's own.
+const CONNECTIONS_BESIDES_SUBSCRIBERS: usize = 512;
+
 fn config_for(args: &Args, database_url: &str, address: std::net::SocketAddr) -> Config {
     let mut config = Config::for_database(database_url);
     config.server_uri = Url::parse(&format!("http://{address}/")).expect("a valid URL");
     config.cache.redis_url = args.redis_url.clone();
     config.rate_limit_per_minute = NO_RATE_LIMIT;
+    // The live scenario's sockets all come from one anonymous client, and each
+    // holds its TCP connection: both caps (LIVE_CONNECTIONS_PER_CLIENT, 20, and
+    // HTTP_MAX_CONNECTIONS, 512) are raised to fit them.
+    let subscribers = (args.idle_subscribers + args.watchers) as usize;
+    config.live.connections_per_client = subscribers.max(config.live.connections_per_client);
+    config.connections.max_connections =
+        NonZeroUsize::new(subscribers + CONNECTIONS_BESIDES_SUBSCRIBERS)
+            .expect("more than zero")
+            .max(config.connections.max_connections);
     // Runs that share a Redis keep to their own keys.
     let run = Alphanumeric.sample_string(&mut rand::rng(), 8);
     config.cache.key_prefix = format!("iodide-bench-{run}:");
@@ -73,9 +89,11 @@ pub async fn bench_in_process(
 
     let mut report = Report::new(args, database_url, Some(seeded.seconds), Some(startup_ms));
     for &scenario in scenarios {
-        report
-            .scenarios
-            .push(run_in_process(args, &state, &target, scenario).await?);
+        let scenario_report = match scenario {
+            Scenario::Live => run_live_in_process(args, &state, &target).await?,
+            _ => run_in_process(args, &state, &target, scenario).await?,
+        };
+        report.scenarios.push(scenario_report);
     }
     report.peak_rss_mb = peak_rss_mb();
     server.abort();
@@ -140,6 +158,53 @@ async fn run_in_process(
     Ok(report)
 }
 
+/// Autosave alone, then the same autosave while the live sockets are open
+/// (idle subscribers and watchers), back to back; with the server's memory
+/// before and after the sockets opened.
+async fn run_live_in_process(
+    args: &Args,
+    state: &AppState,
+    target: &Target,
+) -> anyhow::Result<ScenarioReport> {
+    let connections = args.connections;
+    let revisions_before = seed::count_revisions(&state.db).await?;
+    eprintln!("bench: live: autosave without subscribers first");
+    let alone =
+        drive::in_child_process(target, Scenario::Autosave, connections, args.duration()).await?;
+    let plan = LivePlan {
+        idle_subscribers: args.idle_subscribers,
+        watchers: args.watchers,
+    };
+    eprintln!(
+        "bench: live: opening {} idle subscribers and {} watchers",
+        plan.idle_subscribers, plan.watchers
+    );
+    let rss_before = proc_status_mb("VmRSS:");
+    let rss_open = Arc::new(Mutex::new(None));
+    let on_open = {
+        let rss_open = rss_open.clone();
+        move || *rss_open.lock().unwrap() = proc_status_mb("VmRSS:")
+    };
+    let statements_before = state.statements.get();
+    let sampler = RssSampler::start();
+    let outcome =
+        drive::live_in_child_process(target, connections, args.duration(), plan, on_open).await;
+    let peak_rss = sampler.stop();
+    let outcome = outcome?;
+    let statements = state.statements.get() - statements_before;
+    let stored = seed::count_revisions(&state.db).await? - revisions_before;
+    let mut report = ScenarioReport::new(Scenario::Live, connections, &outcome.load);
+    report.sql_statements_per_request =
+        Some(statements as f64 / outcome.load.requests.max(1) as f64);
+    report.peak_vm_rss_mb = peak_rss;
+    report.revisions_acknowledged = Some(alone.saved_revisions + outcome.load.saved_revisions);
+    report.revisions_stored = Some(stored);
+    let rss_open = *rss_open.lock().unwrap();
+    report.set_live(LiveReport::new(&outcome.live, &alone, rss_before, rss_open));
+    report.print_progress();
+    Ok(report)
+}
+
 pub async fn bench_remote(
     args: &Args,
     url: &Url,
@@ -182,7 +247,7 @@ async fn wait_for_heartbeat(base: &Url) -> anyhow::Result<()> {
     bail!("{url} did not answer within 5 s")
 }
 
-/// A field of /proc/self/status, in MB.
+/// A field of /proc/self/status, in MB (the server runs in this process).
 fn proc_status_mb(field: &str) -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|line| line.starts_with(field))?;

@@ -1,5 +1,6 @@
 //! The benchmark runs end to end: tiny sizes, a fifth of a second per
-//! scenario, every scenario in the JSON and no errors.
+//! scenario (the live one with 5 idle subscribers and 2 watchers), every
+//! scenario in the JSON and no errors.
 
 use std::process::Command;
 
@@ -26,6 +27,10 @@ fn the_benchmark_runs_every_scenario_without_errors() {
             "2",
             "--seconds",
             "0.2",
+            "--idle-subscribers",
+            "5",
+            "--watchers",
+            "2",
         ])
         .arg("--json-out")
         .arg(&json)
@@ -58,7 +63,8 @@ fn the_benchmark_runs_every_scenario_without_errors() {
             "autosave",
             "file",
             "mix",
-            "upload"
+            "upload",
+            "live"
         ]
     );
     for scenario in scenarios {
@@ -70,5 +76,15 @@ fn the_benchmark_runs_every_scenario_without_errors() {
         autosave["revisions_acknowledged"],
         autosave["revisions_stored"]
     );
+    let live = &scenarios[9];
+    assert_eq!(live["revisions_acknowledged"], live["revisions_stored"]);
+    let subscribers = &live["live"];
+    assert_eq!(subscribers["idle_subscribers"], 5, "{live}");
+    assert_eq!(subscribers["deliveries_lost"], 0, "{live}");
+    assert_eq!(
+        subscribers["deliveries"], subscribers["deliveries_expected"],
+        "{live}"
+    );
+    assert!(subscribers["deliveries"].as_u64().unwrap() > 0, "{live}");
     assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<svg"));
 }

@@ -63,6 +63,13 @@ const FORBIDDEN: u16 = 4403;
 const TOO_MANY: u16 = 4429;
 const GOING_AWAY: u16 = 1001;
 
+/// tungstenite zeroes its whole read buffer (128 KiB by default) on every read
+/// attempt, and a connection's reader is polled each time any of its
+/// subscriptions wakes: with 1,000 idle subscribers every event zeroed 128 MB.
+/// Clients send small messages (init, subscribe, pong); a larger one is read
+/// in more than one go.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+
 /// Refuses or upgrades a WebSocket request.
 pub async fn upgrade(
     state: AppState,
@@ -100,6 +107,7 @@ pub async fn upgrade(
         .admit(client.as_str(), limit)
         .ok_or_else(|| Error::RateLimited(state.config.live.init_timeout.as_secs().max(1)))?;
     Ok(upgrade
+        .read_buffer_size(READ_BUFFER_BYTES)
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| {
             Connection {
