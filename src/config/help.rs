@@ -41,7 +41,7 @@ Environment (a bad or missing value stops start-up, naming the variable):
   HTTP_BODY_TIMEOUT_SECS         a body that sends nothing this long is cut off (408) [30]
   HTTP_MAX_CONNECTIONS           connections served at once [512]
   LIVE_CONNECTIONS_PER_CLIENT    subscription WebSockets open per client [20]
-  LIVE_EVENTS_BUFFER             events a subscriber may lag before it is told [1024]
+  LIVE_EVENTS_BUFFER             events on one notebook or fetch a subscriber may lag before it is told [64]
   LIVE_RECHECK_INTERVAL_SECS     how often a WebSocket's credential is checked again [30]
   WORKER_POLL_INTERVAL_MS        idle worker's look for work [2000]
   WORKER_JOB_TIMEOUT_SECS        a job older than this is handed to another worker [300]

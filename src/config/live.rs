@@ -6,8 +6,9 @@ use super::{ConfigError, env::Env};
 
 #[derive(Clone, Debug)]
 pub struct LiveConfig {
-    /// LIVE_EVENTS_BUFFER: events a subscriber may be behind before it is told
-    /// that it fell behind.
+    /// LIVE_EVENTS_BUFFER: events on its notebook or fetch that a subscriber
+    /// may be behind before it is told that it fell behind. Each watched
+    /// notebook's channel holds this many slots, so it is kept small.
     pub events_buffer: usize,
     /// A connection that has not sent connection_init by then is closed (4408).
     pub init_timeout: Duration,
@@ -26,7 +27,7 @@ pub struct LiveConfig {
 impl LiveConfig {
     pub(super) fn read(env: &Env) -> Result<Self, ConfigError> {
         Ok(LiveConfig {
-            events_buffer: env.parse("LIVE_EVENTS_BUFFER")?.unwrap_or(1024),
+            events_buffer: env.parse("LIVE_EVENTS_BUFFER")?.unwrap_or(64),
             init_timeout: Duration::from_secs(5),
             keepalive: Duration::from_secs(30),
             recheck_interval: Duration::from_secs(

@@ -1,6 +1,6 @@
 //! What changed, told to every instance's subscribers: the services publish an
 //! [`Event`] after their transaction commits, and each process hands the events
-//! it hears to its subscriptions through one in-process broadcast.
+//! it hears to the subscriptions that watch its notebook or fetch ([`Topics`]).
 //!
 //! How events travel between processes is chosen at start-up, like the cache:
 //! Redis pub/sub when REDIS_URL is set, PostgreSQL LISTEN/NOTIFY on PostgreSQL
@@ -10,11 +10,13 @@
 mod connections;
 mod postgres;
 mod redis;
+mod topics;
 
 pub use connections::{Admission, Connections};
 use sea_orm::{DatabaseBackend, DatabaseConnection};
 use serde::{Deserialize, Serialize};
-use tokio::sync::broadcast;
+use topics::Topics;
+pub use topics::{Subscription, Topic};
 
 use crate::config::Config;
 
@@ -36,10 +38,11 @@ pub enum Event {
     },
 }
 
-/// The process's events: publish one, or subscribe to all of them.
+/// The process's events: publish one, or subscribe to a notebook's or a
+/// fetch's.
 #[derive(Clone)]
 pub struct Events {
-    local: broadcast::Sender<Event>,
+    local: Topics,
     backend: Backend,
 }
 
@@ -53,9 +56,8 @@ enum Backend {
 impl Events {
     /// Events of this process only.
     pub fn in_process(buffer: usize) -> Self {
-        let (local, _) = broadcast::channel(buffer.max(1));
         Events {
-            local,
+            local: Topics::new(buffer),
             backend: Backend::InProcess,
         }
     }
@@ -96,8 +98,7 @@ impl Events {
     pub async fn publish(&self, event: Event) {
         let sent: Result<(), String> = match &self.backend {
             Backend::InProcess => {
-                // No receivers is not an error: nobody is watching.
-                let _ = self.local.send(event);
+                self.local.send(event);
                 Ok(())
             }
             Backend::Redis(redis) => redis.publish(&event).await.map_err(|e| e.to_string()),
@@ -110,8 +111,8 @@ impl Events {
         }
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
-        self.local.subscribe()
+    pub fn subscribe(&self, topic: Topic) -> Subscription {
+        self.local.subscribe(topic)
     }
 }
 
@@ -120,11 +121,9 @@ fn encode(event: &Event) -> String {
 }
 
 /// Hands a message from another process to this one's subscribers.
-fn deliver(local: &broadcast::Sender<Event>, payload: &str) {
+fn deliver(local: &Topics, payload: &str) {
     match serde_json::from_str::<Event>(payload) {
-        Ok(event) => {
-            let _ = local.send(event);
-        }
+        Ok(event) => local.send(event),
         Err(err) => tracing::warn!(%err, payload, "an event message did not parse"),
     }
 }
@@ -145,6 +144,8 @@ impl Backoff {
 
 #[cfg(test)]
 mod tests {
+    use futures_util::FutureExt;
+
     use super::*;
 
     #[test]
@@ -158,10 +159,13 @@ mod tests {
             text,
             r#"{"kind":"revision_saved","notebook_id":3,"revision_id":9}"#
         );
-        let (local, mut heard) = broadcast::channel(4);
+        let local = Topics::new(4);
+        let mut heard = local.subscribe(Topic::Notebook(3));
         deliver(&local, &text);
         deliver(&local, "not json");
-        assert_eq!(heard.try_recv().unwrap(), event);
-        assert!(heard.try_recv().is_err());
+        deliver(&local, &text);
+        assert_eq!(heard.recv().now_or_never().unwrap().unwrap(), event);
+        assert_eq!(heard.recv().now_or_never().unwrap().unwrap(), event);
+        assert!(heard.recv().now_or_never().is_none());
     }
 }

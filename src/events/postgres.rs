@@ -3,9 +3,8 @@
 //! after it commits, like every other backend's publish.
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement, sqlx::postgres::PgListener};
-use tokio::sync::broadcast;
 
-use super::{Backoff, Event, deliver, encode};
+use super::{Backoff, Event, Topics, deliver, encode};
 
 #[derive(Clone)]
 pub struct PostgresEvents {
@@ -19,7 +18,7 @@ impl PostgresEvents {
     }
 
     /// Hands every instance's events to `local`, from a task of its own.
-    pub fn listen(&self, local: broadcast::Sender<Event>) {
+    pub fn listen(&self, local: Topics) {
         tokio::spawn(listen(self.db.clone(), self.channel.clone(), local));
     }
 
@@ -34,7 +33,7 @@ impl PostgresEvents {
 }
 
 /// Listens on a connection of its own, and again whenever it drops.
-async fn listen(db: DatabaseConnection, channel: String, local: broadcast::Sender<Event>) {
+async fn listen(db: DatabaseConnection, channel: String, local: Topics) {
     let pool = db.get_postgres_connection_pool().clone();
     let mut backoff = Backoff::new();
     loop {

@@ -10,10 +10,9 @@ use redis::{
     AsyncCommands,
     aio::{ConnectionManager, ConnectionManagerConfig},
 };
-use tokio::sync::broadcast;
 use url::Url;
 
-use super::{Backoff, Event, deliver, encode};
+use super::{Backoff, Event, Topics, deliver, encode};
 use crate::{cache::redis_client, config::CacheConfig};
 
 #[derive(Clone)]
@@ -43,7 +42,7 @@ impl RedisEvents {
     }
 
     /// Hands every instance's events to `local`, from a task of its own.
-    pub fn listen(&self, local: broadcast::Sender<Event>) {
+    pub fn listen(&self, local: Topics) {
         let client = redis::Client::clone(&self.client);
         tokio::spawn(listen(client, self.channel.clone(), local));
     }
@@ -57,7 +56,7 @@ impl RedisEvents {
 }
 
 /// Subscribes, and subscribes again whenever the connection drops.
-async fn listen(client: redis::Client, channel: String, local: broadcast::Sender<Event>) {
+async fn listen(client: redis::Client, channel: String, local: Topics) {
     let mut backoff = Backoff::new();
     loop {
         match client.get_async_pubsub().await {

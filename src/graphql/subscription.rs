@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use async_graphql::{Context, ID, Subscription};
 use futures_util::{Stream, stream};
 use sea_orm::DatabaseConnection;
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::broadcast::error::RecvError;
 
 use super::{
     context::{db, events, parse_id},
@@ -19,7 +19,7 @@ use super::{
 use crate::{
     entity::{file_update_operation, revision},
     error::Error,
-    events::Event,
+    events::{self, Event, Topic},
     files::sources,
     notebooks::{self, revisions},
 };
@@ -42,7 +42,7 @@ impl Subscription {
         let notebook_id = parse_id(&notebook_id, "notebook")?;
         // Listening starts before the latest revision is read: a save between
         // the two is then both heard and newer than what was read.
-        let heard = events(ctx).subscribe();
+        let heard = events(ctx).subscribe(Topic::Notebook(notebook_id));
         let db = db(ctx).clone();
         existing_notebook(&db, notebook_id).await?;
         let seen = revisions::latest_for(&db, &[notebook_id])
@@ -67,7 +67,7 @@ impl Subscription {
         #[graphql(desc = "The notebook to watch.")] id: ID,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Notebook>> + use<>> {
         let notebook_id = parse_id(&id, "notebook")?;
-        let heard = events(ctx).subscribe();
+        let heard = events(ctx).subscribe(Topic::Notebook(notebook_id));
         let db = db(ctx).clone();
         existing_notebook(&db, notebook_id).await?;
         Ok(follow(heard, NotebookWatch { db, notebook_id }))
@@ -83,7 +83,7 @@ impl Subscription {
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<FileUpdateOperation>> + use<>>
     {
         let operation_id = parse_id(&id, "file update operation")?;
-        let heard = events(ctx).subscribe();
+        let heard = events(ctx).subscribe(Topic::Operation(operation_id));
         let db = db(ctx).clone();
         // Its status now comes first: a fetch may end between the mutation
         // that started it and this subscription.
@@ -133,7 +133,7 @@ enum Step<T> {
 }
 
 struct State<W> {
-    heard: broadcast::Receiver<Event>,
+    heard: events::Subscription,
     watch: W,
     ended: bool,
 }
@@ -141,7 +141,7 @@ struct State<W> {
 /// A subscription's stream: its watch's items, an error and the end when it
 /// fell behind (never a silent skip), the end when the process shuts down.
 fn follow<W: Watch>(
-    heard: broadcast::Receiver<Event>,
+    heard: events::Subscription,
     watch: W,
 ) -> impl Stream<Item = async_graphql::Result<W::Item>> + use<W> {
     let state = State {
