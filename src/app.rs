@@ -11,7 +11,7 @@ use crate::{
     cache::{Cache, RedisConnection},
     clock::Clock,
     config::{CacheConfig, Config},
-    db::{self, StatementCounter},
+    db::{self, StatementCounter, WriteQueue},
     events::{Connections, Events},
     graphql::{
         self, Executor,
@@ -53,6 +53,8 @@ pub struct Shared {
     /// The smaller allowance of /token/ and /token/refresh/.
     pub token_rate_limit: Arc<RequestRateLimit>,
     pub request_rate_limit: Arc<RequestRateLimit>,
+    /// On SQLite, where this process's saves wait for their turn to write.
+    pub writes: WriteQueue,
     /// Permits for requests that carry files: see Config::upload_permits.
     pub uploads: Arc<Semaphore>,
 }
@@ -74,12 +76,14 @@ impl AppState {
             &config.cache.key_prefix,
             persisted::MAX_PERSISTED_QUERIES,
         );
+        let writes = WriteQueue::for_database(&db);
         let graphql = graphql::build_executor(
             db.clone(),
             statements.clone(),
             cache.clone(),
             events.clone(),
             clock.clone(),
+            writes.clone(),
             ApiMode::from_restrict_api(config.restrict_api),
         );
         Ok(AppState(Arc::new(Shared {
@@ -99,6 +103,7 @@ impl AppState {
                 &config.cache,
             )),
             uploads: Arc::new(Semaphore::new(config.upload_permits())),
+            writes,
             config: Arc::new(config),
             graphql,
             cache,

@@ -31,7 +31,11 @@ use sea_orm::DatabaseConnection;
 use std::sync::Arc;
 
 use crate::{
-    cache::Cache, clock::Clock, db::StatementCounter, events::Events, policy::ApiMode,
+    cache::Cache,
+    clock::Clock,
+    db::{StatementCounter, WriteQueue},
+    events::Events,
+    policy::ApiMode,
     viewer::Viewer,
 };
 
@@ -82,6 +86,7 @@ pub fn build_executor(
     cache: Cache,
     events: Events,
     clock: Clock,
+    writes: WriteQueue,
     mode: ApiMode,
 ) -> Executor {
     let with_data = |builder: SchemaBuilder<_, _, _>| {
@@ -91,6 +96,7 @@ pub fn build_executor(
             .data(cache.clone())
             .data(events.clone())
             .data(clock.clone())
+            .data(writes.clone())
             .data(mode)
             .finish()
     };

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     cache::{Cache, CacheKey},
     clock::Clock,
+    db::WriteQueue,
     entity::{notebook, revision, user},
     error::{Error, Result},
     events::{Event, Events},
@@ -168,6 +169,7 @@ pub async fn create(
 /// stays the latest revision's and the history shows the rename.
 pub async fn update_title(
     db: &DatabaseConnection,
+    writes: &WriteQueue,
     cache: &Cache,
     clock: &Clock,
     events: &Events,
@@ -183,6 +185,7 @@ pub async fn update_title(
     let content = latest.map(|revision| revision.content).unwrap_or_default();
     revisions::create(
         db,
+        writes,
         cache,
         clock,
         events,
