@@ -167,6 +167,8 @@ pub async fn create(
 
 /// Renames by saving a new revision with the same content, so that the title
 /// stays the latest revision's and the history shows the rename.
+// The same services as revisions::create, which it calls, and the rename.
+#[allow(clippy::too_many_arguments)]
 pub async fn update_title(
     db: &DatabaseConnection,
     writes: &WriteQueue,
