@@ -11,7 +11,7 @@ use crate::{
     cache::{Cache, RedisConnection, ResponseCache},
     clock::Clock,
     config::{CacheConfig, Config},
-    db::{self, StatementCounter},
+    db::{self, StatementCounter, WriteQueue},
     events::{Connections, Events},
     graphql::{
         self, Executor,
@@ -57,6 +57,8 @@ pub struct Shared {
     pub request_rate_limit: Arc<RequestRateLimit>,
     /// Refused credentials, charged to their address over HTTP and WebSocket.
     pub failed_attempts: Arc<FailedAttempts>,
+    /// On SQLite, where this process's saves wait for their turn to write.
+    pub writes: WriteQueue,
     /// Permits for requests that carry files: see Config::upload_permits.
     pub uploads: Arc<Semaphore>,
 }
@@ -84,12 +86,14 @@ impl AppState {
             redis.as_ref(),
             &config.cache,
         ));
+        let writes = WriteQueue::for_database(&db);
         let graphql = graphql::build_executor(
             db.clone(),
             statements.clone(),
             cache.clone(),
             events.clone(),
             clock.clone(),
+            writes.clone(),
             ApiMode::from_restrict_api(config.restrict_api),
         );
         Ok(AppState(Arc::new(Shared {
@@ -105,6 +109,7 @@ impl AppState {
             request_rate_limit: request_rate_limit.clone(),
             failed_attempts: Arc::new(FailedAttempts::new(request_rate_limit)),
             uploads: Arc::new(Semaphore::new(config.upload_permits())),
+            writes,
             config: Arc::new(config),
             graphql,
             cache,

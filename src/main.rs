@@ -15,7 +15,7 @@ use iodide_server::{
     AppState,
     auth::api_token,
     build_app,
-    cache::Cache,
+    cache::{Cache, CacheHealth},
     config::{Config, ConfigError, ENVIRONMENT_HELP},
     db,
     events::Events,
@@ -391,8 +391,15 @@ async fn token_command(command: TokenCommand) -> anyhow::Result<()> {
             println!("{}", api_token::create(&db, &username).await?)
         }
         TokenCommand::Revoke { key } => {
-            api_token::revoke(&db, &key).await?;
+            let cache = admin_cache()?;
+            api_token::revoke(&db, &cache, &key).await?;
             println!("revoked");
+            if cache.health().await != CacheHealth::Ok {
+                eprintln!(
+                    "warning: the cache could not be told; servers may accept the token \
+                     until its cache entry expires (60 s)"
+                );
+            }
         }
         TokenCommand::List => {
             for token in api_token::list(&db).await? {

@@ -2,6 +2,12 @@
 //! third-party service. Keys are random, carry a recognisable prefix (so that a
 //! leaked key is easy to spot in a scan), and only their SHA-256 is stored: the key
 //! has enough entropy that a slow hash would add nothing.
+//!
+//! With a shared cache (Redis), a token's user is cached under the key's hash,
+//! and revoking the token (or changing its user) invalidates that entry before
+//! the command returns: every instance refuses a revoked token from its next
+//! request on. The in-process cache is not told of a revocation made by the
+//! command line, so without Redis every request reads the token's row.
 
 use chrono::Utc;
 use rand::distr::{Alphanumeric, SampleString};
@@ -12,6 +18,7 @@ use sha2::{Digest, Sha256};
 
 use super::{AuthMethod, Viewer};
 use crate::{
+    cache::{Cache, CacheKey},
     entity::{api_token, user},
     error::{AuthScheme, Error, Result},
 };
@@ -39,7 +46,7 @@ fn looks_like_a_key(key: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric())
 }
 
-pub async fn authenticate(db: &DatabaseConnection, key: &str) -> Result<Viewer> {
+pub async fn authenticate(db: &DatabaseConnection, cache: &Cache, key: &str) -> Result<Viewer> {
     let invalid = || Error::InvalidCredentials {
         scheme: AuthScheme::Token,
         message: "The API token is invalid or has been revoked".into(),
@@ -47,15 +54,29 @@ pub async fn authenticate(db: &DatabaseConnection, key: &str) -> Result<Viewer> 
     if !looks_like_a_key(key) {
         return Err(invalid());
     }
+    let key_hash = hash(key);
+    let found = if cache.reaches_every_process() {
+        cache
+            .get_or_load(&CacheKey::ApiToken(key_hash.clone()), || {
+                user_of(db, &key_hash)
+            })
+            .await?
+    } else {
+        user_of(db, &key_hash).await?
+    };
+    match found {
+        Some(user) => Ok(Viewer::user(user, AuthMethod::ApiToken)),
+        None => Err(invalid()),
+    }
+}
+
+async fn user_of(db: &DatabaseConnection, key_hash: &str) -> Result<Option<user::Model>> {
     let found = api_token::Entity::find()
-        .filter(api_token::Column::KeyHash.eq(hash(key)))
+        .filter(api_token::Column::KeyHash.eq(key_hash))
         .find_also_related(user::Entity)
         .one(db)
         .await?;
-    match found {
-        Some((_, Some(user))) => Ok(Viewer::user(user, AuthMethod::ApiToken)),
-        _ => Err(invalid()),
-    }
+    Ok(found.and_then(|(_, user)| user))
 }
 
 /// Creates a token for `username` and returns the key, which is never shown again.
@@ -80,7 +101,8 @@ pub async fn create(db: &DatabaseConnection, username: &str) -> Result<String> {
 }
 
 /// Revokes a token given its whole key, or the prefix that `token list` shows.
-pub async fn revoke(db: &DatabaseConnection, key_or_prefix: &str) -> Result<()> {
+/// `cache` is the servers' cache, which may hold the token.
+pub async fn revoke(db: &DatabaseConnection, cache: &Cache, key_or_prefix: &str) -> Result<()> {
     let condition = if looks_like_a_key(key_or_prefix) {
         api_token::Column::KeyHash.eq(hash(key_or_prefix))
     } else {
@@ -91,6 +113,11 @@ pub async fn revoke(db: &DatabaseConnection, key_or_prefix: &str) -> Result<()> 
         [] => Err(Error::not_found("A token with that key or prefix")),
         [token] => {
             api_token::Entity::delete_by_id(token.id).exec(db).await?;
+            // After the delete: a reader that misses now loads nothing, and one
+            // that loaded the row before cannot fill the entry (generations).
+            cache
+                .invalidate([CacheKey::ApiToken(token.key_hash.clone())])
+                .await;
             Ok(())
         }
         _ => Err(Error::bad_input(

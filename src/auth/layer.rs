@@ -16,6 +16,7 @@ use super::{
     session,
 };
 use crate::{
+    cache::Cache,
     error::{AuthScheme, Error, Result},
     users,
 };
@@ -24,6 +25,8 @@ use crate::{
 /// signs JWTs, and the sign-in proxy's settings when the server sits behind one.
 pub struct Authenticator {
     pub db: DatabaseConnection,
+    /// API tokens' users, when the cache is shared (see api_token).
+    pub cache: Cache,
     pub secret_key: String,
     pub openidc: Option<OpenIdc>,
 }
@@ -145,7 +148,7 @@ impl Authenticator {
         })?;
         let credentials = credentials.trim();
         if scheme.eq_ignore_ascii_case("token") {
-            api_token::authenticate(&self.db, credentials).await
+            api_token::authenticate(&self.db, &self.cache, credentials).await
         } else if scheme.eq_ignore_ascii_case("bearer") {
             let claims = jwt::verify(&self.secret_key, credentials, TokenType::Access)
                 .map_err(|err| refused(err.to_string()))?;

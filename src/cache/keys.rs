@@ -17,6 +17,9 @@ pub enum CacheKey {
     FirstNotebookPage,
     /// A user by username.
     User(String),
+    /// The user of an API token, by the key's SHA-256 (hex): what the identity
+    /// layer would otherwise read on every request that carries the token.
+    ApiToken(String),
 }
 
 impl CacheKey {
@@ -25,6 +28,7 @@ impl CacheKey {
             CacheKey::Notebook(id) => format!("notebook:{id}"),
             CacheKey::FirstNotebookPage => "notebooks:first-page".into(),
             CacheKey::User(username) => format!("user:{username}"),
+            CacheKey::ApiToken(key_hash) => format!("api-token:{key_hash}"),
         }
     }
 
@@ -35,7 +39,7 @@ impl CacheKey {
         match self {
             CacheKey::Notebook(_) => Duration::from_secs(600),
             CacheKey::FirstNotebookPage => Duration::from_secs(300),
-            CacheKey::User(_) => Duration::from_secs(60),
+            CacheKey::User(_) | CacheKey::ApiToken(_) => Duration::from_secs(60),
         }
     }
 

@@ -180,6 +180,13 @@ impl Cache {
         self.inner.store.name()
     }
 
+    /// Whether an invalidation from any process (another instance, the command
+    /// line) reaches this cache before its next read: what a cached decision
+    /// about credentials needs. The in-process cache only expires.
+    pub fn reaches_every_process(&self) -> bool {
+        self.inner.store.shared()
+    }
+
     /// The cached value of `key`, or what `load` reads from the database (then
     /// cached). `None` is not cached.
     pub async fn get_or_load<T, E, Load, Loading>(

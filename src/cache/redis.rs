@@ -126,6 +126,10 @@ impl CacheStore for RedisStore {
         "redis"
     }
 
+    fn shared(&self) -> bool {
+        true
+    }
+
     async fn get(&self, key: &str) -> Result<Lookup, CacheError> {
         let command = redis::cmd("MGET")
             .arg(key)

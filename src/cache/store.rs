@@ -34,6 +34,13 @@ pub trait CacheStore: Send + Sync {
     /// "redis" or "in-process", for the heartbeat.
     fn name(&self) -> &'static str;
 
+    /// Whether every process of the deployment reads this store, so that an
+    /// invalidation sent by any of them (the command line's included) holds
+    /// for all of them at once.
+    fn shared(&self) -> bool {
+        false
+    }
+
     async fn get(&self, key: &str) -> Result<Lookup, CacheError>;
 
     /// Each key's generation now, in one round trip.

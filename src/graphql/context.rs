@@ -9,7 +9,7 @@ use super::loaders::{DbLoader, RequestLoader};
 use crate::{
     cache::{Cache, ReadLog},
     clock::Clock,
-    db::StatementCounter,
+    db::{StatementCounter, WriteQueue},
     error::{Error, Result},
     events::Events,
     viewer::Viewer,
@@ -34,6 +34,11 @@ pub fn events<'a>(ctx: &Context<'a>) -> &'a Events {
 
 pub fn clock<'a>(ctx: &Context<'a>) -> &'a Clock {
     ctx.data_unchecked::<Clock>()
+}
+
+/// Whose turn it is to write, on SQLite.
+pub fn writes<'a>(ctx: &Context<'a>) -> &'a WriteQueue {
+    ctx.data_unchecked::<WriteQueue>()
 }
 
 /// Who asks. A field that asks makes the answer the viewer's own: it is not

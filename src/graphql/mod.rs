@@ -33,7 +33,7 @@ use std::sync::Arc;
 use crate::{
     cache::{Cache, ReadLog},
     clock::Clock,
-    db::{self, StatementCounter},
+    db::{self, StatementCounter, WriteQueue},
     events::Events,
     policy::ApiMode,
     viewer::Viewer,
@@ -86,6 +86,7 @@ pub fn build_executor(
     cache: Cache,
     events: Events,
     clock: Clock,
+    writes: WriteQueue,
     mode: ApiMode,
 ) -> Executor {
     let with_data = |builder: SchemaBuilder<_, _, _>| {
@@ -95,6 +96,7 @@ pub fn build_executor(
             .data(cache.clone())
             .data(events.clone())
             .data(clock.clone())
+            .data(writes.clone())
             .data(mode)
             .finish()
     };

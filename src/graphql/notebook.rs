@@ -2,7 +2,7 @@ use async_graphql::{Context, ID, InputObject, Object, connection::Connection};
 
 use super::{
     connection::{IdCursor, NotebookTotal, PageArgs, RevisionTotal, connection},
-    context::{cache, clock, db, events, load, load_required, parse_id, to_id, viewer},
+    context::{cache, clock, db, events, load, load_required, parse_id, to_id, viewer, writes},
     file::File,
     file_source::FileSource,
     guards::CanRead,
@@ -323,6 +323,7 @@ impl NotebookMutation {
         Ok(Notebook::from(
             notebooks::update_title(
                 db(ctx),
+                writes(ctx),
                 cache(ctx),
                 clock(ctx),
                 events(ctx),

@@ -3,7 +3,7 @@ use std::sync::Arc;
 use async_graphql::{Context, ID, InputObject, Object};
 
 use super::{
-    context::{cache, clock, db, events, load_required, parse_id, to_id, viewer},
+    context::{cache, clock, db, events, load_required, parse_id, to_id, viewer, writes},
     guards::CanRead,
     loaders::{NotebookById, RevisionById},
     notebook::Notebook,
@@ -156,6 +156,7 @@ impl RevisionMutation {
         Ok(Revision::from(
             revisions::create(
                 db(ctx),
+                writes(ctx),
                 cache(ctx),
                 clock(ctx),
                 events(ctx),

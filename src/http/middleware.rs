@@ -78,6 +78,7 @@ pub fn apply(state: &AppState, routes: Router<AppState>) -> Router<AppState> {
 pub fn authenticator(state: &AppState) -> Arc<Authenticator> {
     Arc::new(Authenticator {
         db: state.db.clone(),
+        cache: state.cache.clone(),
         secret_key: state.config.secret_key.clone(),
         openidc: state.openidc.clone(),
     })

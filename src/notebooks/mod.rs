@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     cache::{Cache, CacheKey},
     clock::Clock,
+    db::WriteQueue,
     entity::{notebook, revision, user},
     error::{Error, Result},
     events::{Event, Events},
@@ -166,8 +167,11 @@ pub async fn create(
 
 /// Renames by saving a new revision with the same content, so that the title
 /// stays the latest revision's and the history shows the rename.
+// The same services as revisions::create, which it calls, and the rename.
+#[allow(clippy::too_many_arguments)]
 pub async fn update_title(
     db: &DatabaseConnection,
+    writes: &WriteQueue,
     cache: &Cache,
     clock: &Clock,
     events: &Events,
@@ -183,6 +187,7 @@ pub async fn update_title(
     let content = latest.map(|revision| revision.content).unwrap_or_default();
     revisions::create(
         db,
+        writes,
         cache,
         clock,
         events,

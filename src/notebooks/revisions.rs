@@ -21,6 +21,7 @@ use super::{forks_of, pruning, validate_title};
 use crate::{
     cache::{Cache, CacheKey},
     clock::Clock,
+    db::WriteQueue,
     entity::{notebook, revision},
     error::{Error, Result},
     events::{Event, Events},
@@ -153,6 +154,7 @@ fn filtered(filter: &RevisionFilter) -> sea_orm::Select<revision::Entity> {
 
 pub async fn create(
     db: &DatabaseConnection,
+    writes: &WriteQueue,
     cache: &Cache,
     clock: &Clock,
     events: &Events,
@@ -162,6 +164,7 @@ pub async fn create(
     let now = clock.now();
     validate_title(&new.title)?;
     policy::signed_in(viewer)?;
+    let turn = writes.turn().await;
     let txn = db.begin().await?;
     let notebook = claim_for_save(&txn, new.notebook_id, &new.title, now).await?;
     // Refused saves roll back with the transaction, the claim included.
@@ -171,6 +174,7 @@ pub async fn create(
         return Err(why_refused(&txn, &new).await?);
     };
     txn.commit().await?;
+    drop(turn);
     let revision = revision::Model {
         id,
         notebook_id: new.notebook_id,

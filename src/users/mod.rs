@@ -4,12 +4,13 @@ use std::collections::HashMap;
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QuerySelect, Set,
 };
 
 use crate::{
     cache::{Cache, CacheKey},
-    entity::user,
+    entity::{api_token, user},
     error::{Error, Result},
 };
 
@@ -177,6 +178,19 @@ pub async fn grant(
     Ok(updated)
 }
 
+/// The cache entries of a user's API tokens (see auth::api_token), which hold
+/// the user's row.
+async fn cached_tokens(db: &impl ConnectionTrait, user_id: i32) -> Result<Vec<CacheKey>> {
+    let hashes: Vec<String> = api_token::Entity::find()
+        .select_only()
+        .column(api_token::Column::KeyHash)
+        .filter(api_token::Column::UserId.eq(user_id))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(hashes.into_iter().map(CacheKey::ApiToken).collect())
+}
+
 /// Invalidates what the cache holds of a user: the entry by name, and, when
 /// more than the sign-in time changed, the notebooks that show them as owner.
 async fn forget(
@@ -186,6 +200,8 @@ async fn forget(
     after: &user::Model,
 ) -> Result<()> {
     let mut keys = vec![CacheKey::User(after.username.clone())];
+    // The identity layer's cached tokens carry the whole row (grants included).
+    keys.extend(cached_tokens(db, after.id).await?);
     let shown = |user: &user::Model| user::Model {
         last_login_at: None,
         ..user.clone()

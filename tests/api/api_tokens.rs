@@ -1,7 +1,7 @@
-use iodide_server::auth::api_token;
+use iodide_server::{auth::api_token, cache::Cache, users};
 use serde_json::json;
 
-use crate::common::{Gql, TestApp};
+use crate::common::{Gql, TestApp, redis_server::RedisServer};
 
 async fn viewer_with(app: &TestApp, authorization: &str) -> Gql {
     let query = json!({ "query": "{ viewer { username } }" });
@@ -77,15 +77,92 @@ async fn a_revoked_token_is_refused() {
     let app = TestApp::spawn().await;
     let alice = app.user("alice").await;
     let second = api_token::create(&app.state.db, "alice").await.unwrap();
-    api_token::revoke(&app.state.db, &alice.token)
+    api_token::revoke(&app.state.db, &app.state.cache, &alice.token)
         .await
         .unwrap();
     assert_refused(&viewer_with(&app, &format!("Token {}", alice.token)).await);
 
     let response = viewer_with(&app, &format!("Token {second}")).await;
     assert_eq!(response.data()["viewer"]["username"], "alice");
-    api_token::revoke(&app.state.db, &second[..12])
+    api_token::revoke(&app.state.db, &app.state.cache, &second[..12])
         .await
         .unwrap();
     assert_refused(&viewer_with(&app, &format!("Token {second}")).await);
+}
+
+/// TEST_REDIS_URL's Redis when set, else one of the test's own (kept alive by
+/// the caller); None when neither is available.
+fn redis_for_test() -> Option<Option<RedisServer>> {
+    match std::env::var("TEST_REDIS_URL") {
+        Ok(url) if !url.is_empty() => Some(None),
+        _ => RedisServer::start_or_skip().map(Some),
+    }
+}
+
+#[tokio::test]
+async fn a_token_revoked_from_the_command_line_is_refused_at_once_by_every_instance() {
+    let Some(own_redis) = redis_for_test() else {
+        return;
+    };
+    let mut builder = TestApp::builder();
+    if let Some(server) = &own_redis {
+        builder = builder.redis(server.url());
+    }
+    let first = builder.spawn().await;
+    let second = first.second_instance().await;
+    let alice = first.user("alice").await;
+    let bearer = format!("Token {}", alice.token);
+    for app in [&first, &second] {
+        let response = viewer_with(app, &bearer).await;
+        assert_eq!(response.data()["viewer"]["username"], "alice");
+    }
+    // Cached: the token costs no SQL on either instance now.
+    let before = first.statements() + second.statements();
+    viewer_with(&first, &bearer).await.data();
+    viewer_with(&second, &bearer).await.data();
+    assert_eq!(first.statements() + second.statements(), before);
+
+    // As `iodide-server token revoke` does: its own connection to the cache.
+    let command_line = Cache::from_config(&first.state.config.cache).unwrap();
+    api_token::revoke(&first.state.db, &command_line, &alice.token)
+        .await
+        .unwrap();
+
+    assert_refused(&viewer_with(&second, &bearer).await);
+    assert_refused(&viewer_with(&first, &bearer).await);
+}
+
+async fn is_staff(app: &TestApp, authorization: &str) -> bool {
+    let query = json!({ "query": "{ viewer { isStaff } }" });
+    let response = app
+        .query_as(
+            &app.client,
+            |request| request.header("Authorization", authorization),
+            query,
+        )
+        .await;
+    response.data()["viewer"]["isStaff"].as_bool().unwrap()
+}
+
+#[tokio::test]
+async fn a_cached_token_carries_its_users_new_grants() {
+    let Some(own_redis) = redis_for_test() else {
+        return;
+    };
+    let mut builder = TestApp::builder();
+    if let Some(server) = &own_redis {
+        builder = builder.redis(server.url());
+    }
+    let first = builder.spawn().await;
+    let second = first.second_instance().await;
+    let alice = first.user("alice").await;
+    let bearer = format!("Token {}", alice.token);
+    assert!(!is_staff(&second, &bearer).await);
+
+    let command_line = Cache::from_config(&first.state.config.cache).unwrap();
+    users::grant(&first.state.db, &command_line, "alice", Some(true), None)
+        .await
+        .unwrap();
+
+    assert!(is_staff(&second, &bearer).await);
 }

@@ -52,6 +52,7 @@ async fn saved_at(
         clock.set(start + seconds(*offset));
         let revision = revisions::create(
             db,
+            &app.state.writes,
             cache,
             &clock.as_clock(),
             &app.state.events,

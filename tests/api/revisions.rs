@@ -242,3 +242,57 @@ async fn a_refused_save_leaves_the_notebook_as_it_was() {
     assert_ne!(before.data(), saved.data(), "a save moves the title's time");
     assert_eq!(after.data(), saved.data(), "refused saves change nothing");
 }
+
+/// Many editors autosaving at once (on SQLite they queue for the one writer):
+/// every save is acknowledged with an id above that editor's previous one and
+/// stored, and a refused save among them gets its own error, not the others'.
+#[tokio::test]
+async fn saves_from_many_concurrent_editors_are_all_stored_in_order() {
+    const EDITORS: usize = 12;
+    const SAVES: usize = 4;
+    let app = TestApp::spawn().await;
+    let anon = app.anonymous();
+    let mut editors = Vec::new();
+    for n in 0..EDITORS {
+        let user = app.user(&format!("editor{n}")).await;
+        let (id, _) = user.create_notebook("Doc", "v0").await;
+        editors.push((user, id));
+    }
+    let sessions = editors
+        .iter()
+        .enumerate()
+        .map(|(n, (user, id))| async move {
+            let mut ids = Vec::new();
+            for save in 1..=SAVES {
+                // Editor 0 saves what is already there every other time: refused.
+                let content = match (n, save % 2) {
+                    (0, 0) => format!("v{}", save - 1),
+                    _ => format!("v{save}"),
+                };
+                let input =
+                    json!({ "input": { "notebookId": id, "title": "Doc", "content": content } });
+                let response = user.gql(SAVE, input).await;
+                if n == 0 && save % 2 == 0 {
+                    assert_eq!(response.code(), "BAD_USER_INPUT", "{}", response.body);
+                    continue;
+                }
+                let saved = &response.data()["createRevision"];
+                assert_eq!(saved["content"], content);
+                ids.push(saved["id"].as_str().unwrap().parse::<i64>().unwrap());
+            }
+            ids
+        });
+    let acknowledged = futures_util::future::join_all(sessions).await;
+
+    for (n, ((_, id), ids)) in editors.iter().zip(&acknowledged).enumerate() {
+        assert!(ids.windows(2).all(|pair| pair[0] < pair[1]), "{ids:?}");
+        let history = anon.gql(HISTORY, json!({ "id": id })).await;
+        let notebook = &history.data()["notebook"];
+        let expected_saves = if n == 0 { SAVES / 2 } else { SAVES };
+        assert_eq!(notebook["revisionCount"], 1 + expected_saves as i64);
+        assert_eq!(
+            notebook["latestRevision"]["id"],
+            ids.last().unwrap().to_string()
+        );
+    }
+}

@@ -195,7 +195,7 @@ async fn a_revoked_token_ends_its_connection() {
     let (id, _) = app.notebook(&alice, "Live", "v0").await;
     let mut client = watching(&app, &alice, &id).await;
 
-    api_token::revoke(&app.state.db, &alice.token)
+    api_token::revoke(&app.state.db, &app.state.cache, &alice.token)
         .await
         .unwrap();
 
