@@ -175,7 +175,11 @@ const HOSTILE_CELL = (victimId) => `%% js
   const flood = await Promise.allSettled(Array.from({ length: 40 }, () => iodide.file.load('mine.csv')));
   note('flood', flood.filter((r) => r.status === 'rejected').map((r) => r.reason.message)[0]);
   note('flood loaded', flood.filter((r) => r.status === 'fulfilled').length);
-  // Round trips after the forgeries, so that any answer to them has arrived.
+  // Round trips until the five forgeries are answered (a save takes longer than
+  // a list on a busy machine), then three more, so that any stray answer
+  // would have arrived too.
+  const answered = () => seen.filter((line) => line.startsWith('answer to forged-')).length;
+  for (let i = 0; i < 200 && answered() < 5; i += 1) await iodide.file.list();
   for (let i = 0; i < 3; i += 1) await iodide.file.list();
   return JSON.stringify(seen);
 })()`;
