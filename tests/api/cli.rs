@@ -7,13 +7,21 @@ use serde_json::json;
 
 use crate::common::{Gql, TestApp};
 
+/// The command as an operator runs it: with the app's database and cache (on
+/// Heroku, `heroku run` has the app's config vars), so that a revocation
+/// reaches the app's cached tokens.
 fn iodide_server(app: &TestApp, args: &[&str]) -> Output {
-    let output = Command::new(env!("CARGO_BIN_EXE_iodide-server"))
+    let cache = &app.state.config.cache;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_iodide-server"));
+    command
         .args(args)
         .env("DATABASE_URL", app.state.config.database.url.as_str())
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
+        .env("CACHE_KEY_PREFIX", &cache.key_prefix)
+        .env("RUST_LOG", "warn");
+    if let Some(redis) = &cache.redis_url {
+        command.env("REDIS_URL", redis.as_str());
+    }
+    let output = command.output().unwrap();
     assert!(
         output.status.success(),
         "{args:?} failed: {}",
