@@ -1,7 +1,7 @@
 use iodide_server::{auth::api_token, cache::Cache, users};
 use serde_json::json;
 
-use crate::common::{Gql, TestApp, redis_server::RedisServer};
+use crate::common::{Gql, TestApp};
 
 async fn viewer_with(app: &TestApp, authorization: &str) -> Gql {
     let query = json!({ "query": "{ viewer { username } }" });
@@ -92,22 +92,11 @@ async fn a_revoked_token_is_refused() {
 
 /// TEST_REDIS_URL's Redis when set, else one of the test's own (kept alive by
 /// the caller); None when neither is available.
-fn redis_for_test() -> Option<Option<RedisServer>> {
-    match std::env::var("TEST_REDIS_URL") {
-        Ok(url) if !url.is_empty() => Some(None),
-        _ => RedisServer::start_or_skip().map(Some),
-    }
-}
-
 #[tokio::test]
 async fn a_token_revoked_from_the_command_line_is_refused_at_once_by_every_instance() {
-    let Some(own_redis) = redis_for_test() else {
+    let Some((builder, _redis)) = TestApp::builder().with_shared_redis() else {
         return;
     };
-    let mut builder = TestApp::builder();
-    if let Some(server) = &own_redis {
-        builder = builder.redis(server.url());
-    }
     let first = builder.spawn().await;
     let second = first.second_instance().await;
     let alice = first.user("alice").await;
@@ -146,13 +135,9 @@ async fn is_staff(app: &TestApp, authorization: &str) -> bool {
 
 #[tokio::test]
 async fn a_cached_token_carries_its_users_new_grants() {
-    let Some(own_redis) = redis_for_test() else {
+    let Some((builder, _redis)) = TestApp::builder().with_shared_redis() else {
         return;
     };
-    let mut builder = TestApp::builder();
-    if let Some(server) = &own_redis {
-        builder = builder.redis(server.url());
-    }
     let first = builder.spawn().await;
     let second = first.second_instance().await;
     let alice = first.user("alice").await;

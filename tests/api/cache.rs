@@ -82,18 +82,9 @@ async fn cached_reads_skip_the_database_and_writes_are_seen_at_once() {
 
 #[tokio::test]
 async fn two_instances_on_one_redis_never_serve_a_stale_notebook() {
-    // TEST_REDIS_URL's Redis when set, else one of the test's own.
-    let own_redis = match std::env::var("TEST_REDIS_URL") {
-        Ok(url) if !url.is_empty() => None,
-        _ => match RedisServer::start_or_skip() {
-            Some(server) => Some(server),
-            None => return,
-        },
+    let Some((builder, _redis)) = TestApp::builder().with_shared_redis() else {
+        return;
     };
-    let mut builder = TestApp::builder();
-    if let Some(server) = &own_redis {
-        builder = builder.redis(server.url());
-    }
     let first = builder.spawn().await;
     let second = first.second_instance().await;
     let alice = first.user("alice").await;

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::common::{Gql, TestApp, redis_server::RedisServer};
+use crate::common::{Gql, TestApp};
 
 const QUERY: &str = "query Titles { notebooks(first: 5) { edges { node { title } } } }";
 
@@ -158,18 +158,9 @@ async fn a_mutation_by_hash_over_get_is_405() {
 
 #[tokio::test]
 async fn two_instances_on_one_redis_know_the_same_queries() {
-    // TEST_REDIS_URL's Redis when set, else one of the test's own.
-    let own_redis = match std::env::var("TEST_REDIS_URL") {
-        Ok(url) if !url.is_empty() => None,
-        _ => match RedisServer::start_or_skip() {
-            Some(server) => Some(server),
-            None => return,
-        },
+    let Some((builder, _redis)) = TestApp::builder().with_shared_redis() else {
+        return;
     };
-    let mut builder = TestApp::builder();
-    if let Some(server) = &own_redis {
-        builder = builder.redis(server.url());
-    }
     let first = builder.spawn().await;
     let second = first.second_instance().await;
     let alice = first.user("alice").await;

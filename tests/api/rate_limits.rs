@@ -4,7 +4,7 @@ use axum_client_ip::ClientIpSource;
 use iodide_server::rate_limit::MUTATION_COST;
 use serde_json::json;
 
-use crate::common::{Gql, TestApp, TestAppBuilder, redis_server::RedisServer};
+use crate::common::{Gql, TestApp, redis_server::RedisServer};
 
 fn remaining(response: &Gql) -> u32 {
     response.headers["x-ratelimit-remaining"]
@@ -174,22 +174,10 @@ async fn behind_a_proxy_each_client_is_the_address_the_proxy_appended() {
     );
 }
 
-/// TEST_REDIS_URL's Redis (each test under its own key prefix) when set, else
-/// one of the test's own, which the caller keeps alive.
-fn with_redis(builder: TestAppBuilder) -> Option<(TestAppBuilder, Option<RedisServer>)> {
-    match std::env::var("TEST_REDIS_URL") {
-        Ok(url) if !url.is_empty() => Some((builder, None)),
-        _ => {
-            let server = RedisServer::start_or_skip()?;
-            Some((builder.redis(server.url()), Some(server)))
-        }
-    }
-}
-
 #[tokio::test]
 async fn two_instances_on_one_redis_share_one_allowance() {
     let builder = TestApp::builder().configure(|c| c.rate_limit_per_minute = 12);
-    let Some((builder, _redis)) = with_redis(builder) else {
+    let Some((builder, _redis)) = builder.with_shared_redis() else {
         return;
     };
     let first = builder.spawn().await;

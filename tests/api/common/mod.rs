@@ -34,6 +34,7 @@ use url::Url;
 
 use self::{
     clock::TestClock,
+    redis_server::RedisServer,
     request::{Anonymous, CookieUser, JwtUser, RequestHelper},
 };
 
@@ -69,6 +70,19 @@ impl TestAppBuilder {
     pub fn redis(mut self, url: Url) -> Self {
         self.redis_url = Some(url);
         self
+    }
+
+    /// On TEST_REDIS_URL's Redis (each test under its own key prefix) when
+    /// set, else on one of the test's own, which the caller keeps alive; None
+    /// (skip the test) when redis-server is not installed.
+    pub fn with_shared_redis(self) -> Option<(Self, Option<RedisServer>)> {
+        match std::env::var("TEST_REDIS_URL") {
+            Ok(url) if !url.is_empty() => Some((self, None)),
+            _ => {
+                let server = RedisServer::start_or_skip()?;
+                Some((self.redis(server.url()), Some(server)))
+            }
+        }
     }
 
     /// Runs the worker's loop beside the app, as `serve --with-worker` does.
