@@ -90,8 +90,6 @@ async fn a_revoked_token_is_refused() {
     assert_refused(&viewer_with(&app, &format!("Token {second}")).await);
 }
 
-/// TEST_REDIS_URL's Redis when set, else one of the test's own (kept alive by
-/// the caller); None when neither is available.
 #[tokio::test]
 async fn a_token_revoked_from_the_command_line_is_refused_at_once_by_every_instance() {
     let Some((builder, _redis)) = TestApp::builder().with_shared_redis() else {

@@ -251,18 +251,11 @@ async fn the_worker_publishes_without_subscribing_to_redis() {
     let channel = format!("{}events", config.cache.key_prefix);
     let redis = redis::Client::open(url).unwrap();
     let mut redis = redis.get_multiplexed_async_connection().await.unwrap();
-    let subscribers = |counts: HashMap<String, u64>| counts[&channel];
 
     // The web app listens (from a task that may not have subscribed yet).
     let mut listening = 0;
     for _ in 0..100 {
-        let counts: HashMap<String, u64> = redis::cmd("PUBSUB")
-            .arg("NUMSUB")
-            .arg(&channel)
-            .query_async(&mut redis)
-            .await
-            .unwrap();
-        listening = subscribers(counts);
+        listening = subscribers(&mut redis, &channel).await;
         if listening == 1 {
             break;
         }
@@ -291,11 +284,20 @@ async fn the_worker_publishes_without_subscribing_to_redis() {
         }
     }
     assert_eq!(heard.unwrap()["notebookChanged"]["title"], "Live");
+    assert_eq!(
+        subscribers(&mut redis, &channel).await,
+        1,
+        "only the web app subscribes"
+    );
+}
+
+/// How many connections are subscribed to `channel` (PUBSUB NUMSUB).
+async fn subscribers(redis: &mut redis::aio::MultiplexedConnection, channel: &str) -> u64 {
     let counts: HashMap<String, u64> = redis::cmd("PUBSUB")
         .arg("NUMSUB")
-        .arg(&channel)
-        .query_async(&mut redis)
+        .arg(channel)
+        .query_async(redis)
         .await
         .unwrap();
-    assert_eq!(subscribers(counts), 1, "only the web app subscribes");
+    counts[channel]
 }
