@@ -17,7 +17,10 @@ use super::{
     revision::Revision,
 };
 use crate::{
-    entity::{file_update_operation, revision},
+    entity::{
+        file_update_operation::{self, Status},
+        revision,
+    },
     error::Error,
     events::{self, Event, Topic},
     files::sources,
@@ -94,7 +97,7 @@ impl Subscription {
             db,
             operation_id,
             sent: None,
-            ready: Some(now),
+            ready: VecDeque::from([now]),
         };
         Ok(follow(heard, watch))
     }
@@ -265,7 +268,30 @@ struct OperationWatch {
     /// The status last sent: an event heard while the first was read may
     /// tell it again.
     sent: Option<file_update_operation::Model>,
-    ready: Option<file_update_operation::Model>,
+    ready: VecDeque<file_update_operation::Model>,
+}
+
+impl OperationWatch {
+    /// Queues the operation as read now, if its status changed since the last
+    /// one sent. A fetch can start and end between the event that told of its
+    /// start and the read that follows (a 404 answers at once): the running
+    /// state it went through is then rebuilt from the row and sent first, so
+    /// that a subscriber hears every status the fetch had.
+    fn queue(&mut self, now: file_update_operation::Model) {
+        let last = self.sent.as_ref().map(|sent| sent.status);
+        if last == Some(now.status) {
+            return;
+        }
+        if last == Some(Status::Pending) && now.ended_at.is_some() && now.started_at.is_some() {
+            self.ready.push_back(file_update_operation::Model {
+                status: Status::Running,
+                ended_at: None,
+                failure_reason: None,
+                ..now.clone()
+            });
+        }
+        self.ready.push_back(now);
+    }
 }
 
 impl Watch for OperationWatch {
@@ -278,9 +304,7 @@ impl Watch for OperationWatch {
         }
         match sources::operation(&self.db, self.operation_id).await {
             Ok(Some(operation)) => {
-                if self.sent.as_ref().map(|sent| sent.status) != Some(operation.status) {
-                    self.ready = Some(operation);
-                }
+                self.queue(operation);
                 Step::Nothing
             }
             // Its source was deleted, and the operation with it.
@@ -290,7 +314,7 @@ impl Watch for OperationWatch {
     }
 
     fn next_ready(&mut self) -> Option<FileUpdateOperation> {
-        let operation = self.ready.take()?;
+        let operation = self.ready.pop_front()?;
         self.sent = Some(operation.clone());
         Some(FileUpdateOperation(operation))
     }

@@ -251,11 +251,13 @@ impl Worker {
     }
 
     async fn release_in_flight(&self) {
-        let in_flight = self.in_flight.lock().unwrap().take();
-        if let Some(operation) = in_flight
-            && let Err(err) = queue::release(&self.db, &operation).await
-        {
-            tracing::warn!(operation = operation.id, %err, "could not release a fetch");
+        let Some(operation) = self.in_flight.lock().unwrap().take() else {
+            return;
+        };
+        match queue::release(&self.db, &operation).await {
+            // Its watchers learn that it waits again rather than runs.
+            Ok(()) => self.operation_changed(operation.id).await,
+            Err(err) => tracing::warn!(operation = operation.id, %err, "could not release a fetch"),
         }
     }
 }

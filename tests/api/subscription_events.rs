@@ -5,8 +5,12 @@
 use std::{collections::HashMap, time::Duration};
 
 use chrono::Utc;
-use iodide_server::{events::Events, worker::Worker};
+use iodide_server::{
+    events::{Event, Events},
+    worker::Worker,
+};
 use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
 
 use crate::{
     common::{
@@ -201,13 +205,7 @@ async fn a_fetch_by_the_worker_arrives_as_pending_running_then_completed_or_fail
             .subscribe("1", OPERATION_CHANGED, json!({ "id": operation }))
             .await;
         // The status now comes first: the subscription is then surely running.
-        match client.next().await {
-            Heard::Next(_, payload) => assert_eq!(
-                payload["data"]["fileUpdateOperationChanged"]["status"], "PENDING",
-                "{payload}"
-            ),
-            other => panic!("expected PENDING, got {other:?}"),
-        }
+        assert_eq!(status(client.next().await), "PENDING");
 
         clock.set(Utc::now());
         worker.run_pending().await.unwrap();
@@ -216,6 +214,83 @@ async fn a_fetch_by_the_worker_arrives_as_pending_running_then_completed_or_fail
         let names: Vec<&str> = heard.iter().map(|(status, _)| status.as_str()).collect();
         assert_eq!(names, ["RUNNING", ended], "{path}");
         assert_eq!(heard[1].1.is_string(), reason, "{path}: {heard:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_fetch_that_ended_before_its_start_was_read_still_arrives_as_running_first() {
+    let server = SourceServer::start().await;
+    let app = fetching_from_loopback().spawn().await;
+    let alice = app.user("alice").await;
+    let operation = refreshed_source(&app, &alice, &server, "/missing").await;
+    let mut client = WsClient::initialised(&app, token(&alice)).await;
+    client
+        .subscribe("1", OPERATION_CHANGED, json!({ "id": operation }))
+        .await;
+    assert_eq!(status(client.next().await), "PENDING");
+
+    // The fetch starts and fails unheard (a worker whose events reach nobody);
+    // then the start's event arrives, as when the read it causes comes after
+    // the end.
+    let clock = TestClock::at(Utc::now());
+    let config = &app.state.config;
+    Worker::new(app.state.db.clone(), app.state.cache.clone(), config)
+        .unwrap()
+        .with_clock(clock.as_clock())
+        .run_pending()
+        .await
+        .unwrap();
+    let operation_id = operation.parse().unwrap();
+    app.state
+        .events
+        .publish(Event::OperationChanged { operation_id })
+        .await;
+
+    let heard = statuses(&mut client).await;
+    assert_eq!(heard.len(), 2, "{heard:?}");
+    assert_eq!(heard[0], ("RUNNING".to_string(), Value::Null));
+    assert_eq!(heard[1].0, "FAILED");
+    assert!(heard[1].1.is_string(), "{heard:?}");
+}
+
+#[tokio::test]
+async fn a_fetch_handed_back_by_a_worker_shutting_down_arrives_as_pending_again() {
+    let server = SourceServer::start().await;
+    // The held fetch must outlast the test's steps, however slow the machine.
+    let app = fetching_from_loopback()
+        .configure(|config| config.fetch.timeout = Duration::from_secs(600))
+        .spawn()
+        .await;
+    let alice = app.user("alice").await;
+    let operation = refreshed_source(&app, &alice, &server, "/hold").await;
+    let mut client = WsClient::initialised(&app, token(&alice)).await;
+    client
+        .subscribe("1", OPERATION_CHANGED, json!({ "id": operation }))
+        .await;
+    let mut heard = vec![status(client.next().await)];
+    let clock = TestClock::at(Utc::now());
+    let worker = separate_worker(&app, &clock);
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move { worker.run(shutdown).await }
+    });
+
+    heard.push(status(client.next().await));
+    shutdown.cancel();
+    running.await.unwrap();
+    heard.push(status(client.next().await));
+
+    assert_eq!(heard, ["PENDING", "RUNNING", "PENDING"]);
+}
+
+fn status(heard: Heard) -> String {
+    match heard {
+        Heard::Next(_, payload) => payload["data"]["fileUpdateOperationChanged"]["status"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{payload}"))
+            .to_string(),
+        other => panic!("expected a status, got {other:?}"),
     }
 }
 
