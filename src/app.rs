@@ -41,7 +41,7 @@ pub struct Shared {
     pub cache: Cache,
     /// API tokens' users, on SQLite (see auth::TokenUsers).
     pub token_users: TokenUsers,
-    /// Answers to anonymous reads, checked against `cache`'s generations.
+    /// Answers that did not ask who the viewer is, checked against `cache`'s generations.
     pub responses: ResponseCache,
     /// What changed, from every instance: the subscriptions' source.
     pub events: Events,
