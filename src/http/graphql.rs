@@ -362,7 +362,7 @@ async fn execute(
     operations: Operations,
     media: ResponseMedia,
 ) -> Result<Response, Error> {
-    let cacheable = response_cache::cacheable(state, &viewer, &operations, media);
+    let cacheable = response_cache::cacheable(state, &operations, media);
     if let Some(cacheable) = &cacheable
         && let Some(kept) = cacheable.kept(state, media).await
     {
