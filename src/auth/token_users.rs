@@ -96,26 +96,15 @@ impl TokenUsers {
 }
 
 mod sqlite {
-    use std::{
-        ffi::{CString, c_int},
-        ptr,
-        str::FromStr,
-    };
+    use std::str::FromStr;
 
-    use libsqlite3_sys as ffi;
+    use rusqlite::{Connection, OpenFlags};
     use sea_orm::sqlx::sqlite::SqliteConnectOptions;
 
     /// A read-write connection of its own (read-only ones cannot open a WAL
     /// database whose shared-memory file they may not write) that never
     /// writes: every commit to the file is another connection's.
-    pub struct DataVersion {
-        db: *mut ffi::sqlite3,
-        statement: *mut ffi::sqlite3_stmt,
-    }
-
-    // SAFETY: the connection is opened without SQLite's own mutex; it is only
-    // used behind the Mutex of `Watched`, by one thread at a time.
-    unsafe impl Send for DataVersion {}
+    pub struct DataVersion(Connection);
 
     impl DataVersion {
         /// `None` for an in-memory database or one that cannot be opened:
@@ -126,55 +115,21 @@ mod sqlite {
             if !path.is_file() {
                 return None;
             }
-            let path = CString::new(path.to_str()?).ok()?;
-            let mut watch = DataVersion {
-                db: ptr::null_mut(),
-                statement: ptr::null_mut(),
-            };
-            let flags = ffi::SQLITE_OPEN_READWRITE | ffi::SQLITE_OPEN_NOMUTEX;
-            // SAFETY: valid C strings and out-pointers; on failure `watch` is
-            // dropped, which closes whatever was opened.
-            let opened = unsafe {
-                ffi::sqlite3_open_v2(path.as_ptr(), &mut watch.db, flags, ptr::null())
-                    == ffi::SQLITE_OK
-                    && ffi::sqlite3_prepare_v3(
-                        watch.db,
-                        c"PRAGMA data_version".as_ptr(),
-                        -1,
-                        ffi::SQLITE_PREPARE_PERSISTENT,
-                        &mut watch.statement,
-                        ptr::null_mut(),
-                    ) == ffi::SQLITE_OK
-            };
-            if !opened {
-                tracing::warn!("could not watch the SQLite file; API tokens are looked up in SQL");
-                return None;
+            let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            match Connection::open_with_flags(path, flags) {
+                Ok(connection) => Some(DataVersion(connection)),
+                Err(err) => {
+                    tracing::warn!(%err, "could not watch the SQLite file; API tokens are looked up in SQL");
+                    None
+                }
             }
-            Some(watch)
         }
 
         /// The version now; `None` when SQLite is busy (recovering the WAL):
         /// the caller then reads the token's row.
         pub fn read(&mut self) -> Option<i64> {
-            // SAFETY: the statement belongs to this open connection, which
-            // only this (locked) value uses.
-            unsafe {
-                let version = (ffi::sqlite3_step(self.statement) == ffi::SQLITE_ROW)
-                    .then(|| ffi::sqlite3_column_int64(self.statement, 0));
-                let reset: c_int = ffi::sqlite3_reset(self.statement);
-                version.filter(|_| reset == ffi::SQLITE_OK)
-            }
-        }
-    }
-
-    impl Drop for DataVersion {
-        fn drop(&mut self) {
-            // SAFETY: both were made by open() and are released only here;
-            // either may be null, which SQLite accepts.
-            unsafe {
-                ffi::sqlite3_finalize(self.statement);
-                ffi::sqlite3_close(self.db);
-            }
+            let mut statement = self.0.prepare_cached("PRAGMA data_version").ok()?;
+            statement.query_row([], |row| row.get(0)).ok()
         }
     }
 }
