@@ -50,6 +50,9 @@ pub struct Shared {
     pub persisted: PersistedQueries,
     /// SQL statements run since start-up.
     pub statements: Arc<StatementCounter>,
+    /// The connection to REDIS_URL that the cache, the rate limits and the
+    /// events' publishing share; its round trips are counted.
+    pub redis: Option<RedisConnection>,
     pub github: Option<Github>,
     pub openidc: Option<OpenIdc>,
     /// The smaller allowance of /token/ and /token/refresh/.
@@ -119,7 +122,14 @@ impl AppState {
             clock,
             persisted,
             statements,
+            redis,
         })))
+    }
+
+    /// Redis round trips since start-up (none without Redis), the subscriber's
+    /// connection aside.
+    pub fn redis_round_trips(&self) -> u64 {
+        self.redis.as_ref().map_or(0, RedisConnection::round_trips)
     }
 
     pub fn mode(&self) -> ApiMode {

@@ -29,7 +29,7 @@ pub use keys::CacheKey;
 pub use memory::MemoryStore;
 pub use reads::ReadLog;
 pub use redis::{RedisConnection, RedisStore, client as redis_client};
-pub use responses::{RESPONSE_TTL, ResponseCache, ResponseKey};
+pub use responses::{KeptAnswer, RESPONSE_TTL, ResponseCache, ResponseKey};
 pub use store::{CacheStore, Generation, Lookup};
 
 use crate::config::CacheConfig;
@@ -231,6 +231,33 @@ impl Cache {
         }
         let keys: Vec<String> = keys.iter().map(|key| self.full_key(key)).collect();
         match self.inner.store.generations(&keys).await {
+            Ok(generations) => Some(generations),
+            Err(err) => {
+                self.rest(&err);
+                None
+            }
+        }
+    }
+
+    /// The command that asks for each key's generation, for a caller that
+    /// sends it with its own in one round trip (see
+    /// [`Cache::generations_from`]); None when there is nothing to send, or when
+    /// the store cannot be trusted now: then [`Cache::generations`] says why.
+    pub fn generations_command(&self, keys: &[CacheKey]) -> Option<::redis::Cmd> {
+        if self.resting() || !self.inner.owed.lock().unwrap().is_empty() {
+            return None;
+        }
+        let keys: Vec<String> = keys.iter().map(|key| self.full_key(key)).collect();
+        self.inner.store.generations_command(&keys)
+    }
+
+    /// The generations in the reply to [`Cache::generations_command`]; None
+    /// when it failed.
+    pub fn generations_from(
+        &self,
+        reply: Result<::redis::Value, CacheError>,
+    ) -> Option<Vec<Generation>> {
+        match reply.and_then(|reply| self.inner.store.generations_from(reply)) {
             Ok(generations) => Some(generations),
             Err(err) => {
                 self.rest(&err);
