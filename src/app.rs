@@ -76,7 +76,7 @@ impl AppState {
         db::migrate(&db).await?;
         let redis = RedisConnection::from_config(&config.cache)?;
         let cache = Cache::new(&config.cache, redis.clone());
-        let events = Events::start(&config, &db)?;
+        let events = Events::start(&config, &db, redis.clone())?;
         let clock = Clock::system();
         let persisted = PersistedQueries::new(
             redis.clone(),

@@ -30,7 +30,7 @@ pub use memory::MemoryStore;
 pub use reads::ReadLog;
 pub use redis::{RedisConnection, RedisStore, client as redis_client};
 pub use responses::{KeptAnswer, RESPONSE_TTL, ResponseCache, ResponseKey};
-pub use store::{CacheStore, Generation, Lookup};
+pub use store::{CacheStore, Generation, Lookup, Message};
 
 use crate::config::CacheConfig;
 
@@ -285,6 +285,37 @@ impl Cache {
         if let Err(err) = self.inner.store.invalidate(&keys).await {
             self.owe(keys);
             self.rest(&err);
+        }
+    }
+
+    /// Called after a write commits, with every key that it changed and the
+    /// message that tells the other processes: both in one round trip when
+    /// the store can carry the message. Ok(false) when it did not send the
+    /// message (the store cannot, or is resting), so that the caller sends it
+    /// on its own; an error when the round trip failed (the invalidation is
+    /// then owed, as in [`Cache::invalidate`]).
+    pub async fn invalidate_and_publish(
+        &self,
+        keys: impl IntoIterator<Item = CacheKey>,
+        message: &Message,
+    ) -> Result<bool, CacheError> {
+        let keys: Vec<String> = keys.into_iter().map(|key| self.full_key(&key)).collect();
+        if self.resting() {
+            self.owe(keys);
+            return Ok(false);
+        }
+        match self
+            .inner
+            .store
+            .invalidate_and_publish(&keys, message)
+            .await
+        {
+            Ok(published) => Ok(published),
+            Err(err) => {
+                self.owe(keys);
+                self.rest(&err);
+                Err(err)
+            }
         }
     }
 

@@ -21,7 +21,7 @@ use crate::config::CacheConfig;
 
 use super::{
     CacheError,
-    store::{CacheStore, GENERATION_TTL, Generation, Lookup},
+    store::{CacheStore, GENERATION_TTL, Generation, Lookup, Message},
 };
 
 /// Keys listed per SCAN step when clearing.
@@ -213,6 +213,23 @@ impl CacheStore for RedisStore {
             return Ok(());
         }
         self.redis.query_pipeline::<()>(&invalidation(keys)).await
+    }
+
+    async fn invalidate_and_publish(
+        &self,
+        keys: &[String],
+        message: &Message,
+    ) -> Result<bool, CacheError> {
+        // In the same transaction, after the invalidation: a subscriber that
+        // reads on hearing the message finds the keys already invalidated.
+        let mut transaction = invalidation(keys);
+        transaction
+            .cmd("PUBLISH")
+            .arg(&message.channel)
+            .arg(&message.payload)
+            .ignore();
+        self.redis.query_pipeline::<()>(&transaction).await?;
+        Ok(true)
     }
 
     async fn clear(&self, prefix: &str) -> Result<(), CacheError> {
