@@ -52,3 +52,34 @@ async fn a_cache_hit_makes_one_redis_round_trip_and_a_save_three() {
     let read = app.gql(None, OPEN, json!({ "id": id })).await;
     assert_eq!(read.data()["notebook"]["latestRevision"]["content"], "v2");
 }
+
+/// After Redis forgets its scripts (a restart), the pipelined charge sends the
+/// rate limit's script again and the count stays shared.
+#[tokio::test]
+async fn a_cache_hit_still_charges_the_shared_count_after_redis_forgets_its_scripts() {
+    let builder = TestApp::builder().configure(|c| c.rate_limit_per_minute = 12);
+    let Some((builder, _redis)) = builder.with_shared_redis() else {
+        return;
+    };
+    let first = builder.spawn().await;
+    let second = first.second_instance().await;
+    let alice = first.user("alice").await;
+    let (id, _) = first.notebook(&alice, "Scripts", "").await;
+    for app in [&first, &first, &second] {
+        app.gql(None, OPEN, json!({ "id": id })).await.data();
+    }
+    let url = first.state.config.cache.redis_url.clone().unwrap();
+    let redis = redis::Client::open(url.as_str()).unwrap();
+    let mut redis = redis.get_multiplexed_async_connection().await.unwrap();
+    redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query_async::<()>(&mut redis)
+        .await
+        .unwrap();
+
+    for (app, expected) in [(&first, 8), (&second, 7)] {
+        let hit = app.gql(None, OPEN, json!({ "id": id })).await;
+        assert_eq!(hit.headers["x-cache"], "hit", "{}", hit.body);
+        assert_eq!(hit.headers["x-ratelimit-remaining"], expected.to_string());
+    }
+}
