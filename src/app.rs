@@ -7,7 +7,7 @@ use sea_orm::DatabaseConnection;
 use tokio::sync::Semaphore;
 
 use crate::{
-    auth::{github::Github, openidc::OpenIdc},
+    auth::{TokenUsers, github::Github, openidc::OpenIdc},
     cache::{Cache, RedisConnection, ResponseCache},
     clock::Clock,
     config::{CacheConfig, Config},
@@ -39,7 +39,9 @@ pub struct Shared {
     pub config: Arc<Config>,
     pub graphql: Executor,
     pub cache: Cache,
-    /// Answers to anonymous reads, checked against `cache`'s generations.
+    /// API tokens' users, on SQLite (see auth::TokenUsers).
+    pub token_users: TokenUsers,
+    /// Answers that did not ask who the viewer is, checked against `cache`'s generations.
     pub responses: ResponseCache,
     /// What changed, from every instance: the subscriptions' source.
     pub events: Events,
@@ -100,6 +102,7 @@ impl AppState {
             ApiMode::from_restrict_api(config.restrict_api),
         );
         Ok(AppState(Arc::new(Shared {
+            token_users: TokenUsers::for_database(&db, &config.database.url),
             db,
             github: Github::from_config(&config),
             openidc: config.openidc.as_ref().map(OpenIdc::new),

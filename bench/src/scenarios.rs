@@ -106,6 +106,12 @@ impl Scenario {
 
 const NOTEBOOK_QUERY: &str = "query Open($id: ID!) { notebook(id: $id) { id title \
     owner { username } latestRevision { id title content } } }";
+/// What the editor asks when a signed-in user opens a notebook: also whether
+/// they may edit it. That field asks who the viewer is, so the answer is never
+/// kept in, nor served from, the response cache: the scenario measures the
+/// signed-in read executed (issue #18's target).
+const NOTEBOOK_SIGNED_IN_QUERY: &str = "query Open($id: ID!) { notebook(id: $id) { id title \
+    viewerCanEdit owner { username } latestRevision { id title content } } }";
 const PAGE_QUERY: &str = "query Page($after: String) { notebooks(first: 50, after: $after) { \
     edges { cursor node { id title owner { username } latestRevision { title } } } } }";
 const AUTOSAVE_MUTATION: &str = "mutation Save($input: CreateRevisionInput!) { \
@@ -307,7 +313,7 @@ impl Connection {
             Scenario::Heartbeat => (self.get("__lbheartbeat__"), Expect::Success),
             Scenario::Notebook => self.open_notebook(),
             Scenario::NotebookSignedIn => {
-                let (request, expect) = self.open_notebook();
+                let (request, expect) = self.open_notebook_with(NOTEBOOK_SIGNED_IN_QUERY);
                 (request.header("Authorization", self.token()), expect)
             }
             Scenario::FirstPage => self.page(None),
@@ -352,9 +358,13 @@ impl Connection {
     }
 
     fn open_notebook(&mut self) -> (reqwest::RequestBuilder, Expect) {
+        self.open_notebook_with(NOTEBOOK_QUERY)
+    }
+
+    fn open_notebook_with(&mut self, query: &str) -> (reqwest::RequestBuilder, Expect) {
         let (low, high) = self.target.hot_notebooks;
         let id = self.rng.random_range(low..=high);
-        let request = self.graphql(NOTEBOOK_QUERY, json!({ "id": id.to_string() }));
+        let request = self.graphql(query, json!({ "id": id.to_string() }));
         (request, Expect::GraphqlData)
     }
 

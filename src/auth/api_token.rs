@@ -3,11 +3,13 @@
 //! leaked key is easy to spot in a scan), and only their SHA-256 is stored: the key
 //! has enough entropy that a slow hash would add nothing.
 //!
-//! With a shared cache (Redis), a token's user is cached under the key's hash,
-//! and revoking the token (or changing its user) invalidates that entry before
-//! the command returns: every instance refuses a revoked token from its next
-//! request on. The in-process cache is not told of a revocation made by the
-//! command line, so without Redis every request reads the token's row.
+//! On SQLite, a token's user is kept in the process until anything is
+//! committed to the database file (see token_users). Otherwise, with a shared
+//! cache (Redis), it is cached under the key's hash, and revoking the token (or
+//! changing its user) invalidates that entry before the command returns: every
+//! instance refuses a revoked token from its next request on. The in-process
+//! cache is not told of a revocation made by the command line, so on PostgreSQL
+//! without Redis every request reads the token's row.
 
 use chrono::Utc;
 use rand::distr::{Alphanumeric, SampleString};
@@ -16,7 +18,7 @@ use sea_orm::{
 };
 use sha2::{Digest, Sha256};
 
-use super::{AuthMethod, Viewer};
+use super::{AuthMethod, TokenUsers, Viewer, token_users::Version};
 use crate::{
     cache::{Cache, CacheKey},
     entity::{api_token, user},
@@ -46,7 +48,12 @@ fn looks_like_a_key(key: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric())
 }
 
-pub async fn authenticate(db: &DatabaseConnection, cache: &Cache, key: &str) -> Result<Viewer> {
+pub async fn authenticate(
+    db: &DatabaseConnection,
+    cache: &Cache,
+    kept: &TokenUsers,
+    key: &str,
+) -> Result<Viewer> {
     let invalid = || Error::InvalidCredentials {
         scheme: AuthScheme::Token,
         message: "The API token is invalid or has been revoked".into(),
@@ -55,7 +62,9 @@ pub async fn authenticate(db: &DatabaseConnection, cache: &Cache, key: &str) -> 
         return Err(invalid());
     }
     let key_hash = hash(key);
-    let found = if cache.reaches_every_process() {
+    let found = if let Some(version) = kept.version() {
+        kept_or_load(db, kept, version, &key_hash).await?
+    } else if cache.reaches_every_process() {
         cache
             .get_or_load(&CacheKey::ApiToken(key_hash.clone()), || {
                 user_of(db, &key_hash)
@@ -68,6 +77,22 @@ pub async fn authenticate(db: &DatabaseConnection, cache: &Cache, key: &str) -> 
         Some(user) => Ok(Viewer::user(user, AuthMethod::ApiToken)),
         None => Err(invalid()),
     }
+}
+
+async fn kept_or_load(
+    db: &DatabaseConnection,
+    kept: &TokenUsers,
+    version: Version,
+    key_hash: &str,
+) -> Result<Option<user::Model>> {
+    if let Some(user) = kept.get(version, key_hash) {
+        return Ok(Some(user));
+    }
+    let found = user_of(db, key_hash).await?;
+    if let Some(user) = &found {
+        kept.keep(version, key_hash, user);
+    }
+    Ok(found)
 }
 
 async fn user_of(db: &DatabaseConnection, key_hash: &str) -> Result<Option<user::Model>> {

@@ -10,7 +10,7 @@ use sea_orm::DatabaseConnection;
 use tower_sessions::Session;
 
 use super::{
-    AuthMethod, Viewer, api_token,
+    AuthMethod, TokenUsers, Viewer, api_token,
     jwt::{self, TokenType},
     openidc::OpenIdc,
     session,
@@ -27,6 +27,8 @@ pub struct Authenticator {
     pub db: DatabaseConnection,
     /// API tokens' users, when the cache is shared (see api_token).
     pub cache: Cache,
+    /// API tokens' users, kept while the SQLite file is unchanged.
+    pub token_users: TokenUsers,
     pub secret_key: String,
     pub openidc: Option<OpenIdc>,
 }
@@ -148,7 +150,7 @@ impl Authenticator {
         })?;
         let credentials = credentials.trim();
         if scheme.eq_ignore_ascii_case("token") {
-            api_token::authenticate(&self.db, &self.cache, credentials).await
+            api_token::authenticate(&self.db, &self.cache, &self.token_users, credentials).await
         } else if scheme.eq_ignore_ascii_case("bearer") {
             let claims = jwt::verify(&self.secret_key, credentials, TokenType::Access)
                 .map_err(|err| refused(err.to_string()))?;

@@ -13,7 +13,9 @@ mod layer;
 pub mod openidc;
 pub mod refresh_revocation;
 pub mod session;
+mod token_users;
 
 pub use layer::{Authenticator, CredentialRefused, identify};
+pub use token_users::TokenUsers;
 // What every way in produces; it lives apart so that the services need not import auth.
 pub use crate::viewer::{AuthMethod, Viewer};

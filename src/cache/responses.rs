@@ -1,11 +1,11 @@
-//! Whole answers to anonymous reads, as the bytes that were sent, each with the
-//! cache keys (and their generations) that it was built from. An answer is
-//! served again only while every one of those keys is still at the generation
-//! it was read at, checked in one round trip: a write on any instance moves the
-//! generations (in Redis when configured), so every instance stops serving the
-//! answers that the write made stale. The answers themselves stay in this
-//! process (bounded, least recently used out): they are cheap to rebuild from
-//! the entity cache.
+//! Whole answers to reads that did not ask who the viewer is, as the bytes
+//! that were sent, each with the cache keys (and their generations) that it
+//! was built from. An answer is served again only while every one of those
+//! keys is still at the generation it was read at, checked in one round trip:
+//! a write on any instance moves the generations (in Redis when configured),
+//! so every instance stops serving the answers that the write made stale. The
+//! answers themselves stay in this process (bounded, least recently used out):
+//! they are cheap to rebuild from the entity cache.
 
 use std::{sync::Arc, time::Duration};
 

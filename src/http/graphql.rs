@@ -363,7 +363,7 @@ async fn execute(
     operations: Operations,
     media: ResponseMedia,
 ) -> Result<Response, Error> {
-    let cacheable = response_cache::cacheable(state, &viewer, &operations, media);
+    let cacheable = response_cache::cacheable(state, &operations, media);
     match &cacheable {
         Some(cacheable) => {
             if let Some(kept) = cacheable

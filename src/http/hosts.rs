@@ -62,8 +62,12 @@ impl HostPort {
 
 /// The site that a request with this Host is for, if any.
 pub fn site_of(config: &Config, host: Option<&str>) -> Option<Site> {
+    let host = host?;
+    if let Some(site) = named_as_configured(config, host) {
+        return Some(site);
+    }
     let scheme = config.server_uri.scheme();
-    let requested = HostPort::parse(host?, scheme)?;
+    let requested = HostPort::parse(host, scheme)?;
     let eval = config
         .eval_frame_origin
         .as_ref()
@@ -76,6 +80,23 @@ pub fn site_of(config: &Config, host: Option<&str>) -> Option<Site> {
     }
     let editor = HostPort::of(&config.server_uri)?;
     (requested == editor || (config.dev_mode && requested.is_loopback())).then_some(Site::Editor)
+}
+
+/// The site whose configured authority is this Host, byte for byte, when
+/// only one site has it. Browsers send the authority as written, so nearly
+/// every request is told here without parsing a URL, which every request but
+/// health checks pays; the rest take the comparison of [`site_of`].
+fn named_as_configured(config: &Config, host: &str) -> Option<Site> {
+    let editor = config.server_uri.authority() == host;
+    let eval = config
+        .eval_frame_origin
+        .as_ref()
+        .is_some_and(|eval| eval.authority() == host);
+    match (editor, eval) {
+        (true, false) => Some(Site::Editor),
+        (false, true) => Some(Site::EvalFrame),
+        _ => None,
+    }
 }
 
 /// The Host of a request: its header, or the authority of an absolute URI.
@@ -153,6 +174,19 @@ mod tests {
             assert_eq!(site(other), None, "{other}");
         }
         assert_eq!(site_of(&config, None), None);
+    }
+
+    #[test]
+    fn an_eval_frame_on_the_editors_origin_is_the_editor() {
+        let config = config(
+            "https://notebooks.example/",
+            Some("https://notebooks.example"),
+            false,
+        );
+        assert_eq!(
+            site_of(&config, Some("notebooks.example")),
+            Some(Site::Editor)
+        );
     }
 
     #[test]

@@ -79,6 +79,7 @@ pub fn authenticator(state: &AppState) -> Arc<Authenticator> {
     Arc::new(Authenticator {
         db: state.db.clone(),
         cache: state.cache.clone(),
+        token_users: state.token_users.clone(),
         secret_key: state.config.secret_key.clone(),
         openidc: state.openidc.clone(),
     })

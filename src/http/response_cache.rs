@@ -1,13 +1,16 @@
-//! Anonymous reads of a public server answered from `cache::ResponseCache`:
-//! which requests may be, and the `X-Cache` header (`hit` when the answer was
-//! served from it, `miss` when it could have been but was run) that lets
-//! clients and tests tell.
+//! Reads of a public server answered from `cache::ResponseCache`: which
+//! requests may be, and the `X-Cache` header (`hit` when the answer was served
+//! from it, `miss` when it could have been but was run) that lets clients and
+//! tests tell.
 //!
-//! Only an anonymous viewer's answers are kept: a signed-in one's may differ
-//! (private fields, what the viewer may edit). Only one query (no batch, no
-//! files, no mutation) is kept, and only an answer without errors whose every
-//! read went through the entity cache; which fields read what is not listed
-//! here but noted as they run (see `graphql::Recording`).
+//! Whoever asks, signed in or not: an answer that asked who the viewer is
+//! (private fields, what the viewer may edit, a guard of a private server) is
+//! the viewer's own and is not kept (`graphql::context::viewer` notes it), so
+//! what is kept is the same for everyone. A private server's answers are never
+//! kept. Only one query (no batch, no files, no mutation) is kept, and only an
+//! answer without errors whose every read went through the entity cache; which
+//! fields read what is not listed here but noted as they run (see
+//! `graphql::Recording`).
 
 use async_graphql::BatchResponse;
 use axum::{
@@ -24,7 +27,6 @@ use crate::{
     graphql::{Operations, Recording},
     policy,
     rate_limit::RequestCharge,
-    viewer::Viewer,
 };
 
 const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
@@ -37,11 +39,12 @@ pub struct Cacheable {
 
 pub fn cacheable(
     state: &AppState,
-    viewer: &Viewer,
     operations: &Operations,
     media: ResponseMedia,
 ) -> Option<Cacheable> {
-    if viewer.user.is_some() || !policy::anyone_may_read(state.mode()) {
+    // A private server's guards ask who the viewer is on every field: nothing
+    // of it would be kept anyway.
+    if !policy::anyone_may_read(state.mode()) {
         return None;
     }
     let Operations::Single(operation) = operations else {

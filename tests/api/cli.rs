@@ -88,6 +88,37 @@ async fn an_operator_creates_a_user_and_a_token_that_works() {
     assert_eq!(refused.status, 401);
 }
 
+/// A token's user is kept by the server (on SQLite until anything is committed
+/// to the file, with Redis in Redis): asking again costs no SQL, and what the
+/// command line changes, in a process of its own, is seen by the next request.
+#[tokio::test]
+async fn a_token_kept_by_the_server_follows_the_command_line() {
+    let app = TestApp::spawn().await;
+    iodide_server(&app, &["user", "create", "service"]);
+    let key = stdout(&iodide_server(&app, &["token", "create", "service"]));
+    let key = key.trim();
+    let ask = || {
+        app.query_as(
+            &app.client,
+            |request| request.header("Authorization", format!("Token {key}")),
+            json!({ "query": "{ viewer { isStaff } }" }),
+        )
+    };
+    assert_eq!(ask().await.data()["viewer"]["isStaff"], false);
+    let statements = app.statements();
+    assert_eq!(ask().await.data()["viewer"]["isStaff"], false);
+    let kept = app.state.config.database.url.starts_with("sqlite")
+        || app.state.config.cache.redis_url.is_some();
+    if kept {
+        assert_eq!(app.statements(), statements, "a kept token costs no SQL");
+    }
+
+    iodide_server(&app, &["user", "grant", "service", "--staff", "true"]);
+    assert_eq!(ask().await.data()["viewer"]["isStaff"], true);
+    iodide_server(&app, &["token", "revoke", key]);
+    assert_eq!(ask().await.status, 401);
+}
+
 #[tokio::test]
 async fn grants_change_and_mistakes_are_reported() {
     let app = TestApp::spawn().await;

@@ -47,6 +47,21 @@ async fn never_from_cache(app: &TestApp, query: &str, variables: Value) -> Value
     first.body
 }
 
+/// Asks as `user`, then as nobody, three times each: neither answer is ever
+/// from the cache, and `user`'s is never served to nobody.
+async fn never_from_cache_as(app: &TestApp, user: &TestUser, query: &str, variables: Value) {
+    let own = user.gql(query, variables.clone()).await;
+    let anonymous = app.gql(None, query, variables.clone()).await;
+    for _ in 0..3 {
+        let again = user.gql(query, variables.clone()).await;
+        assert_ne!(x_cache(&again), Some("hit"), "{query}: {}", again.body);
+        assert_eq!(again.body, own.body);
+        let again = app.gql(None, query, variables.clone()).await;
+        assert_ne!(x_cache(&again), Some("hit"), "{query}: {}", again.body);
+        assert_eq!(again.body, anonymous.body);
+    }
+}
+
 async fn open(app: &TestApp, id: &str) -> Gql {
     app.gql(None, OPEN, json!({ "id": id })).await
 }
@@ -259,13 +274,10 @@ async fn a_write_on_another_instance_is_seen_through_redis() {
 }
 
 #[tokio::test]
-async fn answers_for_someone_are_never_kept_or_served() {
+async fn a_signed_in_read_that_does_not_ask_who_shares_the_anonymous_answer() {
     let app = TestApp::spawn().await;
     let alice = app.user("alice").await;
-    let (id, _) = app.notebook(&alice, "Mine", "text").await;
-    // Kept for anonymous readers first: an identity must not be served it.
-    from_cache(&app, OPEN, json!({ "id": id })).await;
-
+    let (id, _) = app.notebook(&alice, "Public", "text").await;
     let access = jwt::issue(
         &app.state.config.secret_key,
         alice.model.id,
@@ -274,24 +286,71 @@ async fn answers_for_someone_are_never_kept_or_served() {
     );
     let jwt_user = app.with_jwt(&access);
     let cookie_user = app.signed_in("alice").await;
-    for _ in 0..2 {
-        let answers = [
-            alice.gql(OPEN, json!({ "id": id })).await,
-            jwt_user.gql(OPEN, json!({ "id": id })).await,
-            cookie_user.gql(OPEN, json!({ "id": id })).await,
-        ];
-        for answer in answers {
-            assert_eq!(x_cache(&answer), None, "{}", answer.body);
-            assert_eq!(answer.data()["notebook"]["title"], "Mine");
-        }
+
+    // Kept for anonymous readers, served to every kind of identity.
+    let kept = from_cache(&app, OPEN, json!({ "id": id })).await;
+    let answers = [
+        alice.gql(OPEN, json!({ "id": id })).await,
+        jwt_user.gql(OPEN, json!({ "id": id })).await,
+        cookie_user.gql(OPEN, json!({ "id": id })).await,
+    ];
+    for answer in answers {
+        assert_eq!(x_cache(&answer), Some("hit"), "{}", answer.body);
+        assert_eq!(answer.data(), &kept);
     }
 
+    // Over GET, a signed-in hit is still the viewer's own to a browser's cache.
+    let get = |authorization: Option<String>| {
+        let mut request = app.client.get(app.url("/api/graphql")).query(&[
+            ("query", OPEN),
+            ("variables", &json!({ "id": id }).to_string()),
+        ]);
+        if let Some(authorization) = authorization {
+            request = request.header("Authorization", authorization);
+        }
+        async move { Gql::read(request.send().await.unwrap()).await }
+    };
+    get(None).await;
+    let public = get(None).await;
+    assert_eq!(x_cache(&public), Some("hit"));
+    assert_eq!(public.headers["cache-control"], "public, no-cache");
+    let private = get(Some(format!("Token {}", alice.token))).await;
+    assert_eq!(x_cache(&private), Some("hit"));
+    assert_eq!(private.headers["cache-control"], "private, no-cache");
+    assert_eq!(private.body, public.body);
+
+    // And the other way: kept from a signed-in answer, served to nobody.
+    let (second, _) = app.notebook(&alice, "Second", "more").await;
+    alice.gql(OPEN, json!({ "id": second })).await.data();
+    let signed_in = alice.gql(OPEN, json!({ "id": second })).await;
+    assert_eq!(x_cache(&signed_in), Some("miss"));
+    let anonymous = open(&app, &second).await;
+    assert_eq!(x_cache(&anonymous), Some("hit"));
+    assert_eq!(anonymous.body, signed_in.body);
+
+    // A write is seen by both.
+    save(&app, &alice, &second, "Second", "changed").await;
+    for answer in [
+        alice.gql(OPEN, json!({ "id": second })).await,
+        open(&app, &second).await,
+    ] {
+        assert_ne!(x_cache(&answer), Some("hit"));
+        assert_eq!(
+            answer.data()["notebook"]["latestRevision"]["content"],
+            "changed"
+        );
+    }
+}
+
+#[tokio::test]
+async fn answers_of_a_private_server_are_never_kept_or_served() {
     let internal = TestApp::builder().restrict_api().spawn().await;
     let bob = internal.user("bob").await;
     let (id, _) = internal.notebook(&bob, "Private", "").await;
-    for _ in 0..2 {
+    for _ in 0..3 {
         let answer = bob.gql(OPEN, json!({ "id": id })).await;
         assert_eq!(x_cache(&answer), None);
+        assert_eq!(answer.data()["notebook"]["title"], "Private");
         let refused = internal.gql(None, OPEN, json!({ "id": id })).await;
         assert_eq!(refused.code(), "UNAUTHENTICATED");
         assert_eq!(x_cache(&refused), None);
@@ -332,7 +391,8 @@ async fn fields_about_the_viewer_mutations_and_errors_are_never_kept() {
             json!({ "id": id }),
         ),
     ] {
-        never_from_cache(&app, query, variables).await;
+        never_from_cache(&app, query, variables.clone()).await;
+        never_from_cache_as(&app, &alice, query, variables).await;
     }
 
     // Errors: a bad id, a missing variable, a document that does not parse.
