@@ -52,6 +52,9 @@ pub struct Shared {
     pub persisted: PersistedQueries,
     /// SQL statements run since start-up.
     pub statements: Arc<StatementCounter>,
+    /// The connection to REDIS_URL that the cache, the rate limits and the
+    /// events' publishing share; its round trips are counted.
+    pub redis: Option<RedisConnection>,
     pub github: Option<Github>,
     pub openidc: Option<OpenIdc>,
     /// The smaller allowance of /token/ and /token/refresh/.
@@ -75,7 +78,7 @@ impl AppState {
         db::migrate(&db).await?;
         let redis = RedisConnection::from_config(&config.cache)?;
         let cache = Cache::new(&config.cache, redis.clone());
-        let events = Events::start(&config, &db)?;
+        let events = Events::start(&config, &db, redis.clone())?;
         let clock = Clock::system();
         let persisted = PersistedQueries::new(
             redis.clone(),
@@ -122,7 +125,14 @@ impl AppState {
             clock,
             persisted,
             statements,
+            redis,
         })))
+    }
+
+    /// Redis round trips since start-up (none without Redis), the subscriber's
+    /// connection aside.
+    pub fn redis_round_trips(&self) -> u64 {
+        self.redis.as_ref().map_or(0, RedisConnection::round_trips)
     }
 
     pub fn mode(&self) -> ApiMode {

@@ -15,7 +15,7 @@ use iodide_server::{
     AppState,
     auth::api_token,
     build_app,
-    cache::{Cache, CacheHealth},
+    cache::{Cache, CacheHealth, RedisConnection},
     config::{Config, ConfigError, ENVIRONMENT_HELP},
     db,
     events::Events,
@@ -254,9 +254,10 @@ async fn serve(config: Config, with_worker: bool) -> anyhow::Result<()> {
 async fn work(config: Config) -> anyhow::Result<()> {
     let db = db::connect(&config.database, Default::default()).await?;
     db::migrate(&db).await?;
-    let cache = Cache::from_config(&config.cache)?;
+    let redis = RedisConnection::from_config(&config.cache)?;
+    let cache = Cache::new(&config.cache, redis.clone());
     // The worker only tells: it has no subscribers to listen for.
-    let events = Events::publishing_only(&config, &db)?;
+    let events = Events::publishing_only(&config, &db, redis)?;
     let worker = Worker::new(db, cache, &config)?.with_events(events);
     let shutdown = CancellationToken::new();
     let token = shutdown.clone();

@@ -43,6 +43,10 @@ pub struct ScenarioReport {
     pub errors: u64,
     pub first_error: Option<String>,
     pub sql_statements_per_request: Option<f64>,
+    /// Round trips on the server's Redis connection (the cache, the rate
+    /// limits, the events' PUBLISH), with --redis-url.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_round_trips_per_request: Option<f64>,
     /// Highest resident memory sampled during the scenario.
     pub peak_vm_rss_mb: Option<f64>,
     pub revisions_acknowledged: Option<u64>,
@@ -230,7 +234,7 @@ impl Report {
             println!("seeded in {seed:.1} s; start-up {startup:.0} ms");
         }
         println!(
-            "{:<11} {:>9} {:>9} {:>8} {:>8} {:>8} {:>7} {:>8} {:>8} {:>11}",
+            "{:<11} {:>9} {:>9} {:>8} {:>8} {:>8} {:>7} {:>8} {:>9} {:>8} {:>11}",
             "scenario",
             "requests",
             "req/s",
@@ -239,6 +243,7 @@ impl Report {
             "p99 ms",
             "errors",
             "SQL/req",
+            "Redis/req",
             "RSS MB",
             "saved/stored"
         );
@@ -354,6 +359,7 @@ impl ScenarioReport {
             errors: result.errors,
             first_error: result.first_error.clone(),
             sql_statements_per_request: None,
+            redis_round_trips_per_request: None,
             peak_vm_rss_mb: None,
             revisions_acknowledged: None,
             revisions_stored: None,
@@ -379,7 +385,7 @@ impl ScenarioReport {
             _ => "-".into(),
         };
         format!(
-            "{:<11} {:>9} {:>9.0} {:>8.2} {:>8.2} {:>8.2} {:>7} {:>8} {:>8} {:>11}",
+            "{:<11} {:>9} {:>9.0} {:>8.2} {:>8.2} {:>8.2} {:>7} {:>8} {:>9} {:>8} {:>11}",
             self.scenario.name(),
             self.requests,
             self.requests_per_second,
@@ -388,6 +394,7 @@ impl ScenarioReport {
             self.p99_ms,
             self.errors,
             optional(self.sql_statements_per_request, 2),
+            optional(self.redis_round_trips_per_request, 2),
             optional(self.peak_vm_rss_mb, 0),
             saved,
         )

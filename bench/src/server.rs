@@ -140,6 +140,7 @@ async fn run_in_process(
     );
     let revisions_before = seed::count_revisions(&state.db).await?;
     let statements_before = state.statements.get();
+    let round_trips_before = state.redis_round_trips();
     let connections = announce_connections(args, scenario);
     let sampler = RssSampler::start();
     let result = drive::in_child_process(target, scenario, connections, args.duration()).await;
@@ -148,6 +149,11 @@ async fn run_in_process(
     let statements = state.statements.get() - statements_before;
     let mut report = ScenarioReport::new(scenario, connections, &result);
     report.sql_statements_per_request = Some(statements as f64 / result.requests.max(1) as f64);
+    if state.redis.is_some() {
+        let round_trips = state.redis_round_trips() - round_trips_before;
+        report.redis_round_trips_per_request =
+            Some(round_trips as f64 / result.requests.max(1) as f64);
+    }
     report.peak_vm_rss_mb = peak_rss;
     if scenario.writes() {
         let stored = seed::count_revisions(&state.db).await? - revisions_before;

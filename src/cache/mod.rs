@@ -29,8 +29,8 @@ pub use keys::CacheKey;
 pub use memory::MemoryStore;
 pub use reads::ReadLog;
 pub use redis::{RedisConnection, RedisStore, client as redis_client};
-pub use responses::{RESPONSE_TTL, ResponseCache, ResponseKey};
-pub use store::{CacheStore, Generation, Lookup};
+pub use responses::{KeptAnswer, RESPONSE_TTL, ResponseCache, ResponseKey};
+pub use store::{CacheStore, Generation, Lookup, Message};
 
 use crate::config::CacheConfig;
 
@@ -239,6 +239,33 @@ impl Cache {
         }
     }
 
+    /// The command that asks for each key's generation, for a caller that
+    /// sends it with its own in one round trip (see
+    /// [`Cache::generations_from`]); None when there is nothing to send, or when
+    /// the store cannot be trusted now: then [`Cache::generations`] says why.
+    pub fn generations_command(&self, keys: &[CacheKey]) -> Option<::redis::Cmd> {
+        if self.resting() || !self.inner.owed.lock().unwrap().is_empty() {
+            return None;
+        }
+        let keys: Vec<String> = keys.iter().map(|key| self.full_key(key)).collect();
+        self.inner.store.generations_command(&keys)
+    }
+
+    /// The generations in the reply to [`Cache::generations_command`]; None
+    /// when it failed.
+    pub fn generations_from(
+        &self,
+        reply: Result<::redis::Value, CacheError>,
+    ) -> Option<Vec<Generation>> {
+        match reply.and_then(|reply| self.inner.store.generations_from(reply)) {
+            Ok(generations) => Some(generations),
+            Err(err) => {
+                self.rest(&err);
+                None
+            }
+        }
+    }
+
     fn note(&self, record: impl FnOnce(&ReadLog)) {
         if let Some(reads) = &self.reads {
             record(reads);
@@ -258,6 +285,37 @@ impl Cache {
         if let Err(err) = self.inner.store.invalidate(&keys).await {
             self.owe(keys);
             self.rest(&err);
+        }
+    }
+
+    /// Called after a write commits, with every key that it changed and the
+    /// message that tells the other processes: both in one round trip when
+    /// the store can carry the message. Ok(false) when it did not send the
+    /// message (the store cannot, or is resting), so that the caller sends it
+    /// on its own; an error when the round trip failed (the invalidation is
+    /// then owed, as in [`Cache::invalidate`]).
+    pub async fn invalidate_and_publish(
+        &self,
+        keys: impl IntoIterator<Item = CacheKey>,
+        message: &Message,
+    ) -> Result<bool, CacheError> {
+        let keys: Vec<String> = keys.into_iter().map(|key| self.full_key(&key)).collect();
+        if self.resting() {
+            self.owe(keys);
+            return Ok(false);
+        }
+        match self
+            .inner
+            .store
+            .invalidate_and_publish(&keys, message)
+            .await
+        {
+            Ok(published) => Ok(published),
+            Err(err) => {
+                self.owe(keys);
+                self.rest(&err);
+                Err(err)
+            }
         }
     }
 

@@ -2,7 +2,14 @@
 //! connection manager (it reconnects by itself when Redis comes back), and a
 //! bound on every command so that a slow Redis never holds a request.
 
-use std::{future::Future, sync::LazyLock, time::Duration};
+use std::{
+    future::Future,
+    sync::{
+        Arc, LazyLock,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use redis::{
     Cmd, FromRedisValue, Pipeline, RedisError, Script, Value,
@@ -14,18 +21,21 @@ use crate::config::CacheConfig;
 
 use super::{
     CacheError,
-    store::{CacheStore, GENERATION_TTL, Generation, Lookup},
+    store::{CacheStore, GENERATION_TTL, Generation, Lookup, Message},
 };
 
 /// Keys listed per SCAN step when clearing.
 const SCAN_BATCH: usize = 500;
 
-/// One multiplexed connection, shared by the cache and the rate limits, with
-/// every command bounded by REDIS_TIMEOUT_MS.
+/// One multiplexed connection, shared by the cache, the rate limits and the
+/// events' publishing, with every command bounded by REDIS_TIMEOUT_MS. It
+/// counts its round trips, so that tests and the bench can prove how many a
+/// request makes.
 #[derive(Clone)]
 pub struct RedisConnection {
     connection: ConnectionManager,
     timeout: Duration,
+    round_trips: Arc<AtomicU64>,
 }
 
 impl RedisConnection {
@@ -54,7 +64,13 @@ impl RedisConnection {
         Ok(RedisConnection {
             connection,
             timeout,
+            round_trips: Arc::default(),
         })
+    }
+
+    /// Commands and pipelines sent since start-up, each one round trip.
+    pub fn round_trips(&self) -> u64 {
+        self.round_trips.load(Ordering::Relaxed)
     }
 
     pub async fn query<T: FromRedisValue>(&self, command: &Cmd) -> Result<T, CacheError> {
@@ -84,6 +100,7 @@ impl RedisConnection {
         &self,
         command: impl Future<Output = Result<T, RedisError>>,
     ) -> Result<T, CacheError> {
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
         match tokio::time::timeout(self.timeout, command).await {
             Ok(result) => Ok(result?),
             Err(_) => Err(CacheError::Timeout(self.timeout)),
@@ -146,14 +163,27 @@ impl CacheStore for RedisStore {
     }
 
     async fn generations(&self, keys: &[String]) -> Result<Vec<Generation>, CacheError> {
-        if keys.is_empty() {
+        let Some(command) = self.generations_command(keys) else {
             return Ok(vec![]);
+        };
+        let reply: Value = self.redis.query(&command).await?;
+        self.generations_from(reply)
+    }
+
+    fn generations_command(&self, keys: &[String]) -> Option<Cmd> {
+        if keys.is_empty() {
+            return None;
         }
         let mut command = redis::cmd("MGET");
         for key in keys {
             command.arg(generation_key(key));
         }
-        let generations: Vec<Option<String>> = self.redis.query(&command).await?;
+        Some(command)
+    }
+
+    fn generations_from(&self, reply: Value) -> Result<Vec<Generation>, CacheError> {
+        let generations: Vec<Option<String>> =
+            redis::from_redis_value(reply).map_err(RedisError::from)?;
         Ok(generations
             .into_iter()
             .map(|generation| Generation(generation.unwrap_or_default()))
@@ -182,19 +212,24 @@ impl CacheStore for RedisStore {
         if keys.is_empty() {
             return Ok(());
         }
-        let mut transaction = redis::pipe();
-        transaction.atomic();
-        for key in keys {
-            let generation = generation_key(key);
-            transaction.cmd("INCR").arg(&generation).ignore();
-            transaction
-                .cmd("PEXPIRE")
-                .arg(&generation)
-                .arg(millis(GENERATION_TTL))
-                .ignore();
-            transaction.cmd("DEL").arg(key).ignore();
-        }
-        self.redis.query_pipeline::<()>(&transaction).await
+        self.redis.query_pipeline::<()>(&invalidation(keys)).await
+    }
+
+    async fn invalidate_and_publish(
+        &self,
+        keys: &[String],
+        message: &Message,
+    ) -> Result<bool, CacheError> {
+        // In the same transaction, after the invalidation: a subscriber that
+        // reads on hearing the message finds the keys already invalidated.
+        let mut transaction = invalidation(keys);
+        transaction
+            .cmd("PUBLISH")
+            .arg(&message.channel)
+            .arg(&message.payload)
+            .ignore();
+        self.redis.query_pipeline::<()>(&transaction).await?;
+        Ok(true)
     }
 
     async fn clear(&self, prefix: &str) -> Result<(), CacheError> {
@@ -231,6 +266,24 @@ impl CacheStore for RedisStore {
         self.redis.query::<Value>(&redis::cmd("PING")).await?;
         Ok(())
     }
+}
+
+/// One transaction that moves each key to a new generation and drops its
+/// value.
+fn invalidation(keys: &[String]) -> Pipeline {
+    let mut transaction = redis::pipe();
+    transaction.atomic();
+    for key in keys {
+        let generation = generation_key(key);
+        transaction.cmd("INCR").arg(&generation).ignore();
+        transaction
+            .cmd("PEXPIRE")
+            .arg(&generation)
+            .arg(millis(GENERATION_TTL))
+            .ignore();
+        transaction.cmd("DEL").arg(key).ignore();
+    }
+    transaction
 }
 
 fn millis(duration: Duration) -> u64 {

@@ -65,21 +65,52 @@ impl Default for ResponseCache {
     }
 }
 
+/// An answer kept for a question, until checked against its keys' generations
+/// now.
+pub struct KeptAnswer(Arc<KeptResponse>);
+
+impl KeptAnswer {
+    /// The keys whose generations decide whether it is still true.
+    pub fn keys(&self) -> Vec<CacheKey> {
+        self.0.read.iter().map(|(key, _)| key.clone()).collect()
+    }
+}
+
 impl ResponseCache {
     /// The kept answer to this question, if nothing that it was built from has
     /// changed since (asked of `cache` in one round trip). When the cache cannot
     /// tell (Redis resting, failing, or owed invalidations), nothing is served.
     pub async fn get(&self, key: &ResponseKey, cache: &Cache) -> Option<Bytes> {
-        let kept = self.0.get(key)?;
-        let keys: Vec<CacheKey> = kept.read.iter().map(|(key, _)| key.clone()).collect();
-        let now = cache.generations(&keys).await?;
-        let unchanged = kept
-            .read
-            .iter()
-            .zip(&now)
-            .all(|((_, seen), current)| seen == current);
+        let kept = self.candidate(key)?;
+        let now = cache.generations(&kept.keys()).await;
+        self.current(key, &kept, now)
+    }
+
+    /// The answer kept for this question, not yet checked: the caller asks for
+    /// its keys' generations (perhaps with a command of its own) and hands them
+    /// to [`ResponseCache::current`].
+    pub fn candidate(&self, key: &ResponseKey) -> Option<KeptAnswer> {
+        self.0.get(key).map(KeptAnswer)
+    }
+
+    /// The kept answer's bytes if `now` (its keys' generations, None when the
+    /// cache could not tell) are those it was built at; a stale answer is
+    /// dropped.
+    pub fn current(
+        &self,
+        key: &ResponseKey,
+        kept: &KeptAnswer,
+        now: Option<Vec<Generation>>,
+    ) -> Option<Bytes> {
+        let now = now?;
+        let read = &kept.0.read;
+        let unchanged = read.len() == now.len()
+            && read
+                .iter()
+                .zip(&now)
+                .all(|((_, seen), current)| seen == current);
         if unchanged {
-            Some(kept.body.clone())
+            Some(kept.0.body.clone())
         } else {
             self.0.invalidate(key);
             None

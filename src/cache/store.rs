@@ -1,4 +1,5 @@
-//! What a cache backend does: six commands, each of which may fail.
+//! What a cache backend does: six commands, each of which may fail, and two
+//! that a shared backend can send along with other commands in one round trip.
 //!
 //! Each key has a generation that every invalidation changes. A reader that
 //! misses notes the generation, loads from the database and fills the key only
@@ -29,6 +30,14 @@ pub enum Lookup {
     Miss(Generation),
 }
 
+/// A message for every process listening on `channel` (the events), which a
+/// shared store can send in the same round trip as an invalidation.
+#[derive(Clone, Debug)]
+pub struct Message {
+    pub channel: String,
+    pub payload: String,
+}
+
 #[async_trait::async_trait]
 pub trait CacheStore: Send + Sync {
     /// "redis" or "in-process", for the heartbeat.
@@ -57,6 +66,30 @@ pub trait CacheStore: Send + Sync {
 
     /// Removes each key's value and moves it to a new generation.
     async fn invalidate(&self, keys: &[String]) -> Result<(), CacheError>;
+
+    /// Invalidates `keys` and, when this store can carry it, publishes
+    /// `message` in the same round trip, after the invalidation: true when it
+    /// did. A store that cannot only invalidates.
+    async fn invalidate_and_publish(
+        &self,
+        keys: &[String],
+        _message: &Message,
+    ) -> Result<bool, CacheError> {
+        self.invalidate(keys).await?;
+        Ok(false)
+    }
+
+    /// The command that asks for each key's generation, for a caller that sends
+    /// it with others in one round trip; None when the store has no commands to
+    /// send (in-process) or nothing to ask.
+    fn generations_command(&self, _keys: &[String]) -> Option<redis::Cmd> {
+        None
+    }
+
+    /// The generations in the reply to [`CacheStore::generations_command`].
+    fn generations_from(&self, _reply: redis::Value) -> Result<Vec<Generation>, CacheError> {
+        Ok(vec![])
+    }
 
     /// Invalidates every key that starts with `prefix`.
     async fn clear(&self, prefix: &str) -> Result<(), CacheError>;

@@ -18,7 +18,10 @@ use serde::{Deserialize, Serialize};
 use topics::Topics;
 pub use topics::{Subscription, Topic};
 
-use crate::config::Config;
+use crate::{
+    cache::{Cache, CacheKey, RedisConnection},
+    config::Config,
+};
 
 /// One change, small enough for a NOTIFY payload: subscribers load the rows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,8 +69,12 @@ impl Events {
     /// the database, else in-process: publishing, and listening for every
     /// instance's events. Listening starts in the background and reconnects by
     /// itself, so the server starts while either is down.
-    pub fn start(config: &Config, db: &DatabaseConnection) -> anyhow::Result<Self> {
-        let events = Events::publishing_only(config, db)?;
+    pub fn start(
+        config: &Config,
+        db: &DatabaseConnection,
+        redis: Option<RedisConnection>,
+    ) -> anyhow::Result<Self> {
+        let events = Events::publishing_only(config, db, redis)?;
         match &events.backend {
             Backend::Redis(redis) => redis.listen(events.local.clone()),
             Backend::Postgres(postgres) => postgres.listen(events.local.clone()),
@@ -78,16 +85,23 @@ impl Events {
 
     /// As [`Events::start`], for a process without subscribers (the worker):
     /// it tells the others and holds no Redis subscription or LISTEN
-    /// connection of its own.
-    pub fn publishing_only(config: &Config, db: &DatabaseConnection) -> anyhow::Result<Self> {
+    /// connection of its own. With Redis, events are published through
+    /// `redis`, the connection of REDIS_URL that the cache uses.
+    pub fn publishing_only(
+        config: &Config,
+        db: &DatabaseConnection,
+        redis: Option<RedisConnection>,
+    ) -> anyhow::Result<Self> {
         let mut events = Events::in_process(config.live.events_buffer);
         let channel = format!("{}events", config.cache.key_prefix);
-        events.backend = match &config.cache.redis_url {
-            Some(url) => Backend::Redis(redis::RedisEvents::new(url, &config.cache, channel)?),
-            None if db.get_database_backend() == DatabaseBackend::Postgres => {
+        events.backend = match (&config.cache.redis_url, redis) {
+            (Some(url), Some(redis)) => {
+                Backend::Redis(redis::RedisEvents::new(url, &config.cache, redis, channel)?)
+            }
+            _ if db.get_database_backend() == DatabaseBackend::Postgres => {
                 Backend::Postgres(postgres::PostgresEvents::new(db.clone(), channel))
             }
-            None => Backend::InProcess,
+            _ => Backend::InProcess,
         };
         Ok(events)
     }
@@ -108,6 +122,32 @@ impl Events {
         };
         if let Err(err) = sent {
             tracing::warn!(?event, %err, "could not publish an event");
+        }
+    }
+
+    /// After a write commits: invalidates what it changed in `cache`, then
+    /// tells every instance; with Redis both go in one round trip (the event
+    /// after the invalidation, in one transaction). An event that cannot be
+    /// sent is logged, as in [`Events::publish`].
+    pub async fn publish_after_invalidating(
+        &self,
+        cache: &Cache,
+        keys: impl IntoIterator<Item = CacheKey>,
+        event: Event,
+    ) {
+        let Backend::Redis(redis) = &self.backend else {
+            cache.invalidate(keys).await;
+            return self.publish(event).await;
+        };
+        match cache
+            .invalidate_and_publish(keys, &redis.message(&event))
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => self.publish(event).await,
+            // Not sent again on its own: Redis may have run the transaction
+            // before the reply was lost, and a subscriber would hear it twice.
+            Err(err) => tracing::warn!(?event, %err, "could not publish an event"),
         }
     }
 

@@ -5,35 +5,33 @@
 use std::sync::Arc;
 
 use futures_util::StreamExt;
-
-use redis::{
-    AsyncCommands,
-    aio::{ConnectionManager, ConnectionManagerConfig},
-};
 use url::Url;
 
 use super::{Backoff, Event, Topics, deliver, encode};
-use crate::{cache::redis_client, config::CacheConfig};
+use crate::{
+    cache::{CacheError, Message, RedisConnection, redis_client},
+    config::CacheConfig,
+};
 
 #[derive(Clone)]
 pub struct RedisEvents {
     /// For listening, when this process listens; held apart (it is large).
     client: Arc<redis::Client>,
-    connection: ConnectionManager,
+    /// The cache's connection: a save's PUBLISH can then share the round trip
+    /// of its invalidation. Bounded like the cache's commands, so that a save
+    /// is never held up by a stalled Redis (its subscribers then miss it).
+    connection: RedisConnection,
     channel: String,
 }
 
 impl RedisEvents {
-    /// Publishing waits at most `timeout`, as the cache's commands do: a save
-    /// is never held up by a stalled Redis (its subscribers then miss it).
-    pub fn new(url: &Url, config: &CacheConfig, channel: String) -> anyhow::Result<Self> {
-        let timeout = config.redis_timeout;
+    pub fn new(
+        url: &Url,
+        config: &CacheConfig,
+        connection: RedisConnection,
+        channel: String,
+    ) -> anyhow::Result<Self> {
         let client = redis_client(url, config.redis_tls_verify)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout))
-            .set_number_of_retries(0);
-        let connection = ConnectionManager::new_lazy_with_config(client.clone(), config)?;
         Ok(RedisEvents {
             client: Arc::new(client),
             connection,
@@ -47,11 +45,21 @@ impl RedisEvents {
         tokio::spawn(listen(client, self.channel.clone(), local));
     }
 
-    pub async fn publish(&self, event: &Event) -> Result<(), redis::RedisError> {
-        let mut connection = self.connection.clone();
-        connection
-            .publish::<_, _, ()>(&self.channel, encode(event))
-            .await
+    pub async fn publish(&self, event: &Event) -> Result<(), CacheError> {
+        let message = self.message(event);
+        let command = redis::cmd("PUBLISH")
+            .arg(message.channel)
+            .arg(message.payload)
+            .to_owned();
+        self.connection.query::<()>(&command).await
+    }
+
+    /// The event as the cache can send it with an invalidation.
+    pub fn message(&self, event: &Event) -> Message {
+        Message {
+            channel: self.channel.clone(),
+            payload: encode(event),
+        }
     }
 }
 

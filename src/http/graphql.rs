@@ -20,7 +20,7 @@ use axum::{
     Extension, Router,
     body::Body,
     extract::{FromRequestParts, RawQuery, State, ws::WebSocketUpgrade},
-    http::{HeaderMap, header},
+    http::{HeaderMap, Method, header},
     response::{IntoResponse, Response},
     routing::get,
 };
@@ -41,7 +41,7 @@ use crate::{
         persisted::{self, Refusal},
     },
     policy::ApiMode,
-    rate_limit::{self, Allowance, ClientKey},
+    rate_limit::{self, RequestCharge},
     viewer::Viewer,
 };
 
@@ -60,18 +60,36 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/api/graphql", get(query_or_subscribe).post(execute_post))
 }
 
+/// Whether the handler charges the rate limit for this request itself, once
+/// it has read it: JSON POSTs (their bodies are bounded and timed) and GETs
+/// that run a query. Their whole cost is then one charge, sent with the
+/// response cache's check (see `rate_limit::RequestCharge`). Multipart bodies
+/// (uploads) and WebSocket upgrades are charged before they are read.
+pub(super) fn charges_itself(request: &axum::extract::Request) -> bool {
+    if request.uri().path() != "/api/graphql" {
+        return false;
+    }
+    let headers = request.headers();
+    match *request.method() {
+        Method::GET => !headers.contains_key(header::UPGRADE),
+        Method::POST => matches!(classify(headers), Ok(Payload::Json)),
+        _ => false,
+    }
+}
+
 /// GET runs a query, or upgrades to a WebSocket for subscriptions.
 async fn query_or_subscribe(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
-    Extension(client): Extension<ClientKey>,
+    Extension(charge): Extension<RequestCharge>,
     request: axum::extract::Request,
 ) -> Result<Response, Error> {
     let (mut parts, _) = request.into_parts();
     if !parts.headers.contains_key(header::UPGRADE) {
         let query = RawQuery(parts.uri.query().map(str::to_string));
-        return query_over_get(&state, viewer, &parts.headers, query).await;
+        return query_over_get(&state, viewer, &charge, &parts.headers, query).await;
     }
+    let client = charge.client().clone();
     let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &state)
         .await
         .map_err(|rejection| Error::bad_input(rejection.body_text()))?;
@@ -121,19 +139,19 @@ fn classify(headers: &HeaderMap) -> Result<Payload, Error> {
 async fn execute_post(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
-    Extension(client): Extension<ClientKey>,
+    Extension(charge): Extension<RequestCharge>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Error> {
     let media = ResponseMedia::negotiate(&headers)?;
-    let answer = answer_post(&state, viewer, &client, &headers, body, media).await;
+    let answer = answer_post(&state, viewer, &charge, &headers, body, media).await;
     Ok(media.label(answer.into_response()))
 }
 
 async fn answer_post(
     state: &AppState,
     viewer: Viewer,
-    client: &ClientKey,
+    charge: &RequestCharge,
     headers: &HeaderMap,
     body: Body,
     media: ResponseMedia,
@@ -163,18 +181,8 @@ async fn answer_post(
         Err(not_found) => return Ok(media.render(&not_found)),
     };
     let operations = state.graphql.prepare_batch(batch);
-    let charged = match charge_mutations(state, client, &operations).await {
-        Ok(charged) => charged,
-        Err(refused) => return Ok(refused),
-    };
-    let _permit = upload_permit(state, &operations).await?;
-    let response = execute(state, viewer, operations, media)
-        .await
-        .into_response();
-    Ok(match charged {
-        Some(allowance) => rate_limit::with_allowance(response, allowance),
-        None => response,
-    })
+    let cost = cost_of(&operations)?;
+    execute(state, viewer, charge, cost, operations, media).await
 }
 
 /// A request with files waits here, its files on disk, until fewer than
@@ -276,13 +284,15 @@ async fn read_multipart(
 async fn query_over_get(
     state: &AppState,
     viewer: Viewer,
+    charge: &RequestCharge,
     headers: &HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, Error> {
     let media = ResponseMedia::negotiate(headers)?;
     // Who asks changes the answer: signed in, or anyone on a private server.
     let personal = viewer.user.is_some() || state.mode() == ApiMode::Internal;
-    let answer = answer_get(state, viewer, query.as_deref().unwrap_or_default(), media).await;
+    let query = query.as_deref().unwrap_or_default();
+    let answer = answer_get(state, viewer, charge, query, media).await;
     let answer = media.label(answer.into_response());
     Ok(etag::revalidated(answer, headers, personal).await)
 }
@@ -290,6 +300,7 @@ async fn query_over_get(
 async fn answer_get(
     state: &AppState,
     viewer: Viewer,
+    charge: &RequestCharge,
     query: &str,
     media: ResponseMedia,
 ) -> Result<Response, Error> {
@@ -306,7 +317,8 @@ async fn answer_get(
             message: "Mutations must be sent with POST".into(),
         });
     }
-    execute(state, viewer, Operations::Single(operation), media).await
+    let operations = Operations::Single(operation);
+    execute(state, viewer, charge, 1, operations, media).await
 }
 
 /// The batch with the queries that its persisted-query hashes stand for; the
@@ -326,48 +338,44 @@ async fn with_persisted_queries(
     }
 }
 
-/// Every mutation field costs more than the one request that the rate limit
-/// has charged: charges the rest before anything runs, and answers 429 when the
-/// allowance is spent. The allowance after the charge, if there was one, is the
-/// one to show.
-async fn charge_mutations(
-    state: &AppState,
-    client: &ClientKey,
-    operations: &Operations,
-) -> Result<Option<Allowance>, Response> {
+/// What the request costs the rate limit: one, or every mutation field's
+/// cost; QUERY_TOO_COMPLEX past the limit of mutation fields.
+fn cost_of(operations: &Operations) -> Result<u32, Error> {
     let fields: usize = operations.iter().map(Operation::mutation_fields).sum();
     if fields > MAX_MUTATION_FIELDS {
         return Err(Error::QueryTooComplex(format!(
             "The request holds {fields} mutation fields; the limit is {MAX_MUTATION_FIELDS} \
              (aliases and batch operations included). Nothing was run."
-        ))
-        .into_response());
-    }
-    if fields == 0 {
-        return Ok(None);
+        )));
     }
     // At most 10 x 5: within any allowance that the clamp in charge() would cut.
-    let extra = fields as u32 * rate_limit::MUTATION_COST - 1;
-    state
-        .request_rate_limit
-        .charge(client, extra)
-        .await
-        .map(Some)
-        .map_err(|(error, allowance)| rate_limit::refused(error, allowance))
+    Ok((fields as u32 * rate_limit::MUTATION_COST).max(1))
 }
 
+/// Charges the request's `cost` before anything runs (with the response
+/// cache's check in the same round trip when it may be answered from there),
+/// then answers it.
 async fn execute(
     state: &AppState,
     viewer: Viewer,
+    charge: &RequestCharge,
+    cost: u32,
     operations: Operations,
     media: ResponseMedia,
 ) -> Result<Response, Error> {
     let cacheable = response_cache::cacheable(state, &operations, media);
-    if let Some(cacheable) = &cacheable
-        && let Some(kept) = cacheable.kept(state, media).await
-    {
-        return Ok(kept);
+    match &cacheable {
+        Some(cacheable) => {
+            if let Some(kept) = cacheable
+                .pay_and_look_up(state, charge, cost, media)
+                .await?
+            {
+                return Ok(kept);
+            }
+        }
+        None => charge.pay(cost).await?,
     }
+    let _permit = upload_permit(state, &operations).await?;
     let recording = cacheable.as_ref().map(|cacheable| &cacheable.recording);
     // Anonymous visitors of a private server learn nothing, not even the schema.
     let hide_schema = viewer.user.is_none() && state.mode() == ApiMode::Internal;

@@ -22,13 +22,13 @@ use tower_http::{
 };
 
 use super::{
-    connection_limits, eval_frame, failed_authentication, hosts, is_health_check, security,
+    connection_limits, eval_frame, failed_authentication, graphql, hosts, is_health_check, security,
 };
 use crate::{
     app::AppState,
     auth::{self, Authenticator, session},
     error::Error,
-    rate_limit::{Allowance, ClientKey, RequestRateLimit},
+    rate_limit::{Allowance, ClientKey, RequestCharge, RequestRateLimit},
     viewer::Viewer,
 };
 
@@ -106,9 +106,10 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     Error::Internal("a request handler panicked".into()).into_response()
 }
 
-/// After identity: charges one request. The headers show the allowance after
-/// the last charge, which a handler that charged more leaves in the response's
-/// extensions.
+/// After identity: charges one request, or leaves the charge to the GraphQL
+/// handler (see `graphql::charges_itself`) and charges after it whatever it
+/// did not. The headers show the allowance after the last charge, which a
+/// handler with an allowance of its own leaves in the response's extensions.
 async fn limit_requests(
     State(limit): State<Arc<RequestRateLimit>>,
     source: Result<ClientIp, Rejection>,
@@ -124,21 +125,29 @@ async fn limit_requests(
         .cloned()
         .unwrap_or_else(Viewer::anonymous);
     let client = ClientKey::of(&viewer, client_address(source, request.extensions()));
-    let allowance = match limit.charge(&client, 1).await {
-        Ok(allowance) => allowance,
-        Err((error, allowance)) => {
-            let mut response = error.into_response();
-            allowance.write(response.headers_mut());
-            return response;
-        }
-    };
+    let charge = RequestCharge::new(client.clone(), limit);
+    if !graphql::charges_itself(&request)
+        && let Err(error) = charge.pay(1).await
+    {
+        return with_allowance(error.into_response(), &charge);
+    }
     request.extensions_mut().insert(client);
+    request.extensions_mut().insert(charge.clone());
     let mut response = next.run(request).await;
-    let last = response
-        .extensions_mut()
-        .remove::<Allowance>()
-        .unwrap_or(allowance);
-    last.write(response.headers_mut());
+    // The handler refused the request before charging it: it still counts.
+    if charge.unsettled()
+        && let Err(error) = charge.pay(1).await
+    {
+        response = error.into_response();
+    }
+    with_allowance(response, &charge)
+}
+
+fn with_allowance(mut response: Response, charge: &RequestCharge) -> Response {
+    let last = response.extensions_mut().remove::<Allowance>();
+    if let Some(last) = last.or_else(|| charge.allowance()) {
+        last.write(response.headers_mut());
+    }
     response
 }
 

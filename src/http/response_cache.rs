@@ -26,6 +26,7 @@ use crate::{
     error::Error,
     graphql::{Operations, Recording},
     policy,
+    rate_limit::RequestCharge,
 };
 
 const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
@@ -68,15 +69,47 @@ pub fn cacheable(
     })
 }
 
+fn hit(body: bytes::Bytes, media: ResponseMedia) -> Response {
+    let mut response = Response::new(Body::from(body));
+    response
+        .headers_mut()
+        .insert(X_CACHE, HeaderValue::from_static("hit"));
+    media.label(response)
+}
+
 impl Cacheable {
-    /// The kept answer, if nothing it was built from has changed.
-    pub async fn kept(&self, state: &AppState, media: ResponseMedia) -> Option<Response> {
-        let body = state.responses.get(&self.key, &state.cache).await?;
-        let mut response = Response::new(Body::from(body));
-        response
-            .headers_mut()
-            .insert(X_CACHE, HeaderValue::from_static("hit"));
-        Some(media.label(response))
+    /// Charges the request's `cost` and answers it from the kept answer if
+    /// nothing that it was built from has changed. With Redis, the charge and
+    /// the check of the generations go in one round trip.
+    pub async fn pay_and_look_up(
+        &self,
+        state: &AppState,
+        charge: &RequestCharge,
+        cost: u32,
+        media: ResponseMedia,
+    ) -> Result<Option<Response>, Error> {
+        let Some(kept) = state.responses.candidate(&self.key) else {
+            charge.pay(cost).await?;
+            return Ok(None);
+        };
+        let keys = kept.keys();
+        let reply = match state.cache.generations_command(&keys) {
+            Some(command) => {
+                let (paid, reply) = charge.pay_along(cost, command).await;
+                paid?;
+                reply
+            }
+            None => {
+                charge.pay(cost).await?;
+                None
+            }
+        };
+        let now = match reply {
+            Some(reply) => state.cache.generations_from(reply),
+            None => state.cache.generations(&keys).await,
+        };
+        let body = state.responses.current(&self.key, &kept, now);
+        Ok(body.map(|body| hit(body, media)))
     }
 
     /// Keeps `answer` (the rendering of `graphql`) when it has no errors and

@@ -225,14 +225,13 @@ pub async fn delete(
     let mut changed = forks_of(db, revision_ids).await?;
     notebook::Entity::delete_by_id(id).exec(db).await?;
     changed.push(id);
-    cache
-        .invalidate(CacheKey::showing_notebooks(&changed))
-        .await;
+    let deleted = Event::NotebookChanged {
+        notebook_id: id,
+        deleted: true,
+    };
+    let stale = CacheKey::showing_notebooks(&changed);
     events
-        .publish(Event::NotebookChanged {
-            notebook_id: id,
-            deleted: true,
-        })
+        .publish_after_invalidating(cache, stale, deleted)
         .await;
     Ok(())
 }

@@ -183,15 +183,12 @@ pub async fn create(
         is_draft: true,
         created_at: now,
     };
-    cache
-        .invalidate(CacheKey::showing_notebooks(&[new.notebook_id]))
-        .await;
-    events
-        .publish(Event::RevisionSaved {
-            notebook_id: revision.notebook_id,
-            revision_id: revision.id,
-        })
-        .await;
+    let saved = Event::RevisionSaved {
+        notebook_id: revision.notebook_id,
+        revision_id: revision.id,
+    };
+    let stale = CacheKey::showing_notebooks(&[new.notebook_id]);
+    events.publish_after_invalidating(cache, stale, saved).await;
     Ok(revision)
 }
 
@@ -228,14 +225,13 @@ pub async fn delete(
     set_title(&txn, revision.notebook_id, &new_latest.title).await?;
     txn.commit().await?;
     changed.push(revision.notebook_id);
-    cache
-        .invalidate(CacheKey::showing_notebooks(&changed))
-        .await;
+    let notebook_changed = Event::NotebookChanged {
+        notebook_id: revision.notebook_id,
+        deleted: false,
+    };
+    let stale = CacheKey::showing_notebooks(&changed);
     events
-        .publish(Event::NotebookChanged {
-            notebook_id: revision.notebook_id,
-            deleted: false,
-        })
+        .publish_after_invalidating(cache, stale, notebook_changed)
         .await;
     Ok(revision.notebook_id)
 }

@@ -1,7 +1,7 @@
 //! Requests per client per minute: the signed-in user, or the address for
 //! anonymous clients (the TCP peer's, or the one a trusted proxy reports: see
 //! CLIENT_IP_SOURCE). Every request costs one; a GraphQL mutation costs
-//! [`MUTATION_COST`]. Over the limit: 429 with Retry-After. Every answer carries
+//! [`MUTATION_COST`], charged at once with its request (see [`RequestCharge`]). Over the limit: 429 with Retry-After. Every answer carries
 //! X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset (seconds until
 //! the allowance is full again).
 //!
@@ -9,6 +9,7 @@
 //! share one allowance per client; without it, or while it fails, each process
 //! counts on its own.
 
+mod account;
 mod failed_attempts;
 mod redis;
 
@@ -25,9 +26,13 @@ use governor::{
     state::keyed::DefaultKeyedStateStore,
 };
 
-pub use self::failed_attempts::FailedAttempts;
 use self::redis::RedisLimit;
-use crate::{cache::RedisConnection, error::Error, viewer::Viewer};
+pub use self::{account::RequestCharge, failed_attempts::FailedAttempts};
+use crate::{
+    cache::{CacheError, RedisConnection},
+    error::Error,
+    viewer::Viewer,
+};
 
 /// What a mutation costs, in requests: writes are dearer than reads.
 pub const MUTATION_COST: u32 = 5;
@@ -112,6 +117,35 @@ impl RequestRateLimit {
         };
         let verdict = shared.unwrap_or_else(|| self.charge_locally(client, cost));
         self.answer(verdict)
+    }
+
+    /// As [`RequestRateLimit::charge`], sending `along` in the same Redis round
+    /// trip when the count is kept there; its reply is None when it was not
+    /// sent (no Redis, or Redis resting).
+    pub async fn charge_along(
+        &self,
+        client: &ClientKey,
+        cost: u32,
+        along: ::redis::Cmd,
+    ) -> (
+        Result<Allowance, (Error, Allowance)>,
+        Option<Result<::redis::Value, CacheError>>,
+    ) {
+        let cost = cost.clamp(1, self.per_minute);
+        let sent = match &self.shared {
+            Some(shared) => {
+                shared
+                    .charge_along(&client.0, cost, self.per_minute, along)
+                    .await
+            }
+            None => None,
+        };
+        let (verdict, reply) = match sent {
+            Some((verdict, reply)) => (verdict, Some(reply)),
+            None => (None, None),
+        };
+        let verdict = verdict.unwrap_or_else(|| self.charge_locally(client, cost));
+        (self.answer(verdict), reply)
     }
 
     fn charge_locally(&self, client: &ClientKey, cost: u32) -> Verdict {

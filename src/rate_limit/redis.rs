@@ -8,7 +8,7 @@
 
 use std::{sync::LazyLock, time::Duration};
 
-use redis::Script;
+use redis::{Cmd, RedisError, Script, ServerErrorKind, Value};
 
 use super::Verdict;
 use crate::cache::{Backoff, CacheError, RedisConnection};
@@ -62,15 +62,97 @@ impl RedisLimit {
         match self.evaluate(client, cost, per_minute).await {
             Ok(verdict) => Some(verdict),
             Err(err) => {
-                if self.backoff.rest() {
-                    tracing::warn!(
-                        %err,
-                        "Redis failed; rate limits are counted in this process for now"
-                    );
-                }
+                self.failed(&err);
                 None
             }
         }
+    }
+
+    /// The verdict of the shared count and the reply to `along`, sent in one
+    /// round trip: `None` when Redis is resting (nothing was sent), a verdict
+    /// of `None` with the error when the round trip failed.
+    pub(super) async fn charge_along(
+        &self,
+        client: &str,
+        cost: u32,
+        per_minute: u32,
+        along: Cmd,
+    ) -> Option<(Option<Verdict>, Result<Value, CacheError>)> {
+        if self.backoff.resting() {
+            return None;
+        }
+        let invocation = self.invocation(client, cost, per_minute);
+        match self.send_along(&invocation, along).await {
+            Ok((charged, reply)) => {
+                let verdict = verdict(charged);
+                if let Err(err) = &verdict {
+                    self.failed(err);
+                }
+                Some((verdict.ok(), Ok(reply)))
+            }
+            Err(err) => {
+                self.failed(&err);
+                Some((None, Err(err)))
+            }
+        }
+    }
+
+    /// The script's reply and `along`'s, from one pipeline; the script's text
+    /// goes along only when Redis does not know its digest (after a restart).
+    async fn send_along(
+        &self,
+        invocation: &redis::ScriptInvocation<'_>,
+        along: Cmd,
+    ) -> Result<(Value, Value), CacheError> {
+        let mut pipeline = redis::pipe();
+        pipeline
+            .invoke_script(invocation)
+            .add_command(along.clone())
+            .ignore_errors();
+        let mut replies: Vec<Value> = self.redis.query_pipeline(&pipeline).await?;
+        if replies.first().is_some_and(unknown_script) {
+            let mut pipeline = redis::pipe();
+            pipeline
+                .load_script(&CHARGE)
+                .ignore()
+                .invoke_script(invocation)
+                .add_command(along)
+                .ignore_errors();
+            replies = self.redis.query_pipeline(&pipeline).await?;
+        }
+        let mut replies = replies.into_iter();
+        match (replies.next(), replies.next()) {
+            (Some(charged), Some(along)) => Ok((charged, along)),
+            _ => Err(CacheError::Redis(RedisError::from((
+                redis::ErrorKind::UnexpectedReturnType,
+                "a pipeline's replies are missing",
+            )))),
+        }
+    }
+
+    fn failed(&self, err: &CacheError) {
+        if self.backoff.rest() {
+            tracing::warn!(
+                %err,
+                "Redis failed; rate limits are counted in this process for now"
+            );
+        }
+    }
+
+    fn invocation(
+        &self,
+        client: &str,
+        cost: u32,
+        per_minute: u32,
+    ) -> redis::ScriptInvocation<'static> {
+        let interval = (60_000_000 / u64::from(per_minute)).max(1);
+        let mut invocation = CHARGE.prepare_invoke();
+        invocation
+            .key(format!("{}{client}", self.key_prefix))
+            .arg(interval)
+            .arg(per_minute)
+            .arg(cost);
+        invocation
     }
 
     async fn evaluate(
@@ -79,26 +161,30 @@ impl RedisLimit {
         cost: u32,
         per_minute: u32,
     ) -> Result<Verdict, CacheError> {
-        let interval = (60_000_000 / u64::from(per_minute)).max(1);
-        let mut invocation = CHARGE.prepare_invoke();
-        invocation
-            .key(format!("{}{client}", self.key_prefix))
-            .arg(interval)
-            .arg(per_minute)
-            .arg(cost);
-        let (allowed, remaining, until_full, wait): (u8, u32, u64, u64) =
-            self.redis.invoke(&invocation).await?;
-        let until_full = Duration::from_micros(until_full);
-        Ok(if allowed == 1 {
-            Verdict::Allowed {
-                remaining,
-                until_full,
-            }
-        } else {
-            Verdict::Refused {
-                wait: Duration::from_micros(wait),
-                until_full,
-            }
-        })
+        let invocation = self.invocation(client, cost, per_minute);
+        verdict(self.redis.invoke(&invocation).await?)
     }
+}
+
+fn unknown_script(reply: &Value) -> bool {
+    matches!(reply, Value::ServerError(err) if err.kind() == Some(ServerErrorKind::NoScript))
+}
+
+/// The script's reply: {allowed, remaining, microseconds until full,
+/// microseconds to wait}.
+fn verdict(reply: Value) -> Result<Verdict, CacheError> {
+    let (allowed, remaining, until_full, wait): (u8, u32, u64, u64) =
+        redis::from_redis_value(reply).map_err(RedisError::from)?;
+    let until_full = Duration::from_micros(until_full);
+    Ok(if allowed == 1 {
+        Verdict::Allowed {
+            remaining,
+            until_full,
+        }
+    } else {
+        Verdict::Refused {
+            wait: Duration::from_micros(wait),
+            until_full,
+        }
+    })
 }

@@ -23,6 +23,7 @@ mod pagination;
 mod persisted_queries;
 mod pruning;
 mod rate_limits;
+mod redis_round_trips;
 mod response_cache;
 mod revisions;
 mod schema;

@@ -242,3 +242,151 @@ async fn while_redis_is_down_requests_are_answered_and_limited_in_each_process()
         "the other process counts on its own"
     );
 }
+
+const OPEN: &str = "query Open($id: ID!) { notebook(id: $id) { id title \
+    owner { username } latestRevision { id title content } } }";
+
+fn remaining_of(response: &reqwest::Response) -> u32 {
+    response.headers()["x-ratelimit-remaining"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// One anonymous POST to /api/graphql with this body and content type.
+async fn post_raw(app: &TestApp, content_type: &str, body: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/graphql"))
+        .header("Content-Type", content_type)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The GraphQL handler charges its JSON and GET requests itself, after reading
+/// them; whatever it answers, each request is counted once, and a mutation
+/// costs MUTATION_COST in all.
+#[tokio::test]
+async fn every_graphql_request_is_counted_once_whatever_its_answer() {
+    let app = TestApp::builder()
+        .configure(|c| c.rate_limit_per_minute = 40)
+        .spawn()
+        .await;
+    let alice = app.user("alice").await;
+    let (id, _) = app.notebook(&alice, "Counted", "").await;
+    let left = std::cell::Cell::new(40);
+    let expect = |response: &reqwest::Response, cost: u32, what: &str| {
+        left.set(left.get() - cost);
+        assert_eq!(remaining_of(response), left.get(), "{what}");
+    };
+    let open = json!({ "query": OPEN, "variables": { "id": id } }).to_string();
+    // Fills the entity cache, then is kept, then is a hit.
+    for what in ["read from the database", "kept", "a hit"] {
+        let response = post_raw(&app, "application/json", &open).await;
+        assert_eq!(response.status(), 200);
+        expect(&response, 1, what);
+    }
+    let get = app
+        .client
+        .get(app.url("/api/graphql"))
+        .query(&[("query", "{ notebooks { totalCount } }")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.status(), 200);
+    expect(&get, 1, "a query over GET");
+    let mutation_over_get = app
+        .client
+        .get(app.url("/api/graphql"))
+        .query(&[("query", "mutation { deleteNotebook(id: \"1\") }")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mutation_over_get.status(), 405);
+    expect(&mutation_over_get, 1, "a mutation over GET, refused");
+    let broken = post_raw(&app, "application/json", "{ not json").await;
+    assert_eq!(broken.status(), 400);
+    expect(&broken, 1, "a body that is not JSON");
+    let form = post_raw(&app, "text/plain", &open).await;
+    assert_eq!(form.status(), 415);
+    expect(&form, 1, "a content type that is refused before reading");
+    let fields: Vec<String> = (0..11)
+        .map(|i| format!("m{i}: deleteNotebook(id: \"{id}\")"))
+        .collect();
+    let too_many = json!({ "query": format!("mutation {{ {} }}", fields.join(" ")) });
+    let too_many = post_raw(&app, "application/json", &too_many.to_string()).await;
+    assert_eq!(too_many.status(), 400);
+    expect(&too_many, 1, "too many mutation fields: nothing ran");
+    let anonymous_write =
+        json!({ "query": format!("mutation {{ deleteNotebook(id: \"{id}\") }}") });
+    let anonymous_write = post_raw(&app, "application/json", &anonymous_write.to_string()).await;
+    expect(&anonymous_write, MUTATION_COST, "a mutation, whoever asks");
+    let multipart = reqwest::multipart::Form::new()
+        .text(
+            "operations",
+            json!({ "query": "{ notebooks { totalCount } }" }).to_string(),
+        )
+        .text("map", "{}");
+    let multipart = app
+        .client
+        .post(app.url("/api/graphql"))
+        .header("X-Requested-With", "test")
+        .multipart(multipart)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(multipart.status(), 200);
+    expect(&multipart, 1, "multipart, charged before its body is read");
+
+    while left.get() > 0 {
+        let response = post_raw(&app, "application/json", &open).await;
+        expect(&response, 1, "spending the rest");
+    }
+    let refused = post_raw(&app, "application/json", "{ not json").await;
+    assert_eq!(refused.status(), 429, "over the limit, whatever the body");
+    assert_eq!(remaining_of(&refused), 0);
+    assert!(refused.headers().contains_key("retry-after"));
+    let refused = post_raw(&app, "application/json", &open).await;
+    assert_eq!(refused.status(), 429, "a hit is refused too");
+    assert!(!refused.headers().contains_key("x-cache"));
+}
+
+/// A response-cache hit charges the shared allowance in the same Redis round
+/// trip as its check, on every instance.
+#[tokio::test]
+async fn cache_hits_on_two_instances_share_one_allowance() {
+    let builder = TestApp::builder().configure(|c| c.rate_limit_per_minute = 12);
+    let Some((builder, _redis)) = builder.with_shared_redis() else {
+        return;
+    };
+    let first = builder.spawn().await;
+    let second = first.second_instance().await;
+    let alice = first.user("alice").await;
+    let (id, _) = first.notebook(&alice, "Shared", "").await;
+    let steps = [
+        (&first, 11, None),
+        (&first, 10, None),
+        (&first, 9, Some("hit")),
+        (&second, 8, Some("miss")),
+        (&second, 7, Some("hit")),
+        (&first, 6, Some("hit")),
+    ];
+    for (step, (app, expected, cache)) in steps.into_iter().enumerate() {
+        let response = app.gql(None, OPEN, json!({ "id": id })).await;
+        assert_eq!(response.status, 200, "step {step}");
+        assert_eq!(remaining(&response), expected, "step {step}");
+        if let Some(cache) = cache {
+            assert_eq!(response.headers["x-cache"], cache, "step {step}");
+        }
+    }
+    for expected in (0..6).rev() {
+        let app = if expected % 2 == 0 { &first } else { &second };
+        let response = app.gql(None, OPEN, json!({ "id": id })).await;
+        assert_eq!(response.headers["x-cache"], "hit");
+        assert_eq!(remaining(&response), expected);
+    }
+    let refused = second.gql(None, OPEN, json!({ "id": id })).await;
+    assert_eq!(refused.status, 429, "the instances' counts add up");
+}

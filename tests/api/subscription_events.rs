@@ -6,6 +6,8 @@ use std::{collections::HashMap, time::Duration};
 
 use chrono::Utc;
 use iodide_server::{
+    cache::RedisConnection,
+    config::Config,
     events::{Event, Events},
     worker::Worker,
 };
@@ -144,6 +146,11 @@ async fn refreshed_source(
         .to_string()
 }
 
+/// A Redis connection of a process of its own, as the worker opens one.
+fn worker_redis(config: &Config) -> Option<RedisConnection> {
+    RedisConnection::from_config(&config.cache).unwrap()
+}
+
 /// A worker as `iodide-server worker` runs it: its own events, publishing
 /// only, so that what it tells crosses Redis or NOTIFY to the app's
 /// subscribers. On SQLite (one process) it shares the app's events.
@@ -151,7 +158,7 @@ fn separate_worker(app: &TestApp, clock: &TestClock) -> Worker {
     let config = &app.state.config;
     let crosses = config.cache.redis_url.is_some() || config.database.url.starts_with("postgres");
     let events = if crosses {
-        Events::publishing_only(config, &app.state.db).unwrap()
+        Events::publishing_only(config, &app.state.db, worker_redis(config)).unwrap()
     } else {
         app.state.events.clone()
     };
@@ -338,7 +345,8 @@ async fn the_worker_publishes_without_subscribing_to_redis() {
     }
     assert_eq!(listening, 1, "the web app subscribes");
 
-    let worker_events = Events::publishing_only(config, &app.state.db).unwrap();
+    let worker_events =
+        Events::publishing_only(config, &app.state.db, worker_redis(config)).unwrap();
     let alice = app.user("alice").await;
     let (id, _) = app.notebook(&alice, "Live", "").await;
     let mut client = WsClient::initialised(&app, token(&alice)).await;
