@@ -60,11 +60,18 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/api/graphql", get(query_or_subscribe).post(execute_post))
 }
 
+/// The largest JSON body that is read before its request is charged: a
+/// client over its limit can make the server read and parse this much before
+/// its 429, no more. Queries are far smaller; an autosave of a large notebook
+/// is charged one request before its body is read and the rest after.
+const READ_BEFORE_CHARGE_BYTES: u64 = 256 * 1024;
+
 /// Whether the handler charges the rate limit for this request itself, once
-/// it has read it: JSON POSTs (their bodies are bounded and timed) and GETs
-/// that run a query. Their whole cost is then one charge, sent with the
-/// response cache's check (see `rate_limit::RequestCharge`). Multipart bodies
-/// (uploads) and WebSocket upgrades are charged before they are read.
+/// it has read it: JSON POSTs that declare a small body (bounded and timed)
+/// and GETs that run a query. Their whole cost is then one charge, sent with
+/// the response cache's check (see `rate_limit::RequestCharge`). Larger or
+/// undeclared bodies, multipart bodies (uploads) and WebSocket upgrades are
+/// charged before they are read.
 pub(super) fn charges_itself(request: &axum::extract::Request) -> bool {
     if request.uri().path() != "/api/graphql" {
         return false;
@@ -72,9 +79,21 @@ pub(super) fn charges_itself(request: &axum::extract::Request) -> bool {
     let headers = request.headers();
     match *request.method() {
         Method::GET => !headers.contains_key(header::UPGRADE),
-        Method::POST => matches!(classify(headers), Ok(Payload::Json)),
+        Method::POST => {
+            matches!(classify(headers), Ok(Payload::Json))
+                && declared_length(headers).is_some_and(|length| length <= READ_BEFORE_CHARGE_BYTES)
+        }
         _ => false,
     }
+}
+
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
 }
 
 /// GET runs a query, or upgrades to a WebSocket for subscriptions.
@@ -238,11 +257,7 @@ async fn read_multipart(
     body: Body,
 ) -> Result<BatchRequest, Error> {
     let limit = state.config.max_body_bytes;
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<usize>().ok());
-    if declared.is_some_and(|length| length > limit) {
+    if declared_length(headers).is_some_and(|length| length > limit as u64) {
         return Err(too_large(state.config.max_file_bytes));
     }
     let exceeded = Arc::new(AtomicBool::new(false));

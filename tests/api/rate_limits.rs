@@ -390,3 +390,34 @@ async fn cache_hits_on_two_instances_share_one_allowance() {
     let refused = second.gql(None, OPEN, json!({ "id": id })).await;
     assert_eq!(refused.status, 429, "the instances' counts add up");
 }
+
+#[tokio::test]
+async fn a_client_over_its_limit_is_refused_before_its_large_body_is_read() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // The body never comes: a server that waited for it would answer 408
+    // after the body timeout, which this test outwaits by far.
+    let app = TestApp::builder()
+        .configure(|c| {
+            c.rate_limit_per_minute = 1;
+            c.connections.body_timeout = Duration::from_secs(600);
+        })
+        .spawn()
+        .await;
+    let spent = app.gql(None, "{ viewer { id } }", json!({})).await;
+    assert_eq!(spent.status, 200);
+
+    let mut stream = tokio::net::TcpStream::connect(app.address).await.unwrap();
+    let head = format!(
+        "POST /api/graphql HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
+         Content-Length: 1000000\r\n\r\n{{\"query\": \"",
+        app.address
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0; 1024];
+    let read = tokio::time::timeout(Duration::from_secs(60), stream.read(&mut answer))
+        .await
+        .expect("the server waited for the body before refusing")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..read]);
+    assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
+}
