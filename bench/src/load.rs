@@ -150,7 +150,7 @@ async fn drive(mut connection: Connection, scenario: Scenario, deadline: Instant
 /// Whether a GraphQL response carries data and no errors, told without parsing
 /// it: the load process shares the cores with the server, and parsing each
 /// 20 KB answer cost it about as much CPU as the server spent sending it
-/// (docs/performance.md, change 24). The server writes `data` first, and a
+/// (docs/performance.md, change 26). The server writes `data` first, and a
 /// top-level `"errors":` is the only place where that text appears unescaped
 /// (inside a string its quotes are escaped; no field of the schema is so named).
 fn graphql_succeeded(body: &[u8]) -> bool {
