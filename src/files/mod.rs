@@ -224,8 +224,8 @@ pub async fn update(
         .ok_or_else(|| Error::not_found(format!("File {id}")))
 }
 
-/// The event of a file added, replaced, renamed or removed; the worker sends it
-/// too, after its transaction.
+/// The event of a file or a file source added, replaced, renamed or removed;
+/// the worker sends it too, after its transaction.
 pub fn files_changed(notebook_id: i32) -> Event {
     Event::NotebookChanged {
         notebook_id,

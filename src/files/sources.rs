@@ -134,13 +134,14 @@ pub async fn latest_operations(
 
 pub async fn create(
     db: &DatabaseConnection,
+    events: &Events,
     viewer: &Viewer,
     new: NewFileSource,
 ) -> Result<file_source::Model> {
     validate_filename(&new.filename)?;
     validate_url(&new.url)?;
     notebooks::editable(db, viewer, new.notebook_id).await?;
-    file_source::ActiveModel {
+    let created = file_source::ActiveModel {
         notebook_id: Set(new.notebook_id),
         filename: Set(new.filename.clone()),
         url: Set(new.url),
@@ -150,11 +151,16 @@ pub async fn create(
     }
     .insert(db)
     .await
-    .map_err(|err| duplicate_name(err, &new.filename))
+    .map_err(|err| duplicate_name(err, &new.filename))?;
+    events
+        .publish(super::files_changed(created.notebook_id))
+        .await;
+    Ok(created)
 }
 
 pub async fn update(
     db: &DatabaseConnection,
+    events: &Events,
     viewer: &Viewer,
     id: i32,
     changes: FileSourceChanges,
@@ -178,15 +184,27 @@ pub async fn update(
         // A new schedule starts with a fetch at once.
         active.next_fetch_at = Set(None);
     }
-    active
+    let updated = active
         .update(db)
         .await
-        .map_err(|err| duplicate_name(err, &filename))
+        .map_err(|err| duplicate_name(err, &filename))?;
+    events
+        .publish(super::files_changed(updated.notebook_id))
+        .await;
+    Ok(updated)
 }
 
-pub async fn delete(db: &DatabaseConnection, viewer: &Viewer, id: i32) -> Result<()> {
-    editable(db, viewer, id).await?;
+pub async fn delete(
+    db: &DatabaseConnection,
+    events: &Events,
+    viewer: &Viewer,
+    id: i32,
+) -> Result<()> {
+    let source = editable(db, viewer, id).await?;
     file_source::Entity::delete_by_id(id).exec(db).await?;
+    events
+        .publish(super::files_changed(source.notebook_id))
+        .await;
     Ok(())
 }
 

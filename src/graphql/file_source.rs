@@ -212,7 +212,7 @@ impl FileSourceMutation {
             update_interval: input.update_interval.map(Into::into),
         };
         Ok(FileSource(
-            sources::create(db(ctx), viewer(ctx), new).await?,
+            sources::create(db(ctx), events(ctx), viewer(ctx), new).await?,
         ))
     }
 
@@ -233,7 +233,7 @@ impl FileSourceMutation {
             },
         };
         Ok(FileSource(
-            sources::update(db(ctx), viewer(ctx), id, changes).await?,
+            sources::update(db(ctx), events(ctx), viewer(ctx), id, changes).await?,
         ))
     }
 
@@ -244,7 +244,7 @@ impl FileSourceMutation {
         #[graphql(desc = "The file source's id.")] id: ID,
     ) -> async_graphql::Result<ID> {
         let source_id = parse_id(&id, "file source")?;
-        sources::delete(db(ctx), viewer(ctx), source_id).await?;
+        sources::delete(db(ctx), events(ctx), viewer(ctx), source_id).await?;
         Ok(id)
     }
 

@@ -62,7 +62,8 @@ impl Subscription {
     }
 
     /// The notebook after each change: a new revision (and so perhaps its
-    /// title), a file added, replaced or removed. Ends when it is deleted.
+    /// title), a file added, replaced or removed, a file source added, changed
+    /// or removed. Ends when it is deleted.
     #[graphql(guard = "CanRead")]
     async fn notebook_changed(
         &self,

@@ -39,13 +39,60 @@ async fn save_titled(app: &TestApp, owner: &TestUser, id: &str, title: &str) {
     .data();
 }
 
+const SOURCES_CHANGED: &str = "subscription($id: ID!) {
+    notebookChanged(id: $id) { title fileSources { filename url } }
+}";
+
+#[tokio::test]
+async fn file_sources_added_changed_and_removed_each_arrive() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let (id, _) = app.notebook(&alice, "Sources", "").await;
+    let mut client = watching(&app, &alice, &id, SOURCES_CHANGED).await;
+    let created = alice
+        .gql(
+            "mutation($input: CreateFileSourceInput!) { createFileSource(input: $input) { id } }",
+            json!({ "input": { "notebookId": id, "filename": "a.csv", "url": "https://example.org/a.csv" } }),
+        )
+        .await;
+    let source = created.data()["createFileSource"]["id"].clone();
+    assert_eq!(
+        next_notebook(&mut client).await["fileSources"],
+        json!([{ "filename": "a.csv", "url": "https://example.org/a.csv" }])
+    );
+
+    alice
+        .gql(
+            "mutation($input: UpdateFileSourceInput!) { updateFileSource(input: $input) { id } }",
+            json!({ "input": { "id": source, "filename": "b.csv" } }),
+        )
+        .await
+        .data();
+    assert_eq!(
+        next_notebook(&mut client).await["fileSources"],
+        json!([{ "filename": "b.csv", "url": "https://example.org/a.csv" }])
+    );
+
+    alice
+        .gql(
+            "mutation($id: ID!) { deleteFileSource(id: $id) }",
+            json!({ "id": source }),
+        )
+        .await
+        .data();
+    assert_eq!(next_notebook(&mut client).await["fileSources"], json!([]));
+}
+
 /// Subscribes to `id`'s changes and waits until the subscription is surely
 /// running: a save made for the purpose is heard.
 async fn watching_notebook(app: &TestApp, owner: &TestUser, id: &str) -> WsClient {
+    watching(app, owner, id, NOTEBOOK_CHANGED).await
+}
+
+/// As [`watching_notebook`], with `query` (which must select the title).
+async fn watching(app: &TestApp, owner: &TestUser, id: &str, query: &str) -> WsClient {
     let mut client = WsClient::initialised(app, token(owner)).await;
-    client
-        .subscribe("1", NOTEBOOK_CHANGED, json!({ "id": id }))
-        .await;
+    client.subscribe("1", query, json!({ "id": id })).await;
     for attempt in 1..=20 {
         let marker = format!("ready {attempt}");
         save_titled(app, owner, id, &marker).await;
