@@ -15,13 +15,11 @@ use std::sync::Arc;
 use async_graphql::{BatchRequest, BatchResponse, ErrorExtensionValues, Request, Response, Value};
 use sha2::{Digest, Sha256};
 
+use super::limits;
 use crate::{cache::RedisConnection, error::Error};
 
 /// Far more distinct operations than the editor and any client of ours have.
 pub const MAX_PERSISTED_QUERIES: u64 = 10_000;
-/// Longer queries run but are not kept, so that the store stays small (10,000
-/// of these is at most 640 MB); their clients keep sending the text.
-const MAX_QUERY_BYTES: usize = 64 * 1024;
 
 const EXTENSION: &str = "persistedQuery";
 
@@ -107,7 +105,9 @@ impl PersistedQueries {
                 "The persisted query's sha256Hash is not the SHA-256 of its query",
             )));
         }
-        if request.query.len() <= MAX_QUERY_BYTES {
+        // A query too long to run is refused when it runs, and not kept: the
+        // store holds at most 10,000 queries that can run.
+        if limits::check_length(&request.query).is_ok() {
             self.remember(&hash, &request.query).await;
         }
         Ok(request)

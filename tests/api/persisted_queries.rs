@@ -174,3 +174,68 @@ async fn two_instances_on_one_redis_know_the_same_queries() {
     let hit = post(&second, json!({ "extensions": persisted(&hash) })).await;
     assert_eq!(titles(&hit), ["Shared"]);
 }
+
+#[tokio::test]
+async fn a_query_too_long_to_run_is_not_kept() {
+    let app = TestApp::spawn().await;
+    let longest = iodide_server::graphql::limits::MAX_QUERY_CHARS;
+    for (length, kept) in [(longest, true), (longest + 1, false)] {
+        // A comment makes the text long and leaves the query as it is.
+        let padding = length - QUERY.len() - 3;
+        let long = format!("{QUERY}\n# {}", "x".repeat(padding));
+        assert_eq!(long.len(), length);
+        let hash = hash(&long);
+        let sent = post(
+            &app,
+            json!({ "query": long, "extensions": persisted(&hash) }),
+        )
+        .await;
+        let ran = sent.body.get("errors").is_none();
+        assert_eq!(ran, kept, "{length} characters: {:?}", sent.body);
+
+        let by_hash = post(&app, json!({ "extensions": persisted(&hash) })).await;
+        let found = by_hash.body["errors"][0]["extensions"]["code"] != "PERSISTED_QUERY_NOT_FOUND";
+        assert_eq!(found, kept, "{length} characters: {:?}", by_hash.body);
+    }
+}
+
+#[tokio::test]
+async fn the_shared_store_keeps_its_capacity_and_forgets_the_oldest() {
+    use async_graphql::Request;
+    use iodide_server::{
+        cache::RedisConnection,
+        config::Config,
+        graphql::persisted::{PersistedQueries, Refusal},
+    };
+
+    let Some(redis) = crate::common::redis_server::RedisServer::start() else {
+        return;
+    };
+    let mut config = Config::for_database("sqlite::memory:");
+    config.cache.redis_url = Some(redis.url());
+    let connection = RedisConnection::from_config(&config.cache).unwrap();
+    let store = PersistedQueries::new(connection, "bound:", 2);
+    let request = |query: &str, with_text: bool| -> Request {
+        let text = if with_text { query } else { "" };
+        serde_json::from_value(json!({ "query": text, "extensions": persisted(&hash(query)) }))
+            .unwrap()
+    };
+    let queries = [
+        "{ a: __typename }",
+        "{ b: __typename }",
+        "{ c: __typename }",
+    ];
+    for query in queries {
+        assert!(store.resolve(request(query, true)).await.is_ok());
+    }
+
+    let mut known = Vec::new();
+    for query in queries {
+        match store.resolve(request(query, false)).await {
+            Ok(found) => known.push(found.query),
+            Err(Refusal::NotFound) => {}
+            Err(Refusal::Invalid(error)) => panic!("{error:?}"),
+        }
+    }
+    assert_eq!(known, ["{ b: __typename }", "{ c: __typename }"]);
+}
