@@ -6,7 +6,8 @@
 //!
 //! The queries live in Redis when there is one, so that every instance knows
 //! what any instance was told, else in this process; either way at most
-//! [`MAX_PERSISTED_QUERIES`], the oldest going first. Like the cache, the store
+//! [`MAX_PERSISTED_QUERIES`] (in Redis the oldest going first, in the process
+//! the least used, moka's choice). Like the cache, the store
 //! is never needed for correctness: when Redis fails, a lookup misses and the
 //! client sends the query again.
 
