@@ -56,14 +56,27 @@ export class FilesPanel {
     try {
       const notebook = await queries.notebookFiles(this.notebookId);
       this.files = notebook?.files ?? [];
-      this.sources = notebook?.fileSources ?? [];
+      this.showSources(notebook?.fileSources ?? []);
       this.render();
-      for (const source of this.sources) {
-        const operation = source.latestUpdateOperation;
-        if (operation && !FINAL_STATES.has(operation.status)) this.watch(source.id, operation);
-      }
     } catch (error) {
       this.say('error', describeError(error));
+    }
+  }
+
+  /**
+   * The sources as listed (here or after a change elsewhere): each fetch
+   * still under way is followed, once; a removed source is no longer.
+   */
+  showSources(sources) {
+    const listed = new Set(sources.map((source) => source.id));
+    for (const sourceId of [...this.watchers.keys()]) {
+      if (!listed.has(sourceId)) this.stopWatching(sourceId);
+    }
+    this.sources = [...sources].sort(byFilename);
+    for (const source of this.sources) {
+      const operation = source.latestUpdateOperation;
+      const underWay = operation && !FINAL_STATES.has(operation.status);
+      if (underWay && !this.watchers.has(source.id)) this.watch(source.id, operation);
     }
   }
 
@@ -160,9 +173,10 @@ export class FilesPanel {
     this.render();
   }
 
-  /** The notebook's files as the server has them now (changed elsewhere, perhaps). */
-  showFiles(files) {
+  /** The notebook's files and file sources as the server has them now (changed elsewhere, perhaps). */
+  showFiles(files, sources) {
     this.files = [...files].sort(byFilename);
+    if (sources) this.showSources(sources);
     this.render();
   }
 

@@ -1,5 +1,5 @@
 // Follows an open notebook's changes, wherever they are made: its new
-// revisions (revisionSaved), its files (notebookChanged), and its deletion
+// revisions (revisionSaved), its files and file sources (notebookChanged), and its deletion
 // (the end of both). After the connection drops and comes back, it reads
 // what it may have missed meanwhile.
 
@@ -11,7 +11,8 @@ const MAX_RESUBSCRIBE_MS = 30_000;
 export class NotebookFollower {
   /**
    * onRevision(revision): a revision saved, here or elsewhere (the page tells
-   * which); onFiles(files): the notebook's files now; onDeleted().
+   * which); onFiles(files, fileSources): the notebook's files and file sources
+   * now; onDeleted().
    */
   constructor({ notebookId, onRevision, onFiles, onDeleted }) {
     this.notebookId = notebookId;
@@ -28,7 +29,7 @@ export class NotebookFollower {
       ...sink, next: (revision) => this.onRevision(revision),
     }));
     this.follow('notebook', (sink) => queries.onNotebookChanged(this.notebookId, {
-      ...sink, next: (notebook) => notebook && this.onFiles(notebook.files),
+      ...sink, next: (notebook) => notebook && this.onFiles(notebook.files, notebook.fileSources),
     }));
     this.stops.set('state', live().onState((state, { reconnected }) => {
       if (state === 'open' && reconnected) this.catchUp();
@@ -79,8 +80,8 @@ export class NotebookFollower {
       return false;
     }
     if (details.latestRevision) this.onRevision(details.latestRevision);
-    const files = await queries.listFiles(this.notebookId).catch(() => null);
-    if (files && !this.stopped) this.onFiles(files);
+    const notebook = await queries.notebookFiles(this.notebookId).catch(() => null);
+    if (notebook && !this.stopped) this.onFiles(notebook.files, notebook.fileSources);
     return true;
   }
 }

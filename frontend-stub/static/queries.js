@@ -187,10 +187,10 @@ export function onRevisionSaved(notebookId, sink) {
   );
 }
 
-/** The notebook (its title and files) after each change. Ends when it is deleted. */
+/** The notebook (its title, files and file sources) after each change. Ends when it is deleted. */
 export function onNotebookChanged(notebookId, sink) {
   return follow(
-    `subscription($id: ID!) { notebookChanged(id: $id) { id title files { ${FILE} } } }`,
+    `subscription($id: ID!) { notebookChanged(id: $id) { id title files { ${FILE} } fileSources { ${SOURCE} } } }`,
     { id: notebookId }, 'notebookChanged', sink,
   );
 }

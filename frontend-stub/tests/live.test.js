@@ -98,6 +98,30 @@ test('files changed elsewhere show in the panel, and a deletion elsewhere is tol
   await context.close();
 });
 
+test('file sources added, renamed and removed elsewhere show in the panel', async () => {
+  const context = await newContext(browser, server, { username: 'sasha', autosaveMs: LONG });
+  const { id } = await createNotebook(context, 'Sourced', '%% md\nsourced');
+  const page = await openLive(context, `/notebooks/${id}/`);
+  await page.getByText('No file sources.').waitFor();
+
+  const created = await gql(context,
+    'mutation($input: CreateFileSourceInput!) { createFileSource(input: $input) { id } }',
+    { input: { notebookId: id, filename: 'remote.csv', url: 'https://example.org/remote.csv' } });
+  const sourceId = created.createFileSource.id;
+  const row = (filename) => page.locator(`[data-testid="source-row"][data-filename="${filename}"]`);
+  await row('remote.csv').waitFor({ timeout: 15_000 });
+
+  await gql(context,
+    'mutation($input: UpdateFileSourceInput!) { updateFileSource(input: $input) { id } }',
+    { input: { id: sourceId, filename: 'renamed.csv' } });
+  await row('renamed.csv').waitFor({ timeout: 15_000 });
+  assert.equal(await row('remote.csv').count(), 0);
+
+  await gql(context, 'mutation($id: ID!) { deleteFileSource(id: $id) }', { id: sourceId });
+  await page.getByText('No file sources.').waitFor({ timeout: 15_000 });
+  await context.close();
+});
+
 test('after a drop the editor reconnects and reads what it missed', async () => {
   const context = await newContext(browser, server, { username: 'quinn', autosaveMs: LONG });
   // Passes WebSockets through to the server while `accepting`, else refuses them.

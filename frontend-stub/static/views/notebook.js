@@ -282,7 +282,7 @@ export function notebookPage(data) {
     new NotebookFollower({
       notebookId: notebook.id,
       onRevision: revisionSaved,
-      onFiles: (list) => files.showFiles(list),
+      onFiles: (list, sources) => files.showFiles(list, sources),
       onDeleted: deletedElsewhere,
     }).start();
   }
