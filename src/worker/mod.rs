@@ -147,11 +147,15 @@ impl Worker {
 
     /// Does everything that is due now, until the queues are empty.
     pub async fn run_pending(&self) -> Result<Pass, WorkerError> {
+        let reclaimed = queue::reclaim_abandoned(&self.db, self.now(), self.job_timeout).await?;
+        for &operation_id in reclaimed.requeued.iter().chain(&reclaimed.failed) {
+            self.operation_changed(operation_id).await;
+        }
         let mut pass = Pass {
             scheduled: schedule::queue_due_fetches(&self.db, self.now())
                 .await?
                 .len(),
-            reclaimed: queue::reclaim_abandoned(&self.db, self.now(), self.job_timeout).await?,
+            reclaimed: reclaimed.requeued.len() as u64,
             ..Pass::default()
         };
         while let Some(finished) = self.fetch_next().await? {

@@ -100,18 +100,19 @@ pub async fn release(
 
 /// Hands back the jobs of workers that died: running for longer than `timeout`.
 /// A job that already took its last attempt fails instead, so that a fetch that
-/// crashes workers does not crash them forever. Returns how many were reclaimed.
+/// crashes workers does not crash them forever. Returns what it did, so that
+/// the operations' watchers can be told.
 pub async fn reclaim_abandoned(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
     timeout: TimeDelta,
-) -> Result<u64, DbErr> {
+) -> Result<Reclaimed, DbErr> {
     let abandoned = || {
         file_update_operation::Entity::update_many()
             .filter(file_update_operation::Column::Status.eq(Status::Running))
             .filter(file_update_operation::Column::StartedAt.lt(now - timeout))
     };
-    abandoned()
+    let failed = abandoned()
         .filter(file_update_operation::Column::Attempts.gte(MAX_ATTEMPTS))
         .col_expr(
             file_update_operation::Column::Status,
@@ -122,16 +123,28 @@ pub async fn reclaim_abandoned(
             file_update_operation::Column::FailureReason,
             Expr::value("The fetch was interrupted too many times; refresh to try again"),
         )
-        .exec(db)
+        .exec_with_returning(db)
         .await?;
-    let reclaimed = abandoned()
+    let requeued = abandoned()
         .col_expr(
             file_update_operation::Column::Status,
             Expr::value(Status::Pending),
         )
-        .exec(db)
+        .exec_with_returning(db)
         .await?;
-    Ok(reclaimed.rows_affected)
+    Ok(Reclaimed {
+        requeued: requeued.iter().map(|operation| operation.id).collect(),
+        failed: failed.iter().map(|operation| operation.id).collect(),
+    })
+}
+
+/// The abandoned operations, by what became of them.
+#[derive(Debug, Default)]
+pub struct Reclaimed {
+    /// Back in the queue, for another attempt.
+    pub requeued: Vec<i32>,
+    /// Out of attempts.
+    pub failed: Vec<i32>,
 }
 
 fn claim_statement(now: DateTime<Utc>) -> sea_orm::UpdateMany<file_update_operation::Entity> {

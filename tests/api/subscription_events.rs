@@ -349,6 +349,54 @@ fn status(heard: Heard) -> String {
 }
 
 #[tokio::test]
+async fn a_fetch_abandoned_by_a_dead_worker_arrives_as_failed_when_out_of_attempts() {
+    use iodide_server::{entity::file_update_operation, worker::queue::MAX_ATTEMPTS};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+
+    let server = SourceServer::start().await;
+    let app = fetching_from_loopback()
+        .configure(|config| config.fetch.timeout = Duration::from_secs(600))
+        .spawn()
+        .await;
+    let alice = app.user("alice").await;
+    let operation = refreshed_source(&app, &alice, &server, "/hold").await;
+    let mut client = WsClient::initialised(&app, token(&alice)).await;
+    client
+        .subscribe("1", OPERATION_CHANGED, json!({ "id": operation }))
+        .await;
+    assert_eq!(status(client.next().await), "PENDING");
+
+    // A worker dies in the middle of the fetch, for the last time allowed.
+    let clock = TestClock::at(Utc::now());
+    let doomed = separate_worker(&app, &clock);
+    let running = tokio::spawn(async move { doomed.run_pending().await });
+    server.held.notified().await;
+    running.abort();
+    assert_eq!(status(client.next().await), "RUNNING");
+    let operation_id: i32 = operation.parse().unwrap();
+    file_update_operation::Entity::update_many()
+        .col_expr(
+            file_update_operation::Column::Attempts,
+            Expr::value(MAX_ATTEMPTS),
+        )
+        .filter(file_update_operation::Column::Id.eq(operation_id))
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+
+    // Another worker finds it abandoned once the job timeout has passed.
+    let job_timeout = app.state.config.worker.job_timeout;
+    clock
+        .advance(chrono::TimeDelta::from_std(job_timeout).unwrap() + chrono::TimeDelta::seconds(1));
+    separate_worker(&app, &clock).run_pending().await.unwrap();
+
+    let heard = statuses(&mut client).await;
+    assert_eq!(heard.len(), 1, "{heard:?}");
+    assert_eq!(heard[0].0, "FAILED");
+    assert!(heard[0].1.is_string(), "{heard:?}");
+}
+
+#[tokio::test]
 async fn a_subscription_to_a_fetch_that_has_ended_gets_its_outcome_and_completes() {
     let server = SourceServer::start().await;
     let app = fetching_from_loopback().spawn().await;
