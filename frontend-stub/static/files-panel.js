@@ -75,8 +75,7 @@ export class FilesPanel {
     this.sources = [...sources].sort(byFilename);
     for (const source of this.sources) {
       const operation = source.latestUpdateOperation;
-      const underWay = operation && !FINAL_STATES.has(operation.status);
-      if (underWay && !this.watchers.has(source.id)) this.watch(source.id, operation);
+      if (operation && !FINAL_STATES.has(operation.status)) this.watch(source.id, operation);
     }
   }
 
@@ -215,7 +214,8 @@ export class FilesPanel {
   async addSource(input) {
     try {
       const source = await queries.createFileSource({ notebookId: this.notebookId, ...input });
-      this.sources = [...this.sources, source].sort(byFilename);
+      // The notebook's change event may have listed it already.
+      this.sources = [...this.sources.filter((s) => s.id !== source.id), source].sort(byFilename);
       this.render();
       await this.refresh(source);
       return true;
@@ -259,8 +259,11 @@ export class FilesPanel {
    * over the WebSocket when it is up, else (or when it drops) by polling.
    */
   async watch(sourceId, operation) {
+    // The same fetch may be announced twice (its refresh here, and the
+    // notebook's change event): it is followed once.
+    if (this.watchers.get(sourceId)?.operationId === operation.id) return;
     this.stopWatching(sourceId);
-    const watcher = { stop: () => {} };
+    const watcher = { operationId: operation.id, stop: () => {} };
     this.watchers.set(sourceId, watcher);
     const connected = await live().ready();
     if (this.watchers.get(sourceId) !== watcher) return;
