@@ -5,15 +5,7 @@ use iodide_server::{graphql::mutation_accounting::MAX_MUTATION_FIELDS, rate_limi
 use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{Value, json};
 
-use crate::common::{Gql, TestApp};
-
-fn remaining(response: &Gql) -> u32 {
-    response.headers["x-ratelimit-remaining"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
+use crate::common::{Gql, TestApp, rate_limit_remaining};
 
 async fn notebook_count(app: &TestApp) -> u64 {
     iodide_server::entity::notebook::Entity::find()
@@ -41,7 +33,7 @@ async fn every_aliased_mutation_is_charged_before_any_runs() {
     let alice = app.user("alice").await;
     let three = app.gql(Some(&alice), &aliased_creates(3), json!({})).await;
     three.data();
-    assert_eq!(remaining(&three), 30 - 3 * MUTATION_COST);
+    assert_eq!(rate_limit_remaining(&three.headers), 30 - 3 * MUTATION_COST);
     let refused = app.gql(Some(&alice), &aliased_creates(4), json!({})).await;
     assert_eq!(refused.status, 429, "{}", refused.body);
     assert_eq!(refused.code(), "RATE_LIMITED");

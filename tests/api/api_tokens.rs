@@ -92,11 +92,9 @@ async fn a_revoked_token_is_refused() {
 
 #[tokio::test]
 async fn a_token_revoked_from_the_command_line_is_refused_at_once_by_every_instance() {
-    let Some((builder, _redis)) = TestApp::builder().with_shared_redis() else {
+    let Some((first, second, _redis)) = TestApp::builder().spawn_two_sharing_redis().await else {
         return;
     };
-    let first = builder.spawn().await;
-    let second = first.second_instance().await;
     let alice = first.user("alice").await;
     let bearer = format!("Token {}", alice.token);
     for app in [&first, &second] {
@@ -133,11 +131,9 @@ async fn is_staff(app: &TestApp, authorization: &str) -> bool {
 
 #[tokio::test]
 async fn a_cached_token_carries_its_users_new_grants() {
-    let Some((builder, _redis)) = TestApp::builder().with_shared_redis() else {
+    let Some((first, second, _redis)) = TestApp::builder().spawn_two_sharing_redis().await else {
         return;
     };
-    let first = builder.spawn().await;
-    let second = first.second_instance().await;
     let alice = first.user("alice").await;
     let bearer = format!("Token {}", alice.token);
     assert!(!is_staff(&second, &bearer).await);

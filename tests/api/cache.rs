@@ -82,11 +82,9 @@ async fn cached_reads_skip_the_database_and_writes_are_seen_at_once() {
 
 #[tokio::test]
 async fn two_instances_on_one_redis_never_serve_a_stale_notebook() {
-    let Some((builder, _redis)) = TestApp::builder().with_shared_redis() else {
+    let Some((first, second, _redis)) = TestApp::builder().spawn_two_sharing_redis().await else {
         return;
     };
-    let first = builder.spawn().await;
-    let second = first.second_instance().await;
     let alice = first.user("alice").await;
     let (id, _) = first.notebook(&alice, "Shared", "v0").await;
 

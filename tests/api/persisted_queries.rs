@@ -158,11 +158,9 @@ async fn a_mutation_by_hash_over_get_is_405() {
 
 #[tokio::test]
 async fn two_instances_on_one_redis_know_the_same_queries() {
-    let Some((builder, _redis)) = TestApp::builder().with_shared_redis() else {
+    let Some((first, second, _redis)) = TestApp::builder().spawn_two_sharing_redis().await else {
         return;
     };
-    let first = builder.spawn().await;
-    let second = first.second_instance().await;
     let alice = first.user("alice").await;
     first.notebook(&alice, "Shared", "").await;
     let hash = hash(QUERY);

@@ -4,15 +4,7 @@ use axum_client_ip::ClientIpSource;
 use iodide_server::rate_limit::MUTATION_COST;
 use serde_json::json;
 
-use crate::common::{Gql, TestApp, redis_server::RedisServer};
-
-fn remaining(response: &Gql) -> u32 {
-    response.headers["x-ratelimit-remaining"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
+use crate::common::{Gql, TestApp, rate_limit_remaining, redis_server::RedisServer};
 
 #[tokio::test]
 async fn clients_are_limited_each_on_their_own_and_recover() {
@@ -25,14 +17,14 @@ async fn clients_are_limited_each_on_their_own_and_recover() {
     for expected in (0..60).rev() {
         let response = app.gql(None, query, json!({})).await;
         assert_eq!(response.status, 200);
-        assert_eq!(remaining(&response), expected);
+        assert_eq!(rate_limit_remaining(&response.headers), expected);
         assert_eq!(response.headers["x-ratelimit-limit"], "60");
         assert!(response.headers.contains_key("x-ratelimit-reset"));
     }
     let limited = app.gql(None, query, json!({})).await;
     assert_eq!(limited.status, 429);
     assert_eq!(limited.code(), "RATE_LIMITED");
-    assert_eq!(remaining(&limited), 0);
+    assert_eq!(rate_limit_remaining(&limited.headers), 0);
     let retry_after: u64 = limited.headers["retry-after"]
         .to_str()
         .unwrap()
@@ -69,16 +61,16 @@ async fn mutations_cost_more_than_queries_and_the_headers_show_the_whole_cost() 
     let first = app.gql(Some(&alice), create, json!({})).await;
     assert_eq!(first.status, 200);
     assert_eq!(
-        remaining(&first),
+        rate_limit_remaining(&first.headers),
         12 - MUTATION_COST,
         "the mutation's whole cost, not only the request's share"
     );
     let query = app.gql(Some(&alice), "{ viewer { id } }", json!({})).await;
-    assert_eq!(remaining(&query), 12 - MUTATION_COST - 1);
+    assert_eq!(rate_limit_remaining(&query.headers), 12 - MUTATION_COST - 1);
     app.gql(Some(&alice), create, json!({})).await.data();
     let refused = app.gql(Some(&alice), create, json!({})).await;
     assert_eq!(refused.status, 429);
-    assert_eq!(remaining(&refused), 0);
+    assert_eq!(rate_limit_remaining(&refused.headers), 0);
     let count = app
         .gql(Some(&alice), "{ notebooks { totalCount } }", json!({}))
         .await;
@@ -103,11 +95,7 @@ async fn a_batch_of_mutations_shows_the_cost_of_each() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let left: u32 = response.headers()["x-ratelimit-remaining"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let left = rate_limit_remaining(response.headers());
     assert_eq!(left, 30 - 2 * MUTATION_COST);
 }
 
@@ -133,7 +121,10 @@ async fn a_client_chosen_forwarded_for_is_ignored_by_default() {
         ("198.51.100.2", 1),
         ("198.51.100.3", 0),
     ] {
-        assert_eq!(remaining(&forwarded_for(&app, chain).await), expected);
+        assert_eq!(
+            rate_limit_remaining(&forwarded_for(&app, chain).await.headers),
+            expected
+        );
     }
     let refused = forwarded_for(&app, "198.51.100.4").await;
     assert_eq!(
@@ -154,7 +145,7 @@ async fn behind_a_proxy_each_client_is_the_address_the_proxy_appended() {
     for expected in [1, 0] {
         let response = forwarded_for(&app, "203.0.113.7").await;
         assert_eq!(response.status, 200);
-        assert_eq!(remaining(&response), expected);
+        assert_eq!(rate_limit_remaining(&response.headers), expected);
     }
     assert_eq!(forwarded_for(&app, "203.0.113.7").await.status, 429);
     let spoofed = forwarded_for(&app, "192.0.2.99, 203.0.113.7").await;
@@ -165,10 +156,10 @@ async fn behind_a_proxy_each_client_is_the_address_the_proxy_appended() {
 
     let other = forwarded_for(&app, "203.0.113.7, 203.0.113.8").await;
     assert_eq!(other.status, 200, "another client has its own allowance");
-    assert_eq!(remaining(&other), 1);
+    assert_eq!(rate_limit_remaining(&other.headers), 1);
     let direct = app.gql(None, "{ viewer { id } }", json!({})).await;
     assert_eq!(
-        remaining(&direct),
+        rate_limit_remaining(&direct.headers),
         1,
         "a request without the header is charged to its peer"
     );
@@ -177,28 +168,29 @@ async fn behind_a_proxy_each_client_is_the_address_the_proxy_appended() {
 #[tokio::test]
 async fn two_instances_on_one_redis_share_one_allowance() {
     let builder = TestApp::builder().configure(|c| c.rate_limit_per_minute = 12);
-    let Some((builder, _redis)) = builder.with_shared_redis() else {
+    let Some((first, second, _redis)) = builder.spawn_two_sharing_redis().await else {
         return;
     };
-    let first = builder.spawn().await;
-    let second = first.second_instance().await;
     let alice = first.user("alice").await;
     let query = "{ viewer { id } }";
 
     for (app, expected) in [(&first, 11), (&second, 10), (&first, 9)] {
         let response = app.gql(None, query, json!({})).await;
         assert_eq!(response.status, 200);
-        assert_eq!(remaining(&response), expected);
+        assert_eq!(rate_limit_remaining(&response.headers), expected);
     }
     let create = "mutation { createNotebook(input: { title: \"t\", content: \"\" }) { id } }";
     let mutation = second.gql(Some(&alice), create, json!({})).await;
-    assert_eq!(remaining(&mutation), 12 - MUTATION_COST);
+    assert_eq!(rate_limit_remaining(&mutation.headers), 12 - MUTATION_COST);
     let after = first.gql(Some(&alice), query, json!({})).await;
-    assert_eq!(remaining(&after), 12 - MUTATION_COST - 1);
+    assert_eq!(rate_limit_remaining(&after.headers), 12 - MUTATION_COST - 1);
 
     for expected in (0..9).rev() {
         let app = if expected % 2 == 0 { &first } else { &second };
-        assert_eq!(remaining(&app.gql(None, query, json!({})).await), expected);
+        assert_eq!(
+            rate_limit_remaining(&app.gql(None, query, json!({})).await.headers),
+            expected
+        );
     }
     for app in [&second, &first] {
         let refused = app.gql(None, query, json!({})).await;
@@ -219,9 +211,12 @@ async fn while_redis_is_down_requests_are_answered_and_limited_in_each_process()
         .await;
     let second = first.second_instance().await;
     let query = "{ viewer { id } }";
-    assert_eq!(remaining(&first.gql(None, query, json!({})).await), 2);
     assert_eq!(
-        remaining(&second.gql(None, query, json!({})).await),
+        rate_limit_remaining(&first.gql(None, query, json!({})).await.headers),
+        2
+    );
+    assert_eq!(
+        rate_limit_remaining(&second.gql(None, query, json!({})).await.headers),
         1,
         "counted in Redis while it answers"
     );
@@ -230,14 +225,18 @@ async fn while_redis_is_down_requests_are_answered_and_limited_in_each_process()
     for expected in [2, 1, 0] {
         let response = first.gql(None, query, json!({})).await;
         assert_eq!(response.status, 200, "{}", response.body);
-        assert_eq!(remaining(&response), expected, "a count of this process");
+        assert_eq!(
+            rate_limit_remaining(&response.headers),
+            expected,
+            "a count of this process"
+        );
     }
     let refused = first.gql(None, query, json!({})).await;
     assert_eq!(refused.status, 429);
     assert_eq!(refused.code(), "RATE_LIMITED");
     let other = second.gql(None, query, json!({})).await;
     assert_eq!(
-        (other.status.as_u16(), remaining(&other)),
+        (other.status.as_u16(), rate_limit_remaining(&other.headers)),
         (200, 2),
         "the other process counts on its own"
     );
@@ -245,14 +244,6 @@ async fn while_redis_is_down_requests_are_answered_and_limited_in_each_process()
 
 const OPEN: &str = "query Open($id: ID!) { notebook(id: $id) { id title \
     owner { username } latestRevision { id title content } } }";
-
-fn remaining_of(response: &reqwest::Response) -> u32 {
-    response.headers()["x-ratelimit-remaining"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
 
 /// One anonymous POST to /api/graphql with this body and content type.
 async fn post_raw(app: &TestApp, content_type: &str, body: &str) -> reqwest::Response {
@@ -279,7 +270,11 @@ async fn every_graphql_request_is_counted_once_whatever_its_answer() {
     let left = std::cell::Cell::new(40);
     let expect = |response: &reqwest::Response, cost: u32, what: &str| {
         left.set(left.get() - cost);
-        assert_eq!(remaining_of(response), left.get(), "{what}");
+        assert_eq!(
+            rate_limit_remaining(response.headers()),
+            left.get(),
+            "{what}"
+        );
     };
     let open = json!({ "query": OPEN, "variables": { "id": id } }).to_string();
     // Fills the entity cache, then is kept, then is a hit.
@@ -346,7 +341,7 @@ async fn every_graphql_request_is_counted_once_whatever_its_answer() {
     }
     let refused = post_raw(&app, "application/json", "{ not json").await;
     assert_eq!(refused.status(), 429, "over the limit, whatever the body");
-    assert_eq!(remaining_of(&refused), 0);
+    assert_eq!(rate_limit_remaining(refused.headers()), 0);
     assert!(refused.headers().contains_key("retry-after"));
     let refused = post_raw(&app, "application/json", &open).await;
     assert_eq!(refused.status(), 429, "a hit is refused too");
@@ -358,11 +353,9 @@ async fn every_graphql_request_is_counted_once_whatever_its_answer() {
 #[tokio::test]
 async fn cache_hits_on_two_instances_share_one_allowance() {
     let builder = TestApp::builder().configure(|c| c.rate_limit_per_minute = 12);
-    let Some((builder, _redis)) = builder.with_shared_redis() else {
+    let Some((first, second, _redis)) = builder.spawn_two_sharing_redis().await else {
         return;
     };
-    let first = builder.spawn().await;
-    let second = first.second_instance().await;
     let alice = first.user("alice").await;
     let (id, _) = first.notebook(&alice, "Shared", "").await;
     let steps = [
@@ -376,7 +369,11 @@ async fn cache_hits_on_two_instances_share_one_allowance() {
     for (step, (app, expected, cache)) in steps.into_iter().enumerate() {
         let response = app.gql(None, OPEN, json!({ "id": id })).await;
         assert_eq!(response.status, 200, "step {step}");
-        assert_eq!(remaining(&response), expected, "step {step}");
+        assert_eq!(
+            rate_limit_remaining(&response.headers),
+            expected,
+            "step {step}"
+        );
         if let Some(cache) = cache {
             assert_eq!(response.headers["x-cache"], cache, "step {step}");
         }
@@ -385,7 +382,7 @@ async fn cache_hits_on_two_instances_share_one_allowance() {
         let app = if expected % 2 == 0 { &first } else { &second };
         let response = app.gql(None, OPEN, json!({ "id": id })).await;
         assert_eq!(response.headers["x-cache"], "hit");
-        assert_eq!(remaining(&response), expected);
+        assert_eq!(rate_limit_remaining(&response.headers), expected);
     }
     let refused = second.gql(None, OPEN, json!({ "id": id })).await;
     assert_eq!(refused.status, 429, "the instances' counts add up");

@@ -60,11 +60,9 @@ async fn a_cache_hit_makes_one_redis_round_trip_and_a_save_two_besides_its_token
 #[tokio::test]
 async fn a_cache_hit_still_charges_the_shared_count_after_redis_forgets_its_scripts() {
     let builder = TestApp::builder().configure(|c| c.rate_limit_per_minute = 12);
-    let Some((builder, _redis)) = builder.with_shared_redis() else {
+    let Some((first, second, _redis)) = builder.spawn_two_sharing_redis().await else {
         return;
     };
-    let first = builder.spawn().await;
-    let second = first.second_instance().await;
     let alice = first.user("alice").await;
     let (id, _) = first.notebook(&alice, "Scripts", "").await;
     for app in [&first, &first, &second] {

@@ -241,6 +241,30 @@ fn fetching_from_loopback() -> crate::common::TestAppBuilder {
     })
 }
 
+/// As [`fetching_from_loopback`], with a held fetch that outlasts the test's
+/// steps, however slow the machine.
+fn holding_fetches() -> crate::common::TestAppBuilder {
+    fetching_from_loopback().configure(|config| config.fetch.timeout = Duration::from_secs(600))
+}
+
+/// `owner`'s subscription to the fetch of `path` that they just asked for,
+/// once it has sent the fetch's first status, PENDING: it is then surely
+/// running. Returns the fetch's id too.
+async fn watching_fetch(
+    app: &TestApp,
+    owner: &TestUser,
+    server: &SourceServer,
+    path: &str,
+) -> (String, WsClient) {
+    let operation = refreshed_source(app, owner, server, path).await;
+    let mut client = WsClient::initialised(app, token(owner)).await;
+    client
+        .subscribe("1", OPERATION_CHANGED, json!({ "id": operation }))
+        .await;
+    assert_eq!(status(client.next().await), "PENDING");
+    (operation, client)
+}
+
 #[tokio::test]
 async fn a_fetch_by_the_worker_arrives_as_pending_running_then_completed_or_failed() {
     let server = SourceServer::start().await;
@@ -253,13 +277,7 @@ async fn a_fetch_by_the_worker_arrives_as_pending_running_then_completed_or_fail
         ("/data.csv", "COMPLETED", false),
         ("/missing", "FAILED", true),
     ] {
-        let operation = refreshed_source(&app, &alice, &server, path).await;
-        let mut client = WsClient::initialised(&app, token(&alice)).await;
-        client
-            .subscribe("1", OPERATION_CHANGED, json!({ "id": operation }))
-            .await;
-        // The status now comes first: the subscription is then surely running.
-        assert_eq!(status(client.next().await), "PENDING");
+        let (_, mut client) = watching_fetch(&app, &alice, &server, path).await;
 
         clock.set(Utc::now());
         worker.run_pending().await.unwrap();
@@ -276,12 +294,7 @@ async fn a_fetch_that_ended_before_its_start_was_read_still_arrives_as_running_f
     let server = SourceServer::start().await;
     let app = fetching_from_loopback().spawn().await;
     let alice = app.user("alice").await;
-    let operation = refreshed_source(&app, &alice, &server, "/missing").await;
-    let mut client = WsClient::initialised(&app, token(&alice)).await;
-    client
-        .subscribe("1", OPERATION_CHANGED, json!({ "id": operation }))
-        .await;
-    assert_eq!(status(client.next().await), "PENDING");
+    let (operation, mut client) = watching_fetch(&app, &alice, &server, "/missing").await;
 
     // The fetch starts and fails unheard (a worker whose events reach nobody);
     // then the start's event arrives, as when the read it causes comes after
@@ -310,18 +323,10 @@ async fn a_fetch_that_ended_before_its_start_was_read_still_arrives_as_running_f
 #[tokio::test]
 async fn a_fetch_handed_back_by_a_worker_shutting_down_arrives_as_pending_again() {
     let server = SourceServer::start().await;
-    // The held fetch must outlast the test's steps, however slow the machine.
-    let app = fetching_from_loopback()
-        .configure(|config| config.fetch.timeout = Duration::from_secs(600))
-        .spawn()
-        .await;
+    let app = holding_fetches().spawn().await;
     let alice = app.user("alice").await;
-    let operation = refreshed_source(&app, &alice, &server, "/hold").await;
-    let mut client = WsClient::initialised(&app, token(&alice)).await;
-    client
-        .subscribe("1", OPERATION_CHANGED, json!({ "id": operation }))
-        .await;
-    let mut heard = vec![status(client.next().await)];
+    let (_, mut client) = watching_fetch(&app, &alice, &server, "/hold").await;
+    let mut heard = vec!["PENDING".to_string()];
     let clock = TestClock::at(Utc::now());
     let worker = separate_worker(&app, &clock);
     let shutdown = CancellationToken::new();
@@ -354,24 +359,13 @@ async fn a_fetch_abandoned_by_a_dead_worker_arrives_as_failed_when_out_of_attemp
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 
     let server = SourceServer::start().await;
-    let app = fetching_from_loopback()
-        .configure(|config| config.fetch.timeout = Duration::from_secs(600))
-        .spawn()
-        .await;
+    let app = holding_fetches().spawn().await;
     let alice = app.user("alice").await;
-    let operation = refreshed_source(&app, &alice, &server, "/hold").await;
-    let mut client = WsClient::initialised(&app, token(&alice)).await;
-    client
-        .subscribe("1", OPERATION_CHANGED, json!({ "id": operation }))
-        .await;
-    assert_eq!(status(client.next().await), "PENDING");
+    let (operation, mut client) = watching_fetch(&app, &alice, &server, "/hold").await;
 
     // A worker dies in the middle of the fetch, for the last time allowed.
     let clock = TestClock::at(Utc::now());
-    let doomed = separate_worker(&app, &clock);
-    let running = tokio::spawn(async move { doomed.run_pending().await });
-    server.held.notified().await;
-    running.abort();
+    server.kill_while_held(separate_worker(&app, &clock)).await;
     assert_eq!(status(client.next().await), "RUNNING");
     let operation_id: i32 = operation.parse().unwrap();
     file_update_operation::Entity::update_many()

@@ -271,11 +271,7 @@ async fn a_job_whose_worker_was_killed_is_finished_by_another() {
     let id = refresh(&app, &alice, &source).await;
 
     let clock = TestClock::at(Utc::now());
-    let doomed = app.worker(&clock);
-    let running = tokio::spawn(async move { doomed.run_pending().await });
-    server.held.notified().await;
-    running.abort();
-    assert!(running.await.unwrap_err().is_cancelled());
+    server.kill_while_held(app.worker(&clock)).await;
     assert_eq!(
         operation(&app, Some(&alice), &id).await["status"],
         "RUNNING"

@@ -55,6 +55,15 @@ pub struct TestAppBuilder {
     changes: Vec<ConfigChange>,
 }
 
+/// The X-RateLimit-Remaining of an answer.
+pub fn rate_limit_remaining(headers: &HeaderMap) -> u32 {
+    headers["x-ratelimit-remaining"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
 impl TestAppBuilder {
     pub fn restrict_api(self) -> Self {
         self.configure(|config| config.restrict_api = true)
@@ -83,6 +92,16 @@ impl TestAppBuilder {
                 Some((self.redis(server.url()), Some(server)))
             }
         }
+    }
+
+    /// Two instances on one database and one Redis (see `with_shared_redis`),
+    /// as two web processes behind a load balancer; None (skip the test)
+    /// without redis-server. The third value keeps the test's own Redis up.
+    pub async fn spawn_two_sharing_redis(self) -> Option<(TestApp, TestApp, Option<RedisServer>)> {
+        let (builder, redis) = self.with_shared_redis()?;
+        let first = builder.spawn().await;
+        let second = first.second_instance().await;
+        Some((first, second, redis))
     }
 
     /// Runs the worker's loop beside the app, as `serve --with-worker` does.

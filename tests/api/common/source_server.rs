@@ -19,6 +19,7 @@ use axum::{
     routing::get,
 };
 use futures_util::stream;
+use iodide_server::worker::Worker;
 use tokio::sync::Notify;
 
 pub const MIB: usize = 1024 * 1024;
@@ -74,6 +75,15 @@ impl SourceServer {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
+    }
+
+    /// Runs `worker` until it is fetching /hold, then kills it there, as a
+    /// crash would: its job stays claimed and running.
+    pub async fn kill_while_held(&self, worker: Worker) {
+        let running = tokio::spawn(async move { worker.run_pending().await });
+        self.held.notified().await;
+        running.abort();
+        assert!(running.await.unwrap_err().is_cancelled());
     }
 }
 
