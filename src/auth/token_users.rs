@@ -40,6 +40,26 @@ struct Kept {
     users: HashMap<String, user::Model>,
 }
 
+impl Kept {
+    fn get(&self, version: Version, key_hash: &str) -> Option<user::Model> {
+        (self.version == version.0)
+            .then(|| self.users.get(key_hash).cloned())
+            .flatten()
+    }
+
+    /// A newer version drops what was kept under older ones; an older one
+    /// keeps nothing.
+    fn keep(&mut self, version: Version, key_hash: &str, user: &user::Model) {
+        if version.0 > self.version || self.users.len() >= MAX_KEPT {
+            self.users.clear();
+            self.version = version.0.max(self.version);
+        }
+        if version.0 == self.version {
+            self.users.insert(key_hash.to_string(), user.clone());
+        }
+    }
+}
+
 /// The database as it stood when a lookup began: a user loaded after this
 /// was read is kept under it.
 #[derive(Clone, Copy)]
@@ -67,25 +87,13 @@ impl TokenUsers {
     /// The user of `key_hash`, if kept at `version` (the database's version
     /// now): nothing was committed since it was read.
     pub fn get(&self, version: Version, key_hash: &str) -> Option<user::Model> {
-        let kept = self.kept()?;
-        if kept.version != version.0 {
-            return None;
-        }
-        kept.users.get(key_hash).cloned()
+        self.kept()?.get(version, key_hash)
     }
 
-    /// Keeps `user`, read by a lookup that began at `version`. A newer version
-    /// drops what was kept under older ones; an older one keeps nothing.
+    /// Keeps `user`, read by a lookup that began at `version`.
     pub fn keep(&self, version: Version, key_hash: &str, user: &user::Model) {
-        let Some(mut kept) = self.kept() else {
-            return;
-        };
-        if version.0 > kept.version || kept.users.len() >= MAX_KEPT {
-            kept.users.clear();
-            kept.version = version.0.max(kept.version);
-        }
-        if version.0 == kept.version {
-            kept.users.insert(key_hash.to_string(), user.clone());
+        if let Some(mut kept) = self.kept() {
+            kept.keep(version, key_hash, user);
         }
     }
 
@@ -131,5 +139,50 @@ mod sqlite {
             let mut statement = self.0.prepare_cached("PRAGMA data_version").ok()?;
             statement.query_row([], |row| row.get(0)).ok()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+
+    fn user(id: i32) -> user::Model {
+        user::Model {
+            id,
+            username: format!("user{id}"),
+            email: None,
+            full_name: None,
+            avatar: None,
+            is_staff: false,
+            can_create_on_behalf_of_others: false,
+            created_at: Utc::now(),
+            last_login_at: None,
+        }
+    }
+
+    #[test]
+    fn a_user_is_served_only_at_the_version_it_was_read_at() {
+        let mut kept = Kept::default();
+        kept.keep(Version(3), "a", &user(1));
+        assert_eq!(kept.get(Version(3), "a").map(|user| user.id), Some(1));
+        assert!(kept.get(Version(4), "a").is_none(), "a commit since");
+
+        // A lookup that began before a commit keeps nothing after it.
+        kept.keep(Version(4), "b", &user(2));
+        kept.keep(Version(3), "a", &user(1));
+        assert!(kept.get(Version(4), "a").is_none());
+        assert_eq!(kept.get(Version(4), "b").map(|user| user.id), Some(2));
+    }
+
+    #[test]
+    fn at_most_max_kept_users_are_held() {
+        let mut kept = Kept::default();
+        for i in 0..=MAX_KEPT {
+            kept.keep(Version(1), &i.to_string(), &user(1));
+        }
+        assert!(kept.users.len() <= MAX_KEPT, "{}", kept.users.len());
+        assert!(kept.get(Version(1), &MAX_KEPT.to_string()).is_some());
     }
 }
