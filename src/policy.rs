@@ -193,15 +193,9 @@ mod tests {
 
     fn user(id: i32, staff: bool, on_behalf: bool) -> user::Model {
         user::Model {
-            id,
-            username: format!("user{id}"),
-            email: None,
-            full_name: None,
-            avatar: None,
             is_staff: staff,
             can_create_on_behalf_of_others: on_behalf,
-            created_at: chrono::Utc::now(),
-            last_login_at: None,
+            ..user::Model::example(id)
         }
     }
 

@@ -144,22 +144,10 @@ mod sqlite {
 
 #[cfg(test)]
 mod tests {
-    use chrono::Utc;
-
     use super::*;
 
     fn user(id: i32) -> user::Model {
-        user::Model {
-            id,
-            username: format!("user{id}"),
-            email: None,
-            full_name: None,
-            avatar: None,
-            is_staff: false,
-            can_create_on_behalf_of_others: false,
-            created_at: Utc::now(),
-            last_login_at: None,
-        }
+        user::Model::example(id)
     }
 
     #[test]

@@ -20,6 +20,24 @@ pub struct Model {
     pub last_login_at: Option<DateTimeUtc>,
 }
 
+#[cfg(test)]
+impl Model {
+    /// A user for unit tests: `user{id}`, not staff, without grants.
+    pub fn example(id: i32) -> Self {
+        Model {
+            id,
+            username: format!("user{id}"),
+            email: None,
+            full_name: None,
+            avatar: None,
+            is_staff: false,
+            can_create_on_behalf_of_others: false,
+            created_at: chrono::Utc::now(),
+            last_login_at: None,
+        }
+    }
+}
+
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
     #[sea_orm(has_many = "super::notebook::Entity")]
