@@ -42,6 +42,17 @@ pub enum CacheError {
     Redis(#[from] ::redis::RedisError),
 }
 
+/// Cache keys as the store names them (see [`Cache::store_keys`]).
+#[derive(Debug)]
+pub struct StoreKeys(Box<[String]>);
+
+impl StoreKeys {
+    /// Bytes held.
+    pub fn weight(&self) -> usize {
+        self.0.iter().map(String::len).sum()
+    }
+}
+
 /// Bumped when a cached type changes shape, so that instances of two versions
 /// sharing one Redis do not read each other's entries (what each version
 /// changed is in docs/performance.md).
@@ -220,17 +231,22 @@ impl Cache {
         Ok(loaded)
     }
 
+    /// `keys` as the store names them, for an answer whose keys are checked on
+    /// every request that it serves: formatted once, when it is kept.
+    pub fn store_keys(&self, keys: &[CacheKey]) -> StoreKeys {
+        StoreKeys(keys.iter().map(|key| self.full_key(key)).collect())
+    }
+
     /// Each key's generation now, in one round trip; None when the store cannot
     /// be trusted now (resting, failing, or owing invalidations).
-    pub async fn generations(&self, keys: &[CacheKey]) -> Option<Vec<Generation>> {
-        if keys.is_empty() {
+    pub async fn generations(&self, keys: &StoreKeys) -> Option<Vec<Generation>> {
+        if keys.0.is_empty() {
             return Some(vec![]);
         }
         if self.resting() || !self.pay_owed_invalidations().await {
             return None;
         }
-        let keys: Vec<String> = keys.iter().map(|key| self.full_key(key)).collect();
-        match self.inner.store.generations(&keys).await {
+        match self.inner.store.generations(&keys.0).await {
             Ok(generations) => Some(generations),
             Err(err) => {
                 self.rest(&err);
@@ -243,12 +259,11 @@ impl Cache {
     /// sends it with its own in one round trip (see
     /// [`Cache::generations_from`]); None when there is nothing to send, or when
     /// the store cannot be trusted now: then [`Cache::generations`] says why.
-    pub fn generations_command(&self, keys: &[CacheKey]) -> Option<::redis::Cmd> {
+    pub fn generations_command(&self, keys: &StoreKeys) -> Option<::redis::Cmd> {
         if self.resting() || !self.inner.owed.lock().unwrap().is_empty() {
             return None;
         }
-        let keys: Vec<String> = keys.iter().map(|key| self.full_key(key)).collect();
-        self.inner.store.generations_command(&keys)
+        self.inner.store.generations_command(&keys.0)
     }
 
     /// The generations in the reply to [`Cache::generations_command`]; None

@@ -11,7 +11,7 @@ use std::{sync::Arc, time::Duration};
 
 use bytes::Bytes;
 
-use super::{Cache, CacheKey, Generation};
+use super::{Cache, CacheKey, Generation, StoreKeys};
 
 /// Bytes of answers (and their keys) kept at most.
 const CAPACITY_BYTES: u64 = 32 * 1024 * 1024;
@@ -44,7 +44,10 @@ impl ResponseKey {
 
 struct KeptResponse {
     body: Bytes,
-    read: Vec<(CacheKey, Generation)>,
+    /// The keys it was built from, as the store names them, and the generation
+    /// each was read at.
+    keys: StoreKeys,
+    seen: Vec<Generation>,
 }
 
 #[derive(Clone)]
@@ -56,7 +59,8 @@ impl Default for ResponseCache {
             moka::sync::Cache::builder()
                 .max_capacity(CAPACITY_BYTES)
                 .weigher(|key: &ResponseKey, kept: &Arc<KeptResponse>| {
-                    let read = kept.read.len() * std::mem::size_of::<(CacheKey, Generation)>();
+                    let seen = kept.seen.iter().map(|seen| seen.0.len()).sum::<usize>();
+                    let read = kept.keys.weight() + seen;
                     u32::try_from(key.weight() + kept.body.len() + read).unwrap_or(u32::MAX)
                 })
                 .time_to_live(RESPONSE_TTL)
@@ -71,8 +75,8 @@ pub struct KeptAnswer(Arc<KeptResponse>);
 
 impl KeptAnswer {
     /// The keys whose generations decide whether it is still true.
-    pub fn keys(&self) -> Vec<CacheKey> {
-        self.0.read.iter().map(|(key, _)| key.clone()).collect()
+    pub fn keys(&self) -> &StoreKeys {
+        &self.0.keys
     }
 }
 
@@ -82,7 +86,7 @@ impl ResponseCache {
     /// tell (Redis resting, failing, or owed invalidations), nothing is served.
     pub async fn get(&self, key: &ResponseKey, cache: &Cache) -> Option<Bytes> {
         let kept = self.candidate(key)?;
-        let now = cache.generations(&kept.keys()).await;
+        let now = cache.generations(kept.keys()).await;
         self.current(key, &kept, now)
     }
 
@@ -103,12 +107,7 @@ impl ResponseCache {
         now: Option<Vec<Generation>>,
     ) -> Option<Bytes> {
         let now = now?;
-        let read = &kept.0.read;
-        let unchanged = read.len() == now.len()
-            && read
-                .iter()
-                .zip(&now)
-                .all(|((_, seen), current)| seen == current);
+        let unchanged = kept.0.seen == now;
         if unchanged {
             Some(kept.0.body.clone())
         } else {
@@ -117,9 +116,18 @@ impl ResponseCache {
         }
     }
 
-    /// Keeps an answer built from `read` alone.
-    pub fn insert(&self, key: ResponseKey, body: Bytes, read: Vec<(CacheKey, Generation)>) {
-        self.0.insert(key, Arc::new(KeptResponse { body, read }));
+    /// Keeps an answer built from `read` alone (the keys of `cache` and the
+    /// generations they were read at).
+    pub fn insert(
+        &self,
+        key: ResponseKey,
+        body: Bytes,
+        read: Vec<(CacheKey, Generation)>,
+        cache: &Cache,
+    ) {
+        let (keys, seen): (Vec<CacheKey>, Vec<Generation>) = read.into_iter().unzip();
+        let keys = cache.store_keys(&keys);
+        self.0.insert(key, Arc::new(KeptResponse { body, keys, seen }));
     }
 }
 

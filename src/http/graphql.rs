@@ -391,7 +391,8 @@ async fn execute(
         None => charge.pay(cost).await?,
     }
     let _permit = upload_permit(state, &operations).await?;
-    let recording = cacheable.as_ref().map(|cacheable| &cacheable.recording);
+    let missed = cacheable.map(|cacheable| cacheable.missed(state));
+    let recording = missed.as_ref().map(|missed| &missed.recording);
     // Anonymous visitors of a private server learn nothing, not even the schema.
     let hide_schema = viewer.user.is_none() && state.mode() == ApiMode::Internal;
     let with_data = |operation: Operation| {
@@ -425,8 +426,8 @@ async fn execute(
     if let Some(seconds) = retry {
         error::retry_later(&mut answer, seconds);
     }
-    Ok(match cacheable {
-        Some(cacheable) => cacheable.keep(state, &response, answer).await,
+    Ok(match missed {
+        Some(missed) => missed.keep(state, &response, answer).await,
         None => answer,
     })
 }

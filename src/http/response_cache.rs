@@ -34,6 +34,12 @@ const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
 /// A request whose answer may come from, and go to, the response cache.
 pub struct Cacheable {
     key: ResponseKey,
+}
+
+/// A cacheable request that was not answered from the cache: it runs with its
+/// reads recorded, and its answer may be kept.
+pub struct Missed {
+    key: ResponseKey,
     pub recording: Recording,
 }
 
@@ -63,10 +69,7 @@ pub fn cacheable(
             ResponseMedia::Json => "json",
         },
     };
-    Some(Cacheable {
-        key,
-        recording: Recording::new(&state.db, state.statements.clone(), &state.cache),
-    })
+    Some(Cacheable { key })
 }
 
 fn hit(body: bytes::Bytes, media: ResponseMedia) -> Response {
@@ -93,7 +96,7 @@ impl Cacheable {
             return Ok(None);
         };
         let keys = kept.keys();
-        let reply = match state.cache.generations_command(&keys) {
+        let reply = match state.cache.generations_command(keys) {
             Some(command) => {
                 let (paid, reply) = charge.pay_along(cost, command).await;
                 paid?;
@@ -106,12 +109,23 @@ impl Cacheable {
         };
         let now = match reply {
             Some(reply) => state.cache.generations_from(reply),
-            None => state.cache.generations(&keys).await,
+            None => state.cache.generations(keys).await,
         };
         let body = state.responses.current(&self.key, &kept, now);
         Ok(body.map(|body| hit(body, media)))
     }
 
+    /// To run it: its reads are recorded from here on (only on a miss, which a
+    /// hit then does not pay for).
+    pub fn missed(self, state: &AppState) -> Missed {
+        Missed {
+            key: self.key,
+            recording: Recording::new(&state.db, state.statements.clone(), &state.cache),
+        }
+    }
+}
+
+impl Missed {
     /// Keeps `answer` (the rendering of `graphql`) when it has no errors and
     /// rests on cache keys alone.
     pub async fn keep(
@@ -136,7 +150,9 @@ impl Cacheable {
         let Ok(bytes) = to_bytes(body, usize::MAX).await else {
             return Error::Internal("an answer's body could not be read".into()).into_response();
         };
-        state.responses.insert(self.key, bytes.clone(), read);
+        state
+            .responses
+            .insert(self.key, bytes.clone(), read, &state.cache);
         Response::from_parts(parts, Body::from(bytes))
     }
 }
