@@ -15,13 +15,15 @@ const CONTENT_ONLY: &str =
     "query Content($id: ID!) { notebook(id: $id) { latestRevision { content } } }";
 
 /// Every character that JSON must escape or that a careless writer mangles:
-/// all control characters, quotes, backslashes, the two line separators that
+/// the control characters, quotes, backslashes, the two line separators that
 /// JavaScript once refused in strings, DEL, non-BMP characters (surrogate
 /// pairs in UTF-16), and long runs of multi-byte text, so that every escape
 /// and every multi-byte character falls at every offset of a 16- or 32-byte
-/// block somewhere.
-fn awkward_content() -> String {
-    let controls: String = (0u8..0x20).map(char::from).collect();
+/// block somewhere. U+0000 only where the database stores it: PostgreSQL's
+/// text cannot hold it (the unit tests of `graphql_over_http` write it).
+fn awkward_content(with_nul: bool) -> String {
+    let first = if with_nul { 0u8 } else { 1 };
+    let controls: String = (first..0x20).map(char::from).collect();
     let specials = "\"\\/'<>&</script>\u{7f}\u{80}\u{2028}\u{2029}\u{fffd}\u{feff}😀🧪\u{10ffff}";
     let mut content = format!("%% js\n{controls}{specials}\n");
     for round in 0..700 {
@@ -49,7 +51,7 @@ fn content_of(body: &Value) -> &str {
 async fn awkward_content_reads_back_identical_by_post_get_cache_and_subscription() {
     let app = TestApp::spawn().await;
     let alice = app.user("alice").await;
-    let content = awkward_content();
+    let content = awkward_content(app.state.config.database.url.starts_with("sqlite"));
     let (id, _) = app.notebook(&alice, "Awkward", &content).await;
     let variables = json!({ "id": id });
 
