@@ -3,12 +3,13 @@
 
 use std::{
     sync::{
-        Arc, Mutex,
+        Mutex,
         atomic::{AtomicU64, Ordering},
     },
     time::{Duration, Instant},
 };
 
+use bytes::Bytes;
 use moka::{Expiry, sync::Cache};
 
 use super::{
@@ -23,7 +24,8 @@ const GENERATIONS: u64 = 1_000_000;
 
 #[derive(Clone)]
 struct Stored {
-    value: Arc<[u8]>,
+    // Shared with every reader: a hit hands out the stored bytes, uncopied.
+    value: Bytes,
     ttl: Duration,
 }
 
@@ -105,7 +107,7 @@ impl CacheStore for MemoryStore {
         // an old value with the new generation.
         let generation = self.generation(key);
         Ok(match self.values.get(key) {
-            Some(stored) => Lookup::Hit(stored.value.to_vec(), generation),
+            Some(stored) => Lookup::Hit(stored.value.clone(), generation),
             None => Lookup::Miss(generation),
         })
     }

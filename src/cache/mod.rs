@@ -23,6 +23,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use bytes::Bytes;
 use serde::{Serialize, de::DeserializeOwned};
 
 pub use keys::CacheKey;
@@ -144,7 +145,7 @@ impl OwedInvalidations {
 
 /// What a read found, and whether the reader may fill the key.
 enum Read {
-    Hit(Vec<u8>, Generation),
+    Hit(Bytes, Generation),
     Fillable(Generation),
     /// The store is resting or failed: straight to the database.
     Unavailable,

@@ -157,7 +157,7 @@ impl CacheStore for RedisStore {
         // One MGET: the value and its generation as of the same moment.
         let generation = Generation(generation.unwrap_or_default());
         Ok(match value {
-            Some(value) => Lookup::Hit(value, generation),
+            Some(value) => Lookup::Hit(value.into(), generation),
             None => Lookup::Miss(generation),
         })
     }

@@ -9,6 +9,8 @@
 
 use std::time::Duration;
 
+use bytes::Bytes;
+
 use super::CacheError;
 
 /// A key's generation as a reader saw it: opaque, compared for equality.
@@ -24,7 +26,7 @@ pub enum Lookup {
     /// The value, and the generation it was stored at: an answer built from it
     /// stays true while the key is at that generation (see
     /// [`super::ResponseCache`]).
-    Hit(Vec<u8>, Generation),
+    Hit(Bytes, Generation),
     /// Nothing cached: the reader may fill the key if it is still at this
     /// generation.
     Miss(Generation),

@@ -86,16 +86,12 @@ impl ResponseMedia {
     /// The GraphQL response as this media type says: its status, and under
     /// graphql-response+json no `data` entry after a request error.
     pub fn render(self, response: &BatchResponse) -> HttpResponse {
-        // Straight to bytes, once: the response can hold 20 KB of content.
         let (status, body) = match response {
-            BatchResponse::Single(one) if self.refuses(one) => (
-                StatusCode::BAD_REQUEST,
-                serde_json::to_vec(&WithoutData::from(one)),
-            ),
-            other => (StatusCode::OK, serde_json::to_vec(other)),
+            BatchResponse::Single(one) if self.refuses(one) => {
+                (StatusCode::BAD_REQUEST, to_json(&WithoutData::from(one)))
+            }
+            other => (StatusCode::OK, to_json(other)),
         };
-        // Only a map with keys that are not strings fails, and the response has none.
-        let body = body.unwrap_or_else(|_| b"null".to_vec());
         let mut http = HttpResponse::new(Body::from(body));
         *http.status_mut() = status;
         http.headers_mut()
@@ -106,6 +102,14 @@ impl ResponseMedia {
     fn refuses(self, response: &Response) -> bool {
         self == ResponseMedia::GraphqlResponseJson && is_request_error(response)
     }
+}
+
+/// The answer's bytes, written once. The response can hold 20 KB of content,
+/// which serde_json escapes byte by byte; sonic-rs checks 32 bytes at a time
+/// and writes the same JSON, byte for byte (see the tests below).
+fn to_json(value: &impl serde::Serialize) -> Vec<u8> {
+    // Only a map with keys that are not strings fails, and the response has none.
+    sonic_rs::to_vec(value).unwrap_or_else(|_| b"null".to_vec())
 }
 
 /// Whether the request failed before execution began (the document does not
@@ -335,6 +339,55 @@ mod tests {
         );
         assert!(negotiate("text/html").is_err());
         assert!(negotiate("application/json; charset=latin1").is_err());
+    }
+
+    /// Every character JSON escapes, or that a writer could mangle, at every
+    /// offset of a 32-byte block.
+    fn awkward_text() -> String {
+        let controls: String = (0u8..0x20).map(char::from).collect();
+        let specials = "\"\\/'<>&\u{7f}\u{80}\u{2028}\u{2029}\u{feff}😀\u{10ffff}é日本";
+        (0..40)
+            .map(|shift| format!("{}{controls}{specials}", "x".repeat(shift)))
+            .collect()
+    }
+
+    #[test]
+    fn answers_are_the_json_that_serde_json_writes() {
+        let text = awkward_text();
+        let data = Value::from_json(serde_json::json!({
+            "notebook": { "id": "7", "title": text, "count": -12, "big": u64::MAX,
+                          "list": [true, null, "", text], "none": null }
+        }))
+        .unwrap();
+        let mut error = ServerError::new(
+            text.clone(),
+            Some(async_graphql::Pos { line: 1, column: 9 }),
+        );
+        error.path = vec![
+            async_graphql::PathSegment::Field("notebook".into()),
+            async_graphql::PathSegment::Index(3),
+        ];
+        let mut extensions = async_graphql::ErrorExtensionValues::default();
+        extensions.set("code", "BAD_USER_INPUT");
+        extensions.set("retryAfter", 30);
+        error.extensions = Some(extensions);
+        let answer = || Response::new(data.clone()).extension("cost", Value::from(3));
+        let failed = || Response::from_errors(vec![error.clone()]);
+        for response in [
+            BatchResponse::Single(answer()),
+            BatchResponse::Single(failed()),
+            BatchResponse::Batch(vec![answer(), failed()]),
+        ] {
+            assert_eq!(
+                String::from_utf8(to_json(&response)).unwrap(),
+                serde_json::to_string(&response).unwrap()
+            );
+        }
+        let failed = failed();
+        assert_eq!(
+            to_json(&WithoutData::from(&failed)),
+            serde_json::to_vec(&WithoutData::from(&failed)).unwrap()
+        );
     }
 
     #[test]

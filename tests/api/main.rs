@@ -11,6 +11,7 @@ mod auth_jwt;
 mod auth_openidc;
 mod cache;
 mod cli;
+mod content_encoding;
 mod faults;
 mod files;
 mod graphql_over_http;
