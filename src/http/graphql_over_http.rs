@@ -106,7 +106,9 @@ impl ResponseMedia {
 
 /// The answer's bytes, written once. The response can hold 20 KB of content,
 /// which serde_json escapes byte by byte; sonic-rs checks 32 bytes at a time
-/// and writes the same JSON, byte for byte (see the tests below).
+/// and writes the same JSON, byte for byte (see the tests below). It reserves
+/// room for every string byte escaped (six times its length): fine for an
+/// answer sent and dropped; one kept for longer is copied to its size.
 fn to_json(value: &impl serde::Serialize) -> Vec<u8> {
     // Only a map with keys that are not strings fails, and the response has none.
     sonic_rs::to_vec(value).unwrap_or_else(|_| b"null".to_vec())

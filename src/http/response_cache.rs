@@ -13,6 +13,7 @@
 //! `graphql::Recording`).
 
 use async_graphql::BatchResponse;
+use bytes::Bytes;
 use axum::{
     body::{Body, to_bytes},
     http::{HeaderName, HeaderValue, StatusCode},
@@ -150,9 +151,11 @@ impl Missed {
         let Ok(bytes) = to_bytes(body, usize::MAX).await else {
             return Error::Internal("an answer's body could not be read".into()).into_response();
         };
-        state
-            .responses
-            .insert(self.key, bytes.clone(), read, &state.cache);
+        // Kept as a copy of its own size: the writer reserves several times the
+        // answer's length (see `graphql_over_http::to_json`), which the cache's
+        // weigher would not count.
+        let kept = Bytes::copy_from_slice(&bytes);
+        state.responses.insert(self.key, kept, read, &state.cache);
         Response::from_parts(parts, Body::from(bytes))
     }
 }
