@@ -8,11 +8,13 @@
 //! but the broadcast itself.
 
 mod connections;
+mod kept;
 mod postgres;
 mod redis;
 mod topics;
 
 pub use connections::{Admission, Connections};
+pub use kept::{KeptRevision, KeptRevisions};
 use sea_orm::{DatabaseBackend, DatabaseConnection};
 use serde::{Deserialize, Serialize};
 use topics::Topics;
@@ -47,6 +49,8 @@ pub enum Event {
 pub struct Events {
     local: Topics,
     backend: Backend,
+    /// The revisions this process saved lately, for its own subscribers.
+    pub kept: KeptRevisions,
 }
 
 #[derive(Clone)]
@@ -62,6 +66,7 @@ impl Events {
         Events {
             local: Topics::new(buffer),
             backend: Backend::InProcess,
+            kept: KeptRevisions::default(),
         }
     }
 
