@@ -1,6 +1,7 @@
 //! How revisionSaved delivers: a save reaches its own instance's subscribers
-//! without reading it again, as a read would show it; saves racing on two
-//! instances each arrive once and in order.
+//! without reading it again, as a read would show it, and never before a
+//! revision saved ahead of it elsewhere; saves racing on two instances each
+//! arrive once and in order.
 
 use futures_util::future::join_all;
 use serde_json::{Value, json};
@@ -51,6 +52,21 @@ async fn a_save_reaches_its_own_instances_subscriber_without_sql_as_a_read_shows
         .await;
     assert_eq!(delivered, read.data()["revision"]);
     assert_eq!(delivered["content"], "watched");
+}
+
+#[tokio::test]
+async fn a_kept_save_heard_before_an_earlier_one_from_elsewhere_still_comes_second() {
+    let app = TestApp::spawn().await;
+    let elsewhere = app.unheard_instance().await;
+    let alice = app.user("alice").await;
+    let (id, _) = app.notebook(&alice, "Live", "v0").await;
+    let mut client = watching_with(&app, &alice, &id, WHOLE_REVISION).await;
+
+    save(&elsewhere, &alice, &id, "elsewhere").await;
+    save(&app, &alice, &id, "here").await;
+
+    assert_eq!(next_revision(&mut client).await["content"], "elsewhere");
+    assert_eq!(next_revision(&mut client).await["content"], "here");
 }
 
 #[tokio::test]
