@@ -2,6 +2,10 @@
 //! [`Event`] after their transaction commits, and each process hands the events
 //! it hears to the subscriptions that watch its notebook or fetch ([`Topics`]).
 //!
+//! The process also keeps the revisions it saved lately ([`KeptRevisions`]):
+//! the event names a revision, and a subscriber of the saving instance is
+//! handed it from there instead of reading it again.
+//!
 //! How events travel between processes is chosen at start-up, like the cache:
 //! Redis pub/sub when REDIS_URL is set, PostgreSQL LISTEN/NOTIFY on PostgreSQL
 //! without Redis, and on the embedded default (one process, SQLite) nowhere
