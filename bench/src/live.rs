@@ -5,6 +5,7 @@
 //! a watcher measures save-sent-to-delivered from it on receipt.
 
 use std::{
+    borrow::Cow,
     collections::HashMap,
     sync::{
         Arc,
@@ -16,11 +17,15 @@ use std::{
 use anyhow::{Context, bail};
 use futures_util::{SinkExt, StreamExt, stream};
 use hdrhistogram::Histogram;
+use serde::{
+    Deserialize, Deserializer,
+    de::{self, IgnoredAny},
+};
 use serde_json::{Value, json};
 use tokio::{net::TcpStream, sync::watch};
 use tokio_tungstenite::{
     MaybeTlsStream, WebSocketStream, connect_async,
-    tungstenite::{Message, client::IntoClientRequest, http::HeaderValue},
+    tungstenite::{Message, Utf8Bytes, client::IntoClientRequest, http::HeaderValue},
 };
 
 use crate::{
@@ -91,7 +96,7 @@ pub async fn run(
     let watchers = open_watchers(&target, plan.watchers, &load_started, stopped).await?;
     let probe_saves = probe(&target, &watchers).await?;
     ready()?;
-    load_started.store(scenarios::micros_since_start(), Ordering::Relaxed);
+    load_started.store(scenarios::clock_micros(), Ordering::Relaxed);
     let per_connection =
         load::run_each(Scenario::Autosave, target.clone(), connections, duration).await;
     let mut acknowledged = HashMap::<i32, u64>::new();
@@ -199,9 +204,17 @@ async fn send_json(socket: &mut Socket, message: Value) -> anyhow::Result<()> {
 
 /// The next protocol message, skipping pings; None when the socket closed.
 async fn next_json(socket: &mut Socket) -> anyhow::Result<Option<Value>> {
+    match next_text(socket).await? {
+        Some(text) => Ok(Some(serde_json::from_str(text.as_str())?)),
+        None => Ok(None),
+    }
+}
+
+/// The next text frame, unparsed; None when the socket closed.
+async fn next_text(socket: &mut Socket) -> anyhow::Result<Option<Utf8Bytes>> {
     while let Some(message) = socket.next().await {
         match message? {
-            Message::Text(text) => return Ok(Some(serde_json::from_str(text.as_str())?)),
+            Message::Text(text) => return Ok(Some(text)),
             Message::Close(_) => return Ok(None),
             _ => {}
         }
@@ -216,7 +229,7 @@ async fn stay_idle(
 ) -> bool {
     tokio::select! {
         _ = stopped.wait_for(Option::is_some) => false,
-        _ = next_json(&mut socket) => true,
+        _ = next_text(&mut socket) => true,
     }
 }
 
@@ -297,7 +310,7 @@ async fn watch_notebook(
         }
         let deadline = catch_up_until.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
         let message = tokio::select! {
-            message = next_json(&mut socket) => message,
+            message = next_text(&mut socket) => message,
             acknowledged = stopped.wait_for(Option::is_some), if expected.is_none() => {
                 let acknowledged = acknowledged.ok().and_then(|stopped| stopped.clone());
                 expected = Some(
@@ -309,7 +322,7 @@ async fn watch_notebook(
             () = tokio::time::sleep_until(deadline.into()) => return seen,
         };
         let heard = match message {
-            Ok(Some(message)) => delivered_revision(&message),
+            Ok(Some(message)) => delivered_revision(message.as_str()),
             Ok(None) => Err("the watcher's socket closed".to_string()),
             Err(error) => Err(error.to_string()),
         };
@@ -321,7 +334,7 @@ async fn watch_notebook(
                     continue;
                 }
                 seen.received += 1;
-                let micros = scenarios::micros_since_start().saturating_sub(sent_micros);
+                let micros = scenarios::clock_micros().saturating_sub(sent_micros);
                 seen.latency.saturating_record(micros.clamp(1, 60_000_000));
             }
             Ok(Some((id, _))) => note_error(&mut seen, format!("revision {id} after {last_id}")),
@@ -340,24 +353,79 @@ fn note_error(seen: &mut Seen, error: String) {
 }
 
 /// A `next` message's revision id and send time; Ok(None) for a pong.
-fn delivered_revision(message: &Value) -> Result<Option<(i32, u64)>, String> {
-    match message["type"].as_str() {
-        Some("next") => {}
-        Some("ping" | "pong") => return Ok(None),
-        _ => return Err(format!("the watcher heard {message}")),
+/// Read into [`Frame`], which keeps nothing of the 20 KB content but its
+/// send time: a `Value` of each frame cost the load process as much CPU as
+/// the server's delivery (docs/performance.md, change 28).
+fn delivered_revision(text: &str) -> Result<Option<(i32, u64)>, String> {
+    let heard = || text.chars().take(200).collect::<String>();
+    // Other messages (an `error`'s payload is a list) need not parse.
+    let frame: Frame =
+        serde_json::from_str(text).map_err(|_| format!("the watcher heard {}", heard()))?;
+    match frame.kind.as_ref() {
+        "next" => {}
+        "ping" | "pong" => return Ok(None),
+        _ => return Err(format!("the watcher heard {}", heard())),
     }
-    let payload = &message["payload"];
-    if payload.get("errors").is_some() {
-        return Err(format!("the watcher heard an error: {payload}"));
+    let payload = frame.payload.unwrap_or_default();
+    if payload.errors.is_some() {
+        return Err(format!("the watcher heard an error: {}", heard()));
     }
-    let revision = &payload["data"]["revisionSaved"];
-    let id = revision["id"].as_str().and_then(|id| id.parse().ok());
-    let sent = revision["content"].as_str().and_then(scenarios::sent_at);
-    match (id, sent) {
-        (Some(id), Some(sent)) => Ok(Some((id, sent))),
-        _ => Err(format!(
-            "a revision without an id or a send time: {message:.200}"
+    let revision = payload.data.and_then(|data| data.revision_saved);
+    match revision.and_then(|r| Some((r.id.parse().ok()?, r.content.0?))) {
+        Some((id, sent)) => Ok(Some((id, sent))),
+        None => Err(format!(
+            "a revision without an id or a send time: {}",
+            heard()
         )),
+    }
+}
+
+/// A graphql-transport-ws message as a watcher reads it.
+#[derive(Deserialize)]
+struct Frame<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    payload: Option<Payload>,
+}
+
+#[derive(Default, Deserialize)]
+struct Payload {
+    errors: Option<IgnoredAny>,
+    data: Option<Data>,
+}
+
+#[derive(Deserialize)]
+struct Data {
+    #[serde(rename = "revisionSaved")]
+    revision_saved: Option<DeliveredRevision>,
+}
+
+#[derive(Deserialize)]
+struct DeliveredRevision {
+    id: String,
+    content: SentAt,
+}
+
+/// A content's send time ([`scenarios::sent_at`]), read where the content
+/// is parsed: the content is scanned (and unescaped into the parser's own
+/// buffer) but never held.
+struct SentAt(Option<u64>);
+
+impl<'de> Deserialize<'de> for SentAt {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl de::Visitor<'_> for Visitor {
+            type Value = SentAt;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a revision's content")
+            }
+
+            fn visit_str<E: de::Error>(self, content: &str) -> Result<SentAt, E> {
+                Ok(SentAt(scenarios::sent_at(content)))
+            }
+        }
+        deserializer.deserialize_str(Visitor)
     }
 }
 

@@ -5,7 +5,7 @@ use std::{
         Arc, LazyLock,
         atomic::{AtomicU64, Ordering},
     },
-    time::Instant,
+    time::{Instant, SystemTime, UNIX_EPOCH},
 };
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -209,8 +209,8 @@ struct AutosaveBody {
     template: Vec<u8>,
     /// Where the save's number goes: SAVE_NUMBER_WIDTH digits.
     number_at: usize,
-    /// Where its send time goes: SENT_AT_WIDTH digits of microseconds since
-    /// the load process started, which a watcher of the live scenario reads.
+    /// Where its send time goes: SENT_AT_WIDTH digits of [`clock_micros`],
+    /// which a watcher of the live scenario reads.
     sent_at: usize,
 }
 
@@ -218,11 +218,22 @@ const SAVE_NUMBER_WIDTH: usize = 12;
 const SENT_AT_WIDTH: usize = 16;
 const SENT_AT_LABEL: &str = "sent at ";
 
-static LOAD_PROCESS_START: LazyLock<Instant> = LazyLock::new(Instant::now);
+/// When the load process first read its clock, monotonic and since the epoch.
+static LOAD_PROCESS_START: LazyLock<(Instant, u64)> = LazyLock::new(|| {
+    let since_epoch = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    (Instant::now(), since_epoch.as_micros() as u64)
+});
 
-/// The load process's clock: the saver and the watcher of a revision share it.
-pub fn micros_since_start() -> u64 {
-    LOAD_PROCESS_START.elapsed().as_micros() as u64
+/// The load process's clock in microseconds: the saver and the watcher of a
+/// revision share it. It counts from the epoch, so that no two load processes
+/// write the same time: each scenario's process starts its saves' numbers
+/// again, and its first save repeated a notebook's latest content ("Nothing
+/// changed") when the clock started at zero in every process.
+pub fn clock_micros() -> u64 {
+    let (started, epoch_micros) = *LOAD_PROCESS_START;
+    epoch_micros + started.elapsed().as_micros() as u64
 }
 
 /// The send time written into a save's content.
@@ -272,7 +283,7 @@ impl AutosaveBody {
         let mut body = self.template.clone();
         let number = format!("{save:0width$}", width = SAVE_NUMBER_WIDTH);
         body[self.number_at..self.number_at + SAVE_NUMBER_WIDTH].copy_from_slice(number.as_bytes());
-        let sent = format!("{:0width$}", micros_since_start(), width = SENT_AT_WIDTH);
+        let sent = format!("{:0width$}", clock_micros(), width = SENT_AT_WIDTH);
         body[self.sent_at..self.sent_at + SENT_AT_WIDTH].copy_from_slice(sent.as_bytes());
         body
     }

@@ -2,17 +2,23 @@
 //! [`Event`] after their transaction commits, and each process hands the events
 //! it hears to the subscriptions that watch its notebook or fetch ([`Topics`]).
 //!
+//! The process also keeps the revisions it saved lately ([`KeptRevisions`]):
+//! the event names a revision, and a subscriber of the saving instance is
+//! handed it from there instead of reading it again.
+//!
 //! How events travel between processes is chosen at start-up, like the cache:
 //! Redis pub/sub when REDIS_URL is set, PostgreSQL LISTEN/NOTIFY on PostgreSQL
 //! without Redis, and on the embedded default (one process, SQLite) nowhere
 //! but the broadcast itself.
 
 mod connections;
+mod kept;
 mod postgres;
 mod redis;
 mod topics;
 
 pub use connections::{Admission, Connections};
+pub use kept::{KeptRevision, KeptRevisions};
 use sea_orm::{DatabaseBackend, DatabaseConnection};
 use serde::{Deserialize, Serialize};
 use topics::Topics;
@@ -47,6 +53,8 @@ pub enum Event {
 pub struct Events {
     local: Topics,
     backend: Backend,
+    /// The revisions this process saved lately, for its own subscribers.
+    pub kept: KeptRevisions,
 }
 
 #[derive(Clone)]
@@ -62,6 +70,7 @@ impl Events {
         Events {
             local: Topics::new(buffer),
             backend: Backend::InProcess,
+            kept: KeptRevisions::default(),
         }
     }
 

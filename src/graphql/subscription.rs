@@ -22,7 +22,7 @@ use crate::{
         revision,
     },
     error::Error,
-    events::{self, Event, Topic},
+    events::{self, Event, KeptRevisions, Topic},
     files::sources,
     notebooks::{self, revisions},
 };
@@ -54,6 +54,7 @@ impl Subscription {
             .map_or(0, |revision| revision.id);
         let watch = RevisionWatch {
             db,
+            kept: events(ctx).kept.clone(),
             notebook_id,
             seen,
             ready: VecDeque::new(),
@@ -191,10 +192,36 @@ fn fell_behind(missed: u64) -> Error {
 
 struct RevisionWatch {
     db: DatabaseConnection,
+    kept: KeptRevisions,
     notebook_id: i32,
     /// The newest revision sent (or current when the subscription started).
     seen: i32,
-    ready: VecDeque<revision::Model>,
+    ready: VecDeque<Revision>,
+}
+
+impl RevisionWatch {
+    /// Queues what was saved after `seen` up to `revision_id`: the revision
+    /// this process kept when it follows `seen`, else all of them as read.
+    async fn catch_up(&mut self, revision_id: i32) -> Result<(), Error> {
+        if let Some(kept) = self
+            .kept
+            .following(self.notebook_id, self.seen, revision_id)
+        {
+            self.seen = revision_id;
+            self.ready
+                .push_back(Revision::from(revision::Model::clone(&kept)));
+            return Ok(());
+        }
+        // Events from two instances may arrive out of order, and a kept
+        // revision may be gone: read everything up to this one, in order.
+        let saved =
+            revisions::saved_between(&self.db, self.notebook_id, self.seen, revision_id).await?;
+        if let Some(last) = saved.last() {
+            self.seen = last.id;
+        }
+        self.ready.extend(saved.into_iter().map(Revision::from));
+        Ok(())
+    }
 }
 
 impl Watch for RevisionWatch {
@@ -206,17 +233,8 @@ impl Watch for RevisionWatch {
                 notebook_id,
                 revision_id,
             } if notebook_id == self.notebook_id && revision_id > self.seen => {
-                // Everything up to this one: events from two instances may
-                // arrive out of order, the revisions are sent in order.
-                match revisions::saved_between(&self.db, notebook_id, self.seen, revision_id).await
-                {
-                    Ok(saved) => {
-                        if let Some(last) = saved.last() {
-                            self.seen = last.id;
-                        }
-                        self.ready.extend(saved);
-                        Step::Nothing
-                    }
+                match self.catch_up(revision_id).await {
+                    Ok(()) => Step::Nothing,
                     Err(error) => Step::Failed(error),
                 }
             }
@@ -229,7 +247,7 @@ impl Watch for RevisionWatch {
     }
 
     fn next_ready(&mut self) -> Option<Revision> {
-        self.ready.pop_front().map(Revision::from)
+        self.ready.pop_front()
     }
 }
 

@@ -8,7 +8,7 @@
 //! [`super::pruning`]); the marker is written in the save's transaction, so no
 //! save is ever left unpruned.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -24,7 +24,7 @@ use crate::{
     db::WriteQueue,
     entity::{notebook, revision},
     error::{Error, Result},
-    events::{Event, Events},
+    events::{Event, Events, KeptRevision},
     pagination::{Page, PageRequest},
     policy,
     viewer::Viewer,
@@ -169,20 +169,24 @@ pub async fn create(
     let notebook = claim_for_save(&txn, new.notebook_id, &new.title, now).await?;
     // Refused saves roll back with the transaction, the claim included.
     policy::ensure_can_edit_notebook(viewer, &notebook)?;
-    let Some(id) = insert_unless_refused(&txn, &new, now).await? else {
+    let Some(inserted) = insert_unless_refused(&txn, &new, now).await? else {
         // The lock is still held: the latest revision is the one that refused.
         return Err(why_refused(&txn, &new).await?);
     };
     txn.commit().await?;
     drop(turn);
     let revision = revision::Model {
-        id,
+        id: inserted.id,
         notebook_id: new.notebook_id,
         title: new.title,
         content: new.content,
         is_draft: true,
-        created_at: now,
+        created_at: inserted.created_at,
     };
+    events.kept.keep(KeptRevision {
+        revision: Arc::new(revision.clone()),
+        previous_id: inserted.previous_id.unwrap_or(0),
+    });
     let saved = Event::RevisionSaved {
         notebook_id: revision.notebook_id,
         revision_id: revision.id,
@@ -325,13 +329,24 @@ fn latest_of(notebook_id: i32) -> SelectStatement {
         .to_owned()
 }
 
+/// A save as its insert returned it.
+struct Inserted {
+    id: i32,
+    /// As stored: PostgreSQL keeps microseconds, and a subscriber handed the
+    /// kept revision sees what a read would show.
+    created_at: DateTime<Utc>,
+    /// The notebook's latest revision before this one, if any: under the
+    /// notebook's write lock no revision can come between the two.
+    previous_id: Option<i32>,
+}
+
 /// Inserts the save as a draft unless the latest revision refuses it, in one
 /// statement; None when refused.
 async fn insert_unless_refused(
     db: &impl ConnectionTrait,
     new: &NewRevision,
     now: DateTime<Utc>,
-) -> Result<Option<i32>> {
+) -> Result<Option<Inserted>> {
     let refusing_latest = Query::select()
         .expr(Expr::val(1))
         .from_subquery(latest_of(new.notebook_id), Alias::new("latest"))
@@ -358,10 +373,36 @@ async fn insert_unless_refused(
         ])
         .select_from(row)
         .map_err(|err| Error::Internal(err.to_string()))?
-        .returning_col(revision::Column::Id)
+        .returning(Query::returning().exprs([
+            Expr::col(revision::Column::Id),
+            Expr::col(revision::Column::CreatedAt),
+            Expr::SubQuery(None, Box::new(previous_of(new.notebook_id).into())),
+        ]))
         .to_owned();
-    let inserted = db.query_one(&insert).await?;
-    Ok(inserted.map(|row| row.try_get("", "id")).transpose()?)
+    let Some(inserted) = db.query_one(&insert).await? else {
+        return Ok(None);
+    };
+    Ok(Some(Inserted {
+        id: inserted.try_get_by_index(0)?,
+        created_at: inserted.try_get_by_index(1)?,
+        previous_id: inserted.try_get_by_index(2)?,
+    }))
+}
+
+/// In the RETURNING of a save's insert: the notebook's latest revision before
+/// the inserted one. The inserted row is excluded by its id, as SQLite's
+/// subquery may see it and PostgreSQL's does not.
+fn previous_of(notebook_id: i32) -> SelectStatement {
+    let earlier = Alias::new("earlier");
+    Query::select()
+        .expr(Expr::col((earlier.clone(), revision::Column::Id)).max())
+        .from_as(revision::Entity, earlier.clone())
+        .and_where(Expr::col((earlier.clone(), revision::Column::NotebookId)).eq(notebook_id))
+        .and_where(
+            Expr::col((earlier, revision::Column::Id))
+                .lt(Expr::col((revision::Entity, revision::Column::Id))),
+        )
+        .to_owned()
 }
 
 /// The error for a refused save, saying which refusal by the same rule.

@@ -26,6 +26,7 @@ mod pruning;
 mod rate_limits;
 mod redis_round_trips;
 mod response_cache;
+mod revision_deliveries;
 mod revisions;
 mod schema;
 mod slow_clients;

@@ -37,10 +37,13 @@ pub fn token(user: &TestUser) -> Value {
 /// Subscribes to `id`'s saves and waits until the subscription is surely
 /// running: a save made for the purpose is heard.
 pub async fn watching(app: &TestApp, owner: &TestUser, id: &str) -> WsClient {
+    watching_with(app, owner, id, REVISION_SAVED).await
+}
+
+/// As [`watching`], with `query` (a revisionSaved that selects the content).
+pub async fn watching_with(app: &TestApp, owner: &TestUser, id: &str, query: &str) -> WsClient {
     let mut client = WsClient::initialised(app, token(owner)).await;
-    client
-        .subscribe("1", REVISION_SAVED, json!({ "id": id }))
-        .await;
+    client.subscribe("1", query, json!({ "id": id })).await;
     // The subscription starts asynchronously: save until one is heard.
     let mut attempt = 0;
     loop {

@@ -178,6 +178,16 @@ impl TestUser {
     pub fn id(&self) -> String {
         self.model.id.to_string()
     }
+
+    /// The same user, talking to `app` (another instance of its server).
+    pub fn on(&self, app: &TestApp) -> TestUser {
+        TestUser {
+            model: self.model.clone(),
+            token: self.token.clone(),
+            client: self.client.clone(),
+            origin: app.origin(),
+        }
+    }
 }
 
 /// A GraphQL response: status, headers and body.
@@ -274,6 +284,16 @@ impl TestApp {
         TestApp::start(config, listener, self.database.clone(), false).await
     }
 
+    /// As [`TestApp::second_instance`], whose events this one never hears
+    /// (nor its cache's keys): a save there is as good as one whose event
+    /// is still on its way.
+    pub async fn unheard_instance(&self) -> TestApp {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut config = (*self.state.config).clone();
+        config.cache.key_prefix = format!("{}unheard:", config.cache.key_prefix);
+        TestApp::start(config, listener, self.database.clone(), false).await
+    }
+
     /// A worker for this app's database and cache, reading the time from `clock`.
     pub fn worker(&self, clock: &TestClock) -> Worker {
         Worker::new(
@@ -345,10 +365,11 @@ impl TestApp {
         }
     }
 
-    /// POSTs a GraphQL request as JSON, with the user's token when given.
+    /// POSTs a GraphQL request as JSON to this instance, with the user's
+    /// token when given.
     pub async fn gql(&self, user: Option<&TestUser>, query: &str, variables: Value) -> Gql {
         match user {
-            Some(user) => user.gql(query, variables).await,
+            Some(user) => user.on(self).gql(query, variables).await,
             None => self.anonymous().gql(query, variables).await,
         }
     }
