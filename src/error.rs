@@ -80,9 +80,33 @@ impl From<DbErr> for Error {
     fn from(err: DbErr) -> Self {
         if is_connection_failure(&err) {
             Error::Unavailable(err)
+        } else if sqlstate(&err).as_deref() == Some(CHARACTER_NOT_IN_REPERTOIRE) {
+            // Writes refuse U+0000 before the database; this is a read that
+            // compares with it (a search, a name), which SQLite would answer.
+            Error::bad_input(
+                "The request's text contains the character U+0000 (NUL), which cannot be stored \
+                 or searched for",
+            )
         } else {
             Error::Database(err)
         }
+    }
+}
+
+/// PostgreSQL's answer to U+0000 in a text parameter: the only character that
+/// valid UTF-8 can carry and a UTF-8 database cannot hold.
+const CHARACTER_NOT_IN_REPERTOIRE: &str = "22021";
+
+fn sqlstate(err: &DbErr) -> Option<String> {
+    use sea_orm::{RuntimeErr, sqlx};
+    match err {
+        DbErr::Exec(RuntimeErr::SqlxError(inner)) | DbErr::Query(RuntimeErr::SqlxError(inner)) => {
+            match inner.as_ref() {
+                sqlx::Error::Database(db) => db.code().map(|code| code.into_owned()),
+                _ => None,
+            }
+        }
+        _ => None,
     }
 }
 
@@ -99,10 +123,8 @@ fn is_connection_failure(err: &DbErr) -> bool {
                 | sqlx::Error::PoolTimedOut
                 | sqlx::Error::PoolClosed
                 | sqlx::Error::WorkerCrashed => true,
-                sqlx::Error::Database(db) => db
-                    .code()
+                _ => sqlstate(err)
                     .is_some_and(|code| code.starts_with("08") || code.starts_with("57")),
-                _ => false,
             }
         }
         _ => false,

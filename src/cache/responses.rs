@@ -127,7 +127,8 @@ impl ResponseCache {
     ) {
         let (keys, seen): (Vec<CacheKey>, Vec<Generation>) = read.into_iter().unzip();
         let keys = cache.store_keys(&keys);
-        self.0.insert(key, Arc::new(KeptResponse { body, keys, seen }));
+        self.0
+            .insert(key, Arc::new(KeptResponse { body, keys, seen }));
     }
 }
 

@@ -13,12 +13,12 @@
 //! `graphql::Recording`).
 
 use async_graphql::BatchResponse;
-use bytes::Bytes;
 use axum::{
     body::{Body, to_bytes},
     http::{HeaderName, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
 };
+use bytes::Bytes;
 
 use super::graphql_over_http::ResponseMedia;
 use crate::{

@@ -42,6 +42,7 @@ pub struct NotebookFilter {
 }
 
 pub fn validate_title(title: &str) -> Result<()> {
+    without_nul("title", title)?;
     if title.trim().is_empty() {
         return Err(Error::bad_input("The title cannot be empty"));
     }
@@ -51,6 +52,22 @@ pub fn validate_title(title: &str) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// A notebook's text as both databases store it: PostgreSQL's text cannot
+/// hold U+0000, so no database is given one (SQLite would keep it, and a
+/// notebook would then not move between them).
+pub fn validate_content(content: &str) -> Result<()> {
+    without_nul("content", content)
+}
+
+fn without_nul(what: &str, text: &str) -> Result<()> {
+    match text.contains('\0') {
+        true => Err(Error::bad_input(format!(
+            "The {what} contains the character U+0000 (NUL), which cannot be stored"
+        ))),
+        false => Ok(()),
+    }
 }
 
 pub async fn get(db: &impl ConnectionTrait, id: i32) -> Result<Option<notebook::Model>> {
@@ -135,6 +152,7 @@ pub async fn create(
 ) -> Result<notebook::Model> {
     let now = clock.now();
     validate_title(&new.title)?;
+    validate_content(&new.content)?;
     let owner = match policy::notebook_owner(viewer, new.owner.as_deref())? {
         NotebookOwner::Viewer(user) => user.clone(),
         NotebookOwner::OnBehalfOf(username) => users::find_or_create(db, username).await?,

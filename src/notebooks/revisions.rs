@@ -17,7 +17,7 @@ use sea_orm::{
     sea_query::{Alias, Expr, ExprTrait, Func, Query, SelectStatement},
 };
 
-use super::{forks_of, pruning, validate_title};
+use super::{forks_of, pruning, validate_content, validate_title};
 use crate::{
     cache::{Cache, CacheKey},
     clock::Clock,
@@ -163,6 +163,7 @@ pub async fn create(
 ) -> Result<revision::Model> {
     let now = clock.now();
     validate_title(&new.title)?;
+    validate_content(&new.content)?;
     policy::signed_in(viewer)?;
     let turn = writes.turn().await;
     let txn = db.begin().await?;
