@@ -64,7 +64,8 @@ impl Subscription {
 
     /// The notebook after each change: a new revision (and so perhaps its
     /// title), a file added, replaced or removed, a file source added, changed
-    /// or removed. Ends when it is deleted.
+    /// or removed, the revision it was forked from deleted. Ends when it is
+    /// deleted.
     #[graphql(guard = "CanRead")]
     async fn notebook_changed(
         &self,

@@ -240,18 +240,30 @@ pub async fn delete(
         .into_tuple()
         .all(db)
         .await?;
-    let mut changed = forks_of(db, revision_ids).await?;
+    let forks = forks_of(db, revision_ids).await?;
     notebook::Entity::delete_by_id(id).exec(db).await?;
-    changed.push(id);
     let deleted = Event::NotebookChanged {
         notebook_id: id,
         deleted: true,
     };
-    let stale = CacheKey::showing_notebooks(&changed);
+    let stale = CacheKey::showing_notebooks(&[&forks[..], &[id]].concat());
     events
         .publish_after_invalidating(cache, stale, deleted)
         .await;
+    tell_unlinked(events, &forks).await;
     Ok(())
+}
+
+/// Tells the subscribers of these forks that they no longer come from a
+/// revision (it was deleted): their `forkedFrom` is now null.
+async fn tell_unlinked(events: &Events, forks: &[i32]) {
+    for &notebook_id in forks {
+        let unlinked = Event::NotebookChanged {
+            notebook_id,
+            deleted: false,
+        };
+        events.publish(unlinked).await;
+    }
 }
 
 /// A page of notebooks, with what is already known of their owners and latest

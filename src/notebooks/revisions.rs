@@ -17,7 +17,7 @@ use sea_orm::{
     sea_query::{Alias, Expr, ExprTrait, Func, Query, SelectStatement},
 };
 
-use super::{forks_of, pruning, validate_content, validate_title};
+use super::{forks_of, pruning, tell_unlinked, validate_content, validate_title};
 use crate::{
     cache::{Cache, CacheKey},
     clock::Clock,
@@ -225,19 +225,19 @@ pub async fn delete(
             "This is the notebook's only revision; delete the notebook instead",
         ));
     };
-    let mut changed = forks_of(&txn, vec![id]).await?;
+    let forks = forks_of(&txn, vec![id]).await?;
     revision::Entity::delete_by_id(id).exec(&txn).await?;
     set_title(&txn, revision.notebook_id, &new_latest.title).await?;
     txn.commit().await?;
-    changed.push(revision.notebook_id);
     let notebook_changed = Event::NotebookChanged {
         notebook_id: revision.notebook_id,
         deleted: false,
     };
-    let stale = CacheKey::showing_notebooks(&changed);
+    let stale = CacheKey::showing_notebooks(&[&forks[..], &[revision.notebook_id]].concat());
     events
         .publish_after_invalidating(cache, stale, notebook_changed)
         .await;
+    tell_unlinked(events, &forks).await;
     Ok(revision.notebook_id)
 }
 

@@ -83,6 +83,68 @@ async fn file_sources_added_changed_and_removed_each_arrive() {
     assert_eq!(next_notebook(&mut client).await["fileSources"], json!([]));
 }
 
+const FORK_CHANGED: &str = "subscription($id: ID!) {
+    notebookChanged(id: $id) { title forkedFrom { id } }
+}";
+
+async fn fork(app: &TestApp, owner: &TestUser, revision: &str) -> String {
+    let forked = app
+        .gql(
+            Some(owner),
+            "mutation($rev: ID!) { createNotebook(input: \
+             { title: \"Fork\", content: \"fork\", forkedFrom: $rev }) { id } }",
+            json!({ "rev": revision }),
+        )
+        .await;
+    forked.data()["createNotebook"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// A fork's `forkedFrom` becomes null when the revision it came from is
+/// deleted, alone or with its notebook: the fork's subscribers hear it.
+#[tokio::test]
+async fn a_fork_hears_that_the_revision_it_came_from_was_deleted() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let (original, first) = app.notebook(&alice, "Original", "v1").await;
+    save_titled(&app, &alice, &original, "Original 2").await;
+
+    let by_revision = fork(&app, &alice, &first).await;
+    let mut client = watching(&app, &alice, &by_revision, FORK_CHANGED).await;
+    app.gql(
+        Some(&alice),
+        "mutation($id: ID!) { deleteRevision(id: $id) }",
+        json!({ "id": first }),
+    )
+    .await
+    .data();
+    assert_eq!(next_notebook(&mut client).await["forkedFrom"], Value::Null);
+
+    let latest = app
+        .gql(
+            None,
+            "query($id: ID!) { notebook(id: $id) { latestRevision { id } } }",
+            json!({ "id": original }),
+        )
+        .await;
+    let latest = latest.data()["notebook"]["latestRevision"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let by_notebook = fork(&app, &alice, &latest).await;
+    let mut client = watching(&app, &alice, &by_notebook, FORK_CHANGED).await;
+    app.gql(
+        Some(&alice),
+        "mutation($id: ID!) { deleteNotebook(id: $id) }",
+        json!({ "id": original }),
+    )
+    .await
+    .data();
+    assert_eq!(next_notebook(&mut client).await["forkedFrom"], Value::Null);
+}
+
 /// Subscribes to `id`'s changes and waits until the subscription is surely
 /// running: a save made for the purpose is heard.
 async fn watching_notebook(app: &TestApp, owner: &TestUser, id: &str) -> WsClient {
