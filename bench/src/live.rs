@@ -355,7 +355,7 @@ fn note_error(seen: &mut Seen, error: String) {
 /// A `next` message's revision id and send time; Ok(None) for a pong.
 /// Read into [`Frame`], which keeps nothing of the 20 KB content but its
 /// send time: a `Value` of each frame cost the load process as much CPU as
-/// the server's delivery (docs/performance.md, change 28).
+/// the server's delivery (docs/performance.md, change 29).
 fn delivered_revision(text: &str) -> Result<Option<(i32, u64)>, String> {
     let heard = || text.chars().take(200).collect::<String>();
     // Other messages (an `error`'s payload is a list) need not parse.
