@@ -118,14 +118,13 @@ fn is_connection_failure(err: &DbErr) -> bool {
     match err {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
         DbErr::Exec(RuntimeErr::SqlxError(inner)) | DbErr::Query(RuntimeErr::SqlxError(inner)) => {
-            match inner.as_ref() {
+            matches!(
+                inner.as_ref(),
                 sqlx::Error::Io(_)
-                | sqlx::Error::PoolTimedOut
-                | sqlx::Error::PoolClosed
-                | sqlx::Error::WorkerCrashed => true,
-                _ => sqlstate(err)
-                    .is_some_and(|code| code.starts_with("08") || code.starts_with("57")),
-            }
+                    | sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::WorkerCrashed
+            ) || sqlstate(err).is_some_and(|code| code.starts_with("08") || code.starts_with("57"))
         }
         _ => false,
     }

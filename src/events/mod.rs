@@ -18,7 +18,10 @@ mod redis;
 mod topics;
 
 pub use connections::{Admission, Connections};
-pub use kept::{KeptRevision, KeptRevisions};
+use kept::KeptRevision;
+pub use kept::KeptRevisions;
+use std::sync::Arc;
+
 use sea_orm::{DatabaseBackend, DatabaseConnection};
 use serde::{Deserialize, Serialize};
 use topics::Topics;
@@ -27,6 +30,7 @@ pub use topics::{Subscription, Topic};
 use crate::{
     cache::{Cache, CacheKey, RedisConnection},
     config::Config,
+    entity::revision,
 };
 
 /// One change, small enough for a NOTIFY payload: subscribers load the rows.
@@ -160,6 +164,21 @@ impl Events {
         }
     }
 
+    /// Keeps a revision this process just saved (committed, its event not
+    /// yet published) for this process's subscribers to its notebook, with
+    /// the notebook's revision before it (see [`KeptRevisions`]). Only when
+    /// someone here watches the notebook: one who subscribes after this check
+    /// subscribed after the commit, so the latest revision it starts from is
+    /// already this one.
+    pub fn keep_if_watched(&self, saved: &revision::Model, previous_id: i32) {
+        if self.local.is_watched(Topic::Notebook(saved.notebook_id)) {
+            self.kept.keep(KeptRevision {
+                revision: Arc::new(saved.clone()),
+                previous_id,
+            });
+        }
+    }
+
     pub fn subscribe(&self, topic: Topic) -> Subscription {
         self.local.subscribe(topic)
     }
@@ -196,6 +215,28 @@ mod tests {
     use futures_util::FutureExt;
 
     use super::*;
+
+    #[test]
+    fn a_save_is_kept_only_while_its_notebook_is_watched_here() {
+        let events = Events::in_process(4);
+        let saved = |id| revision::Model {
+            id,
+            notebook_id: 3,
+            title: "T".into(),
+            content: "text".into(),
+            is_draft: true,
+            created_at: chrono::Utc::now(),
+        };
+        events.keep_if_watched(&saved(10), 9);
+        assert!(events.kept.following(3, 9, 10).is_none());
+
+        let _watching = events.subscribe(Topic::Notebook(3));
+        events.keep_if_watched(&saved(11), 10);
+        assert_eq!(
+            events.kept.following(3, 10, 11).map(|kept| kept.id),
+            Some(11)
+        );
+    }
 
     #[test]
     fn events_travel_as_small_json() {

@@ -54,6 +54,11 @@ impl Topics {
         }
     }
 
+    /// Whether anyone in this process subscribes to `topic` now.
+    pub(super) fn is_watched(&self, topic: Topic) -> bool {
+        self.channels().contains_key(&topic)
+    }
+
     pub(super) fn subscribe(&self, topic: Topic) -> Subscription {
         let receiver = self
             .channels()

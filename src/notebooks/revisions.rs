@@ -8,7 +8,7 @@
 //! [`super::pruning`]); the marker is written in the save's transaction, so no
 //! save is ever left unpruned.
 
-use std::{collections::HashMap, sync::Arc};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -24,7 +24,7 @@ use crate::{
     db::WriteQueue,
     entity::{notebook, revision},
     error::{Error, Result},
-    events::{Event, Events, KeptRevision},
+    events::{Event, Events},
     pagination::{Page, PageRequest},
     policy,
     viewer::Viewer,
@@ -184,10 +184,7 @@ pub async fn create(
         is_draft: true,
         created_at: inserted.created_at,
     };
-    events.kept.keep(KeptRevision {
-        revision: Arc::new(revision.clone()),
-        previous_id: inserted.previous_id.unwrap_or(0),
-    });
+    events.keep_if_watched(&revision, inserted.previous_id.unwrap_or(0));
     let saved = Event::RevisionSaved {
         notebook_id: revision.notebook_id,
         revision_id: revision.id,
